@@ -1,0 +1,40 @@
+"""The memory engine: extraction, reconcile, hybrid search and history.
+
+`core` never imports an agent framework; the adapters in `mem_integrations` do.
+"""
+
+from core.async_memory import AsyncMemory
+from core.config import MemoryConfig, load_config
+from core.errors import (
+    ConfigurationError,
+    EmbeddingMismatchError,
+    FilterError,
+    InvalidInputError,
+    LLMResponseError,
+    MemoryLayerError,
+    MemoryNotFoundError,
+    MissingScopeError,
+    ProviderError,
+    StoreError,
+    StoreLockedError,
+)
+from core.models import (
+    AddResult,
+    Event,
+    HistoryEntry,
+    MemoryEvent,
+    MemoryItem,
+    MessageResult,
+    PendingAdd,
+    SearchResult,
+    UsersResult,
+)
+from core.sync_memory import Memory
+
+__all__ = [
+    "AddResult", "AsyncMemory", "ConfigurationError", "EmbeddingMismatchError", "Event",
+    "FilterError", "HistoryEntry", "InvalidInputError", "LLMResponseError", "Memory",
+    "MemoryConfig", "MemoryEvent", "MemoryItem", "MemoryLayerError", "MemoryNotFoundError",
+    "MessageResult", "MissingScopeError", "PendingAdd", "ProviderError", "SearchResult",
+    "StoreError", "StoreLockedError", "UsersResult", "load_config",
+]

@@ -1,0 +1,456 @@
+"""`AsyncMemory`: the one implementation of the memory engine. `Memory` wraps it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from core.config import MemoryConfig, load_config
+from core.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    MemoryNotFoundError,
+    ProviderError,
+)
+from core.factory import build_embedder, build_extractor, build_history, build_vector_store
+from core.filters import FilterNode, all_of, parse_filters, scope_filter
+from core.history.sqlite import JournalOp, SQLiteHistory
+from core.messages import Message, normalize_messages
+from core.models import (
+    AddResult,
+    Event,
+    HistoryEntry,
+    MemoryEvent,
+    MemoryItem,
+    MessageResult,
+    PendingAdd,
+    ScopeSummary,
+    SearchResult,
+    UsersResult,
+)
+from core.pipeline.add import AddContext, AddPlanner, Plan
+from core.pipeline.extractor import Extractor
+from core.providers.base import ChatModel, Embedder
+from core.records import check_metadata, check_text, make_payload, to_item
+from core.scope import SCOPE_KEYS, Scope
+from core.search.fusion import fuse
+from core.search.lexical import BM25Encoder
+from core.stores.base import CollectionInfo, Point, SearchRequest, VectorStore
+
+log = logging.getLogger("mem_integrations")
+
+PROCEDURAL = "procedural_memory"
+PAGE = 256
+
+
+def _check_memory_id(memory_id: Any) -> str:
+    try:
+        return str(uuid.UUID(str(memory_id)))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInputError(f"memory id must be a UUID, got {memory_id!r}") from None
+
+
+class AsyncMemory:
+    """Long-term memory for agents, async.
+
+    `AsyncMemory()` runs fully local: embedded Qdrant, SQLite history and a local
+    embedder under `~/.mem_integrations` (or `data_dir=`), and an LLM when one is
+    configured (`OPENAI_API_KEY`, or `llm=` settings), the offline extractor otherwise.
+
+    Parts can be passed in ready-made — `chat_model=` (any `ChatModel`), `embedder=`,
+    `vector_store=` — which is how the LangChain and LlamaIndex adapters plug in models.
+    """
+
+    def __init__(
+        self,
+        config: MemoryConfig | dict[str, Any] | str | Path | None = None,
+        *,
+        data_dir: str | Path | None = None,
+        chat_model: ChatModel | None = None,
+        embedder: Embedder | None = None,
+        vector_store: VectorStore | None = None,
+    ) -> None:
+        overrides = {"data_dir": data_dir} if data_dir is not None else {}
+        self.config: MemoryConfig = load_config(config, **overrides)
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.extractor: Extractor = build_extractor(self.config, chat_model)
+        self.embedder: Embedder = embedder or build_embedder(self.config)
+        self.store: VectorStore = vector_store or build_vector_store(self.config)
+        self.history_store: SQLiteHistory = build_history(self.config)
+        self.lexical = BM25Encoder()
+        self.planner = AddPlanner(self.extractor, self.embedder, self.store,
+                                  self.config.reconcile, lambda: str(uuid.uuid4()))
+        self._scope_locks: defaultdict[tuple[tuple[str, str], ...], asyncio.Lock] = \
+            defaultdict(asyncio.Lock)
+        self._ready = False
+        self._ready_lock: asyncio.Lock | None = None
+        self._in_flight: set[str] = set()
+
+    @classmethod
+    def from_config(cls, config: MemoryConfig | dict[str, Any] | str | Path, **parts: Any
+                    ) -> AsyncMemory:
+        """Build from a config dict, a `MemoryConfig`, or a JSON/TOML file path."""
+        return cls(config, **parts)
+
+    def __repr__(self) -> str:
+        return (f"AsyncMemory(data_dir={str(self.config.data_dir)!r}, store={self.store!r}, "
+                f"embedder={self.embedder!r}, extractor={type(self.extractor).__name__})")
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def _dimension(self) -> int:
+        try:
+            return await asyncio.to_thread(lambda: self.embedder.dimension)
+        except ConfigurationError:
+            probe = await self.embedder.embed(["dimension probe"], "document")
+            return len(probe[0])
+
+    async def _open(self) -> None:
+        if self._ready:
+            return
+        if self._ready_lock is None:
+            self._ready_lock = asyncio.Lock()
+        async with self._ready_lock:
+            if self._ready:
+                return
+            info = CollectionInfo(embedding_model=self.embedder.model_name,
+                                  dimension=await self._dimension())
+            await asyncio.to_thread(self.store.open, info)
+            await self._recover()
+            self._ready = True
+
+    async def _recover(self) -> None:
+        """Re-apply journaled operations a crash left unapplied."""
+        pending = await asyncio.to_thread(self.history_store.unapplied)
+        if not pending:
+            return
+        log.warning("recovering %d journaled operation(s) left by an interrupted write",
+                    len(pending))
+        batches: dict[str, list[JournalOp]] = {}
+        for batch_id, op in pending:
+            batches.setdefault(batch_id, []).append(op)
+        for batch_id, ops in batches.items():
+            texts = [op.payload["data"] for op in ops if op.payload is not None]
+            vectors = iter(await self.embedder.embed(texts, "document") if texts else [])
+            plan = Plan(ops=ops, vectors={op.memory_id: next(vectors) for op in ops
+                                          if op.payload is not None})
+            await asyncio.to_thread(self._write, plan)
+            await asyncio.to_thread(self.history_store.mark_applied, batch_id)
+
+    async def close(self) -> None:
+        """Flush and release the stores."""
+        await asyncio.to_thread(self.store.close)
+        await asyncio.to_thread(self.history_store.close)
+        self._ready = False
+
+    async def __aenter__(self) -> AsyncMemory:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _write(self, plan: Plan) -> None:
+        """Apply a plan to the vector store (idempotent: safe to replay)."""
+        deletes = [op.memory_id for op in plan.ops if op.event is Event.DELETE]
+        upserts = {op.memory_id: op for op in plan.ops if op.payload is not None}
+        points = [Point(id=mid, vector=plan.vectors[mid], payload=op.payload,
+                        sparse=self.lexical.document(op.payload["data"]))
+                  for mid, op in upserts.items() if mid not in deletes]
+        self.store.upsert(points)
+        self.store.delete(deletes)
+
+    async def _commit(self, plan: Plan, scope: dict[str, str], *, pending_id: str | None = None,
+                      actor_id: str | None = None, role: str | None = None) -> None:
+        """Journal, apply, confirm: a crash at any point is repaired on the next open."""
+        if not plan.ops:
+            if pending_id:
+                await asyncio.to_thread(self.history_store.drop_pending, pending_id)
+            return
+        batch = await asyncio.to_thread(self.history_store.journal, plan.ops, scope,
+                                        actor_id=actor_id, role=role, done_pending=pending_id)
+        try:
+            await asyncio.to_thread(self._write, plan)
+        except BaseException:
+            self._ready = False  # the next call replays the journal before anything else
+            raise
+        await asyncio.to_thread(self.history_store.mark_applied, batch)
+
+    def _lock_for(self, scope: dict[str, str]) -> asyncio.Lock:
+        return self._scope_locks[tuple(sorted(scope.items()))]
+
+    async def add(
+        self,
+        messages: Any,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        infer: bool = True,
+        memory_type: str | None = None,
+        prompt: str | None = None,
+    ) -> AddResult:
+        """Remember what matters in `messages` for the given scope.
+
+        With `infer=True` (default) ONE LLM call extracts facts; exact repeats are dropped
+        by hash; facts close to existing memories go to ONE reconcile call that decides
+        ADD / UPDATE / DELETE / NONE. With `infer=False` each message is stored verbatim.
+        `memory_type="procedural_memory"` (needs `agent_id`) stores one summary of an
+        agent's run. `prompt` replaces the extraction (or procedure) instructions.
+
+        Raises `InvalidInputError` / `MissingScopeError` before anything is written, and
+        `LLMResponseError` (with a `pending_id` for `reprocess`) when the LLM's reply is
+        unusable; nothing is lost.
+        """
+        scope = Scope.of("add", user_id=user_id, agent_id=agent_id, run_id=run_id)
+        normalized = normalize_messages(messages)
+        metadata = check_metadata(metadata)
+        if memory_type not in (None, PROCEDURAL):
+            raise InvalidInputError(f"memory_type must be None or {PROCEDURAL!r}")
+        if memory_type == PROCEDURAL and not agent_id:
+            raise InvalidInputError("procedural memory needs agent_id=")
+        if not isinstance(infer, bool):
+            raise InvalidInputError("infer must be True or False")
+        await self._open()
+        options = {"infer": infer, "memory_type": memory_type, "prompt": prompt}
+        pending_id = await asyncio.to_thread(self.history_store.save_pending, normalized,
+                                             scope.ids(), metadata, options)
+        return await self._process(pending_id, normalized, scope, metadata, options)
+
+    async def _process(self, pending_id: str, messages: list[Message], scope: Scope,
+                       metadata: dict[str, Any] | None, options: dict[str, Any]) -> AddResult:
+        self._in_flight.add(pending_id)
+        try:
+            plan = await self._plan(messages, scope, metadata, options, pending_id)
+        except ProviderError as exc:
+            await asyncio.to_thread(self.history_store.fail_pending, pending_id, exc.reason)
+            raise exc.with_pending(pending_id) from exc
+        except BaseException as exc:  # cancelled or crashed: keep the messages, synchronously
+            self.history_store.fail_pending(pending_id, repr(exc))
+            raise
+        finally:
+            self._in_flight.discard(pending_id)
+        log.info("add %s: %s", scope, ", ".join(f"{e.event} {e.memory!r}" for e in plan.events)
+                 or "nothing new")
+        return AddResult(results=plan.events)
+
+    async def _plan(self, messages: list[Message], scope: Scope,
+                    metadata: dict[str, Any] | None, options: dict[str, Any],
+                    pending_id: str) -> Plan:
+        ids = scope.ids()
+        now = datetime.now(timezone.utc)
+        ctx = AddContext(ids, scope_filter(ids), metadata, now)
+        memory_type, infer = options.get("memory_type"), options.get("infer", True)
+        if memory_type == PROCEDURAL:
+            summary = await self.extractor.summarize_procedure(messages, prompt=options.get("prompt"))
+            ctx.memory_type = PROCEDURAL
+            async with self._lock_for(ids):
+                plan = await self.planner.plan_verbatim([(summary, None, None)], ctx)
+                await self._commit(plan, ids, pending_id=pending_id)
+            return plan
+        if not infer:
+            async with self._lock_for(ids):
+                plan = await self.planner.plan_verbatim(
+                    [(m["content"], m["role"], m.get("name")) for m in messages], ctx)
+                await self._commit(plan, ids, pending_id=pending_id)
+            return plan
+        facts = await self.extractor.extract(messages, prompt=options.get("prompt"))
+        async with self._lock_for(ids):
+            plan = await self.planner.plan_facts(facts, ctx)
+            await self._commit(plan, ids, pending_id=pending_id)
+        return plan
+
+    async def pending(self) -> list[PendingAdd]:
+        """Adds whose messages are kept because the LLM failed or the process stopped."""
+        rows = await asyncio.to_thread(self.history_store.list_pending)
+        return [p for p in rows if p.id not in self._in_flight]
+
+    async def reprocess(self, pending_id: str) -> AddResult:
+        """Run a kept add again (after an `LLMResponseError`, `ProviderError` or a crash)."""
+        found = await asyncio.to_thread(self.history_store.get_pending, pending_id)
+        if found is None or pending_id in self._in_flight:
+            raise InvalidInputError(f"no pending add {pending_id!r} to reprocess")
+        await self._open()
+        kept, options = found
+        scope = Scope.of("reprocess", **kept.scope)
+        return await self._process(pending_id, kept.messages, scope, kept.metadata, options)
+
+    # --- reading -----------------------------------------------------------------------
+
+    async def search(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 10,
+        filters: dict[str, Any] | None = None,
+        threshold: float | None = None,
+    ) -> SearchResult:
+        """The scope's memories most relevant to `query`.
+
+        Hybrid: dense vectors and BM25 are searched together and fused with weighted
+        reciprocal-rank fusion (`search` settings). Results are in that order; each
+        `score` is the cosine similarity to the query, and `threshold` drops results
+        below it. `filters` narrow by metadata (see `core.filters`).
+        """
+        scope = Scope.of("search", user_id=user_id, agent_id=agent_id, run_id=run_id)
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError("query must be a non-empty string")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
+        if threshold is not None and not isinstance(threshold, (int, float)):
+            raise InvalidInputError("threshold must be a number")
+        where = all_of(scope_filter(scope.ids()), parse_filters(filters))
+        await self._open()
+        [vector] = await self.embedder.embed([query], "query")
+        settings = self.config.search
+        candidates = max(settings.candidates, limit)
+        requests = [SearchRequest(limit=candidates, dense=vector, filter=where)]
+        if settings.hybrid:
+            requests.append(SearchRequest(limit=candidates, sparse=self.lexical.query(query),
+                                          filter=where, with_vectors=True))
+        answers = await asyncio.to_thread(self.store.search_batch, requests)
+        ranked = fuse(vector, answers[0], answers[1] if settings.hybrid else [],
+                      dense_weight=settings.dense_weight, lexical_weight=settings.lexical_weight,
+                      k=settings.rrf_k)
+        if threshold is not None:
+            ranked = [r for r in ranked if r.similarity >= threshold]
+        return SearchResult(results=[to_item(r.hit.id, r.hit.payload, round(r.similarity, 6))
+                                     for r in ranked[:limit]])
+
+    async def get(self, memory_id: str) -> MemoryItem:
+        """One memory by id; `MemoryNotFoundError` if there is none."""
+        memory_id = _check_memory_id(memory_id)
+        await self._open()
+        hits = await asyncio.to_thread(self.store.retrieve, [memory_id])
+        if not hits:
+            raise MemoryNotFoundError(memory_id)
+        return to_item(hits[0].id, hits[0].payload)
+
+    async def _scroll_all(self, where: FilterNode | None, limit: int | None = None
+                          ) -> list[MemoryItem]:
+        items: list[MemoryItem] = []
+        offset: str | None = None
+        while limit is None or len(items) < limit:
+            page, offset = await asyncio.to_thread(self.store.scroll, where, limit=PAGE,
+                                                   offset=offset)
+            items.extend(to_item(h.id, h.payload) for h in page)
+            if offset is None:
+                break
+        return items
+
+    async def get_all(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        filters: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> SearchResult:
+        """Every memory of the scope, newest first (all of them unless `limit` is set:
+        pages are fetched internally, nothing is silently capped)."""
+        scope = Scope.of("get_all", user_id=user_id, agent_id=agent_id, run_id=run_id)
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
+        where = all_of(scope_filter(scope.ids()), parse_filters(filters))
+        await self._open()
+        items = await self._scroll_all(where)
+        items.sort(key=lambda i: i.created_at or datetime.min.replace(tzinfo=timezone.utc),
+                   reverse=True)
+        return SearchResult(results=items[:limit] if limit else items)
+
+    async def history(self, memory_id: str) -> list[HistoryEntry]:
+        """Every change to a memory, oldest first (kept after the memory is deleted)."""
+        memory_id = _check_memory_id(memory_id)
+        await self._open()
+        return await asyncio.to_thread(self.history_store.history, memory_id)
+
+    async def users(self) -> UsersResult:
+        """The users, agents and runs that hold memories, with their counts."""
+        await self._open()
+        results: list[ScopeSummary] = []
+        for key in SCOPE_KEYS:
+            counts = await asyncio.to_thread(self.store.facet, key)
+            results.extend(ScopeSummary(type=key.removesuffix("_id"), id=value, total_memories=n)
+                           for value, n in sorted(counts.items()))
+        return UsersResult(results=results)
+
+    # --- changing ----------------------------------------------------------------------
+
+    async def update(self, memory_id: str, text: str | None = None,
+                     metadata: dict[str, Any] | None = None) -> MessageResult:
+        """Replace a memory's text (re-embedded) and/or its metadata; recorded in history."""
+        memory_id = _check_memory_id(memory_id)
+        if text is None and metadata is None:
+            raise InvalidInputError("update needs text= or metadata=")
+        if text is not None:
+            text = check_text(text)
+        metadata = check_metadata(metadata)
+        await self._open()
+        current = await self._current(memory_id)
+        old = current.payload
+        scope = {k: old[k] for k in SCOPE_KEYS if old.get(k)}
+        async with self._lock_for(scope):
+            new_text = text if text is not None else old.get("data", "")
+            payload = make_payload(
+                new_text, scope, now=datetime.now(timezone.utc),
+                metadata=metadata if metadata is not None else old.get("metadata"),
+                categories=old.get("categories"), role=old.get("role"),
+                actor_id=old.get("actor_id"), memory_type=old.get("memory_type"),
+                created_at=old.get("created_at"))
+            if text is not None and text != old.get("data"):
+                [vector] = await self.embedder.embed([new_text], "document")
+            else:
+                vector = (await asyncio.to_thread(self.store.retrieve, [memory_id],
+                                                  with_vectors=True))[0].vector
+            plan = Plan(ops=[JournalOp(memory_id, Event.UPDATE, old.get("data"), new_text,
+                                       payload)], vectors={memory_id: vector})
+            await self._commit(plan, scope)
+        return MessageResult(message="Memory updated successfully!", id=memory_id)
+
+    async def _current(self, memory_id: str):
+        hits = await asyncio.to_thread(self.store.retrieve, [memory_id])
+        if not hits:
+            raise MemoryNotFoundError(memory_id)
+        return hits[0]
+
+    async def delete(self, memory_id: str) -> MessageResult:
+        """Delete one memory; its history is kept, ending with DELETE."""
+        memory_id = _check_memory_id(memory_id)
+        await self._open()
+        current = await self._current(memory_id)
+        scope = {k: current.payload[k] for k in SCOPE_KEYS if current.payload.get(k)}
+        async with self._lock_for(scope):
+            plan = Plan(ops=[JournalOp(memory_id, Event.DELETE, current.payload.get("data"),
+                                       None, None)])
+            await self._commit(plan, scope)
+        return MessageResult(message="Memory deleted successfully!", id=memory_id)
+
+    async def delete_all(self, *, user_id: str | None = None, agent_id: str | None = None,
+                         run_id: str | None = None) -> MessageResult:
+        """Delete every memory of a scope (a scope id is required: this never wipes all)."""
+        scope = Scope.of("delete_all", user_id=user_id, agent_id=agent_id, run_id=run_id)
+        ids = scope.ids()
+        await self._open()
+        async with self._lock_for(ids):
+            items = await self._scroll_all(scope_filter(ids))
+            plan = Plan(ops=[JournalOp(i.id, Event.DELETE, i.memory, None, None) for i in items])
+            await self._commit(plan, ids)
+        return MessageResult(message="Memories deleted successfully!", count=len(items))
+
+    async def reset(self) -> MessageResult:
+        """Delete every memory of every scope, and all history."""
+        await self._open()
+        await asyncio.to_thread(self.store.drop)
+        await asyncio.to_thread(self.history_store.reset)
+        return MessageResult(message="Memory store reset successfully!")

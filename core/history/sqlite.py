@@ -1,0 +1,213 @@
+"""SQLite history: every change to every memory, plus the write-ahead journal of adds.
+
+An add's operations are written here first, in one transaction, marked unapplied; then
+they are applied to the vector store; then marked applied. If the process dies in
+between, `unapplied()` lists what to replay on the next open. The messages of an add are
+kept in `pending_adds` from before the LLM is called until its operations are journaled,
+so an unparseable reply or a crash never loses what the user said.
+
+WAL mode and a busy timeout let readers and a writer (and several processes reading the
+same file) work without "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from core.models import Event, HistoryEntry, PendingAdd
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS history (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT NOT NULL UNIQUE,
+    memory_id   TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    old_memory  TEXT,
+    new_memory  TEXT,
+    created_at  TEXT NOT NULL,
+    is_deleted  INTEGER NOT NULL DEFAULT 0,
+    actor_id    TEXT,
+    role        TEXT,
+    user_id     TEXT,
+    agent_id    TEXT,
+    run_id      TEXT,
+    batch_id    TEXT NOT NULL,
+    applied     INTEGER NOT NULL DEFAULT 0,
+    payload     TEXT
+);
+CREATE INDEX IF NOT EXISTS history_memory ON history (memory_id, seq);
+CREATE INDEX IF NOT EXISTS history_unapplied ON history (applied) WHERE applied = 0;
+CREATE TABLE IF NOT EXISTS pending_adds (
+    id          TEXT PRIMARY KEY,
+    messages    TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    metadata    TEXT,
+    options     TEXT,
+    status      TEXT NOT NULL,
+    error       TEXT,
+    created_at  TEXT NOT NULL
+);
+"""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class JournalOp:
+    """One operation of an add, as journaled and then applied."""
+
+    memory_id: str
+    event: Event
+    old_memory: str | None
+    new_memory: str | None
+    payload: dict[str, Any] | None  # the full point payload for ADD / UPDATE
+    id: str = ""
+    seq: int = 0
+
+
+class SQLiteHistory:
+    """History and journal in one SQLite file. Thread-safe."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0,
+                                     isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.executescript(SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"SQLiteHistory(path={str(self.path)!r})"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # --- the journal -------------------------------------------------------------------
+
+    def journal(self, ops: list[JournalOp], scope: dict[str, str], *,
+                actor_id: str | None = None, role: str | None = None,
+                done_pending: str | None = None) -> str:
+        """Write an add's operations, unapplied, in one transaction; returns the batch id.
+        `done_pending` is removed from the pending adds in the same transaction."""
+        batch_id = uuid.uuid4().hex
+        now = utcnow().isoformat()
+        with self._transaction() as conn:
+            for op in ops:
+                op.id = uuid.uuid4().hex
+                cursor = conn.execute(
+                    "INSERT INTO history (id, memory_id, event, old_memory, new_memory,"
+                    " created_at, is_deleted, actor_id, role, user_id, agent_id, run_id,"
+                    " batch_id, applied, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,0,?)",
+                    (op.id, op.memory_id, op.event.value, op.old_memory, op.new_memory, now,
+                     int(op.event is Event.DELETE), actor_id, role, scope.get("user_id"),
+                     scope.get("agent_id"), scope.get("run_id"), batch_id,
+                     json.dumps(op.payload, ensure_ascii=False) if op.payload is not None else None),
+                )
+                op.seq = int(cursor.lastrowid or 0)
+            if done_pending:
+                conn.execute("DELETE FROM pending_adds WHERE id = ?", (done_pending,))
+        return batch_id
+
+    def mark_applied(self, batch_id: str) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE history SET applied = 1, payload = NULL WHERE batch_id = ?",
+                               (batch_id,))
+
+    def unapplied(self) -> list[tuple[str, JournalOp]]:
+        """Journaled operations not yet confirmed applied, oldest first, with batch ids."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT batch_id, id, seq, memory_id, event, old_memory, new_memory, payload"
+                " FROM history WHERE applied = 0 ORDER BY seq").fetchall()
+        return [(r[0], JournalOp(memory_id=r[3], event=Event(r[4]), old_memory=r[5],
+                                 new_memory=r[6], payload=json.loads(r[7]) if r[7] else None,
+                                 id=r[1], seq=r[2])) for r in rows]
+
+    # --- history -----------------------------------------------------------------------
+
+    def history(self, memory_id: str) -> list[HistoryEntry]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, memory_id, event, old_memory, new_memory, created_at, is_deleted,"
+                " actor_id, role, user_id, agent_id, run_id FROM history"
+                " WHERE memory_id = ? AND applied = 1 ORDER BY seq", (memory_id,)).fetchall()
+        return [HistoryEntry(id=r[0], memory_id=r[1], event=Event(r[2]), old_memory=r[3],
+                             new_memory=r[4], created_at=datetime.fromisoformat(r[5]),
+                             is_deleted=bool(r[6]), actor_id=r[7], role=r[8], user_id=r[9],
+                             agent_id=r[10], run_id=r[11]) for r in rows]
+
+    # --- pending adds --------------------------------------------------------------------
+
+    def save_pending(self, messages: list[dict[str, str]], scope: dict[str, str],
+                     metadata: dict[str, Any] | None, options: dict[str, Any]) -> str:
+        pending_id = uuid.uuid4().hex
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO pending_adds (id, messages, scope, metadata, options, status,"
+                " created_at) VALUES (?,?,?,?,?, 'processing', ?)",
+                (pending_id, json.dumps(messages, ensure_ascii=False), json.dumps(scope),
+                 json.dumps(metadata, ensure_ascii=False) if metadata is not None else None,
+                 json.dumps(options), utcnow().isoformat()))
+        return pending_id
+
+    def fail_pending(self, pending_id: str, error: str) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE pending_adds SET status = 'failed', error = ? WHERE id = ?",
+                               (error, pending_id))
+
+    def drop_pending(self, pending_id: str) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM pending_adds WHERE id = ?", (pending_id,))
+
+    def get_pending(self, pending_id: str) -> tuple[PendingAdd, dict[str, Any]] | None:
+        rows = self._pending_rows("WHERE id = ?", (pending_id,))
+        return rows[0] if rows else None
+
+    def list_pending(self) -> list[PendingAdd]:
+        return [p for p, _ in self._pending_rows("", ())]
+
+    def _pending_rows(self, where: str, args: tuple[Any, ...]
+                      ) -> list[tuple[PendingAdd, dict[str, Any]]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, messages, scope, metadata, options, status, error, created_at"
+                f" FROM pending_adds {where} ORDER BY created_at", args).fetchall()
+        return [(PendingAdd(id=r[0], messages=json.loads(r[1]), scope=json.loads(r[2]),
+                            metadata=json.loads(r[3]) if r[3] else None,
+                            status="failed" if r[5] == "failed" else "interrupted",
+                            error=r[6] or "the process stopped before this add finished",
+                            created_at=datetime.fromisoformat(r[7])),
+                 json.loads(r[4]) if r[4] else {}) for r in rows]
+
+    def reset(self) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM history")
+            conn.execute("DELETE FROM pending_adds")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

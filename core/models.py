@@ -1,0 +1,137 @@
+"""Typed results. Each `.model_dump()` gives the dict shape mem0 returns, so code written
+against mem0 keeps working."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+
+class Event(str, Enum):
+    """What an operation did to a memory."""
+
+    ADD = "ADD"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    NONE = "NONE"
+
+
+class _Result(BaseModel):
+    """Drops unset optional fields on dump, as mem0's dicts omit them."""
+
+    model_config = ConfigDict(use_enum_values=True)
+
+    @model_serializer(mode="wrap")
+    def _drop_none(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+class MemoryItem(_Result):
+    """One stored memory."""
+
+    id: str
+    memory: str
+    hash: str | None = None
+    metadata: dict[str, Any] | None = None
+    categories: list[str] | None = None
+    score: float | None = Field(
+        default=None, description="Cosine similarity to the query (search results only)."
+    )
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    actor_id: str | None = None
+    role: str | None = None
+    memory_type: str | None = None
+
+
+class MemoryEvent(_Result):
+    """One change made by `add`."""
+
+    id: str
+    memory: str
+    event: Event
+    previous_memory: str | None = None
+
+
+class Relation(_Result):
+    """An edge of the graph memory (empty unless graph memory is on)."""
+
+    source: str
+    relationship: str
+    destination: str
+    score: float | None = None
+
+
+class AddResult(_Result):
+    """What `add` changed."""
+
+    results: list[MemoryEvent] = Field(default_factory=list)
+    relations: list[Relation] | None = None
+
+
+class SearchResult(_Result):
+    """Ranked memories (and graph relations when the graph is on)."""
+
+    results: list[MemoryItem] = Field(default_factory=list)
+    relations: list[Relation] | None = None
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+
+class HistoryEntry(_Result):
+    """One change in a memory's history (oldest first)."""
+
+    id: str
+    memory_id: str
+    event: Event
+    old_memory: str | None = None
+    new_memory: str | None = None
+    created_at: datetime
+    is_deleted: bool = False
+    actor_id: str | None = None
+    role: str | None = None
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+
+
+class MessageResult(_Result):
+    """Acknowledgement of update / delete / delete_all / reset (mem0's shape)."""
+
+    message: str
+    id: str | None = None
+    count: int | None = Field(default=None, description="How many memories were deleted.")
+
+
+class ScopeSummary(_Result):
+    """A scope that holds memories, as listed by `users()`."""
+
+    type: str = Field(description='"user", "agent" or "run"')
+    id: str
+    total_memories: int
+
+
+class UsersResult(_Result):
+    results: list[ScopeSummary] = Field(default_factory=list)
+
+
+class PendingAdd(_Result):
+    """An `add` whose LLM reply could not be used; its messages are kept for `reprocess`."""
+
+    id: str
+    messages: list[dict[str, Any]]
+    scope: dict[str, str]
+    metadata: dict[str, Any] | None = None
+    status: str = Field(description='"failed" (LLM reply unusable) or "interrupted" (crash)')
+    error: str
+    created_at: datetime

@@ -1,0 +1,210 @@
+"""The add pipeline after extraction: de-duplicate, find neighbours, reconcile, and plan
+the writes. The plan is journaled and applied by the engine.
+
+LLM calls: extraction is one call (made by the caller); this module makes at most ONE
+more, the reconcile call, and only when some fact has a neighbour close enough to be an
+update or a contradiction. Exact repeats are dropped by content hash without asking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.config import ReconcileConfig
+from core.filters import Condition, FilterNode, all_of
+from core.history.sqlite import JournalOp
+from core.models import Event, MemoryEvent
+from core.pipeline.extractor import Extractor, ReconcileInput
+from core.pipeline.schema import Fact, Operation
+from core.providers.base import Embedder
+from core.records import content_hash, make_payload
+from core.stores.base import Hit, SearchRequest, VectorStore
+
+log = logging.getLogger(f"mem_integrations.{__name__}")
+
+NOT_PROCEDURAL = Condition("memory_type", "ne", "procedural_memory")
+
+
+@dataclass
+class Plan:
+    """The writes of one add: journal ops, the dense vector of every upserted memory,
+    and the events reported to the caller."""
+
+    ops: list[JournalOp] = field(default_factory=list)
+    vectors: dict[str, list[float]] = field(default_factory=dict)
+    events: list[MemoryEvent] = field(default_factory=list)
+    reconcile_calls: int = 0
+
+
+@dataclass
+class AddContext:
+    scope: dict[str, str]
+    scope_filter: FilterNode | None
+    metadata: dict[str, Any] | None
+    now: datetime
+    role: str | None = None
+    actor_id: str | None = None
+    memory_type: str | None = None
+
+
+class AddPlanner:
+    """Turns extracted facts (or verbatim texts) into a `Plan`."""
+
+    def __init__(self, extractor: Extractor, embedder: Embedder, store: VectorStore,
+                 reconcile: ReconcileConfig, new_id: Any) -> None:
+        self.extractor = extractor
+        self.embedder = embedder
+        self.store = store
+        self.config = reconcile
+        self._new_id = new_id
+
+    async def _existing_hashes(self, hashes: list[str], scope_filter: FilterNode | None
+                               ) -> set[str]:
+        if not hashes:
+            return set()
+        where = all_of(scope_filter, Condition("hash", "in", hashes))
+        hits, _ = await asyncio.to_thread(self.store.scroll, where, limit=len(hashes) * 4)
+        return {h.payload.get("hash") for h in hits}
+
+    async def _fresh(self, facts: list[Fact], scope_filter: FilterNode | None) -> list[Fact]:
+        """Facts that are neither repeated in this batch nor already stored verbatim."""
+        unique: dict[str, Fact] = {}
+        for fact in facts:
+            unique.setdefault(content_hash(fact.text), fact)
+        known = await self._existing_hashes(list(unique), scope_filter)
+        if known:
+            log.debug("dropping %d exact repeat(s) without asking the LLM", len(known))
+        return [fact for h, fact in unique.items() if h not in known]
+
+    async def plan_facts(self, facts: list[Fact], ctx: AddContext) -> Plan:
+        plan = Plan()
+        facts = await self._fresh(facts, ctx.scope_filter)
+        if not facts:
+            return plan
+        vectors = await self.embedder.embed([f.text for f in facts], "document")
+        neighbours = await asyncio.to_thread(self.store.search_batch, [
+            SearchRequest(limit=self.config.neighbours_per_fact, dense=v,
+                          filter=all_of(ctx.scope_filter, NOT_PROCEDURAL),
+                          score_threshold=self.config.neighbour_threshold)
+            for v in vectors
+        ])
+        lonely = [i for i, hits in enumerate(neighbours) if not hits]
+        for i in lonely:
+            self._add(plan, ctx, facts[i].text, vectors[i], facts[i].categories)
+        related = [i for i, hits in enumerate(neighbours) if hits]
+        if related:
+            await self._reconcile(plan, ctx, [facts[i] for i in related],
+                                  [vectors[i] for i in related], [neighbours[i] for i in related])
+        return plan
+
+    async def _reconcile(self, plan: Plan, ctx: AddContext, facts: list[Fact],
+                         vectors: list[list[float]], neighbours: list[list[Hit]]) -> None:
+        known: dict[str, int] = {}
+        hits: list[Hit] = []
+        for fact_hits in neighbours:
+            for hit in fact_hits:
+                if hit.id not in known:
+                    known[hit.id] = len(hits)
+                    hits.append(hit)
+        data = ReconcileInput(
+            existing=[h.payload.get("data", "") for h in hits], facts=facts,
+            neighbours=[[(known[h.id], h.score) for h in fact_hits] for fact_hits in neighbours],
+        )
+        operations = await self.extractor.reconcile(data)
+        plan.reconcile_calls += int(self.extractor.uses_llm)
+        await self._apply_operations(plan, ctx, operations, hits, facts, vectors)
+
+    async def _apply_operations(self, plan: Plan, ctx: AddContext, operations: list[Operation],
+                                hits: list[Hit], facts: list[Fact],
+                                vectors: list[list[float]]) -> None:
+        by_text = {f.text: (f, v) for f, v in zip(facts, vectors, strict=True)}
+        touched: set[int] = set()
+        seen_hashes = {h.payload.get("hash") for h in hits}
+        to_embed: list[tuple[Operation, Hit | None]] = []
+        for op in operations:
+            target = None
+            if op.event in (Event.UPDATE, Event.DELETE, Event.NONE):
+                if op.id is None or not 0 <= op.id < len(hits) or op.id in touched:
+                    if op.event is not Event.NONE:
+                        log.warning("ignoring %s of unknown or repeated id %r", op.event.value, op.id)
+                    continue
+                touched.add(op.id)
+                target = hits[op.id]
+            if op.event is Event.NONE:
+                continue
+            if op.event is Event.DELETE:
+                self._delete(plan, target)
+                continue
+            text = (op.text or "").strip()
+            if not text:
+                log.warning("ignoring %s without text", op.event.value)
+                continue
+            digest = content_hash(text)
+            if digest in seen_hashes and op.event is Event.ADD:
+                continue  # the LLM re-added something already stored
+            seen_hashes.add(digest)
+            to_embed.append((op, target))
+        missing = [op.text.strip() for op, _ in to_embed if op.text.strip() not in by_text]
+        extra = dict(zip(missing, await self.embedder.embed(missing, "document"), strict=True)) \
+            if missing else {}
+        for op, target in to_embed:
+            text = op.text.strip()
+            fact, vector = by_text.get(text, (None, extra.get(text)))
+            categories = fact.categories if fact else []
+            if op.event is Event.ADD:
+                self._add(plan, ctx, text, vector, categories)
+            else:
+                self._update(plan, ctx, target, text, vector, categories)
+
+    def _add(self, plan: Plan, ctx: AddContext, text: str, vector: list[float],
+             categories: list[str]) -> None:
+        memory_id = self._new_id()
+        payload = make_payload(text, ctx.scope, now=ctx.now, metadata=ctx.metadata,
+                               categories=categories, role=ctx.role, actor_id=ctx.actor_id,
+                               memory_type=ctx.memory_type)
+        plan.ops.append(JournalOp(memory_id, Event.ADD, None, text, payload))
+        plan.vectors[memory_id] = vector
+        plan.events.append(MemoryEvent(id=memory_id, memory=text, event=Event.ADD))
+
+    def _update(self, plan: Plan, ctx: AddContext, target: Hit, text: str, vector: list[float],
+                categories: list[str]) -> None:
+        old = target.payload
+        metadata = {**(old.get("metadata") or {}), **(ctx.metadata or {})} or None
+        payload = make_payload(
+            text, {k: old[k] for k in ("user_id", "agent_id", "run_id") if old.get(k)},
+            now=ctx.now, metadata=metadata,
+            categories=[*(old.get("categories") or []), *categories],
+            role=old.get("role"), actor_id=old.get("actor_id"),
+            memory_type=old.get("memory_type"), created_at=old.get("created_at"))
+        plan.ops.append(JournalOp(target.id, Event.UPDATE, old.get("data"), text, payload))
+        plan.vectors[target.id] = vector
+        plan.events.append(MemoryEvent(id=target.id, memory=text, event=Event.UPDATE,
+                                       previous_memory=old.get("data")))
+
+    def _delete(self, plan: Plan, target: Hit) -> None:
+        text = target.payload.get("data")
+        plan.ops.append(JournalOp(target.id, Event.DELETE, text, None, None))
+        plan.events.append(MemoryEvent(id=target.id, memory=text or "", event=Event.DELETE))
+
+    async def plan_verbatim(self, texts: list[tuple[str, str | None, str | None]], ctx: AddContext
+                            ) -> Plan:
+        """`infer=False` and procedural memories: store texts as given (exact repeats in
+        the scope are still skipped). Items are (text, role, actor_id)."""
+        plan = Plan()
+        unique: dict[str, tuple[str, str | None, str | None]] = {}
+        for item in texts:
+            unique.setdefault(content_hash(item[0]), item)
+        known = await self._existing_hashes(list(unique), ctx.scope_filter)
+        fresh = [item for h, item in unique.items() if h not in known]
+        if not fresh:
+            return plan
+        vectors = await self.embedder.embed([t for t, _, _ in fresh], "document")
+        for (text, role, actor_id), vector in zip(fresh, vectors, strict=True):
+            item_ctx = AddContext(ctx.scope, ctx.scope_filter, ctx.metadata, ctx.now, role=role,
+                                actor_id=actor_id, memory_type=ctx.memory_type)
+            self._add(plan, item_ctx, text, vector, [])
+        return plan

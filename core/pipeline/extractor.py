@@ -1,0 +1,116 @@
+"""The two steps that need judgement — extraction and reconcile — behind one protocol,
+implemented by an LLM (`LLMExtractor`) or by deterministic rules (`OfflineExtractor`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+from core.config import ExtractionConfig, ReconcileConfig
+from core.errors import LLMResponseError
+from core.messages import Message, render_transcript
+from core.pipeline import prompts
+from core.pipeline.parsing import UnparseableReply, parse_json_object
+from core.pipeline.schema import (
+    EXTRACTION_SCHEMA,
+    RECONCILE_SCHEMA,
+    Fact,
+    Operation,
+    read_facts,
+    read_operations,
+)
+from core.providers.base import ChatModel
+
+
+@dataclass
+class ReconcileInput:
+    """Known memories (shown as ids 0..n-1), new facts, and for each fact the indices of
+    its neighbours among the known memories with their cosine similarity, best first."""
+
+    existing: list[str]
+    facts: list[Fact]
+    neighbours: list[list[tuple[int, float]]] = field(default_factory=list)
+
+
+class Extractor(Protocol):
+    """Judgement steps of the add pipeline."""
+
+    uses_llm: bool
+
+    async def extract(self, messages: list[Message], *, prompt: str | None = None) -> list[Fact]:
+        """Facts worth remembering in `messages` (one call)."""
+        ...
+
+    async def reconcile(self, data: ReconcileInput) -> list[Operation]:
+        """ADD / UPDATE / DELETE / NONE decisions for `data.facts` (one call)."""
+        ...
+
+    async def summarize_procedure(self, messages: list[Message], *,
+                                  prompt: str | None = None) -> str:
+        """One procedural memory summarising an agent's run (one call)."""
+        ...
+
+
+class LLMExtractor:
+    """Extraction and reconcile through a chat model, one call each, JSON replies parsed
+    tolerantly and re-asked `parse_retries` times before giving up."""
+
+    uses_llm = True
+
+    def __init__(self, chat: ChatModel, extraction: ExtractionConfig, reconcile: ReconcileConfig,
+                 *, parse_retries: int = 1) -> None:
+        self.chat = chat
+        self.extraction = extraction
+        self.reconcile_config = reconcile
+        self.parse_retries = parse_retries
+
+    async def _ask_json(self, messages: list[dict[str, str]], schema: dict[str, Any],
+                        name: str) -> dict[str, Any]:
+        last_text: str | None = None
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(1 + self.parse_retries),
+                retry=retry_if_exception_type(UnparseableReply),
+                reraise=True,
+            ):
+                with attempt:
+                    reply = await self.chat.complete(messages, json_schema=schema,
+                                                     schema_name=name)
+                    last_text = reply.text
+                    return parse_json_object(reply.text)
+        except UnparseableReply as exc:
+            raise LLMResponseError(
+                f"the LLM's {name} reply could not be parsed ({exc})", raw=last_text
+            ) from exc
+        raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
+
+    async def extract(self, messages: list[Message], *, prompt: str | None = None) -> list[Fact]:
+        request = prompts.extraction_messages(render_transcript(messages), self.extraction,
+                                              today=date.today(), custom_prompt=prompt)
+        payload = await self._ask_json(request, EXTRACTION_SCHEMA, "extraction")
+        try:
+            return read_facts(payload)
+        except UnparseableReply as exc:
+            raise LLMResponseError(f"the LLM's extraction reply is malformed: {exc}") from exc
+
+    async def reconcile(self, data: ReconcileInput) -> list[Operation]:
+        request = prompts.reconcile_messages(data.existing, [f.text for f in data.facts],
+                                             custom_prompt=self.reconcile_config.prompt)
+        payload = await self._ask_json(request, RECONCILE_SCHEMA, "reconcile")
+        try:
+            return read_operations(payload)
+        except UnparseableReply as exc:
+            raise LLMResponseError(f"the LLM's reconcile reply is malformed: {exc}") from exc
+
+    async def summarize_procedure(self, messages: list[Message], *,
+                                  prompt: str | None = None) -> str:
+        reply = await self.chat.complete(
+            prompts.procedure_messages(render_transcript(messages), custom_prompt=prompt)
+        )
+        text = reply.text.strip()
+        if not text:
+            raise LLMResponseError("the LLM returned an empty procedure summary")
+        return text

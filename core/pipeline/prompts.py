@@ -1,0 +1,81 @@
+"""Our prompts: short, with the JSON shape stated, so they work with or without a
+provider's structured-output mode."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from core.config import ExtractionConfig
+
+EXTRACTION_INSTRUCTIONS = """\
+You extract durable facts worth remembering from a conversation: personal details, \
+preferences, plans, relationships, events with their dates, and standing instructions.
+- One fact per item, a short self-contained sentence that names its subject \
+("User lives in Paris", "Alice is the user's daughter").
+- Resolve relative dates against today's date. Keep the language of the conversation.
+- Skip greetings, small talk, questions and anything only true for this moment.
+- Take facts from the user's messages; take facts from the assistant's messages only \
+when they are about the assistant itself or were confirmed by the user.
+- No facts: return an empty list."""
+
+RECONCILE_INSTRUCTIONS = """\
+You keep a memory store consistent. You get EXISTING memories (with integer ids) and \
+NEW facts. Return the operations that bring the store up to date:
+- ADD a new fact that is not known yet (id null, text = the fact).
+- UPDATE an existing memory when a new fact changes or refines it (id = its id, text = \
+the updated memory, combining both when both stay true).
+- DELETE an existing memory that a new fact contradicts or makes false (id = its id).
+- NONE when a new fact is already known (id = the memory that holds it).
+Use only the ids shown. Every new fact must be covered by an operation."""
+
+PROCEDURE_INSTRUCTIONS = """\
+Summarise the agent's work in this conversation as a procedure another agent can follow: \
+the task, the steps taken in order with their key inputs and outputs, decisions and \
+their reasons, errors met and how they were solved, and the outcome. Plain text, no \
+preamble."""
+
+
+def extraction_messages(transcript: str, config: ExtractionConfig, *, today: date,
+                        custom_prompt: str | None = None) -> list[dict[str, str]]:
+    """The one extraction call. `custom_prompt` (per add) or `config.prompt` replace the
+    instructions; include/exclude rules and categories are appended either way."""
+    parts = [custom_prompt or config.prompt or EXTRACTION_INSTRUCTIONS]
+    if config.include:
+        parts.append(f"Only keep facts about: {config.include}")
+    if config.exclude:
+        parts.append(f"Never keep facts about: {config.exclude}")
+    if config.categories:
+        listed = "\n".join(f"- {name}: {desc}" for name, desc in config.categories.items())
+        parts.append(f"Tag each fact with the categories that apply, from:\n{listed}")
+    else:
+        parts.append("Leave categories empty.")
+    parts.append(f"Today is {today.isoformat()}.")
+    parts.append('Reply with JSON only: {"facts": [{"text": "...", "categories": ["..."]}]}')
+    return [
+        {"role": "system", "content": "\n\n".join(parts)},
+        {"role": "user", "content": f"Conversation:\n{transcript}"},
+    ]
+
+
+def reconcile_messages(existing: list[str], facts: list[str], *,
+                       custom_prompt: str | None = None) -> list[dict[str, str]]:
+    """The one reconcile call. Existing memories are shown under small integer ids."""
+    known = [{"id": i, "text": text} for i, text in enumerate(existing)]
+    instructions = custom_prompt or RECONCILE_INSTRUCTIONS
+    shape = ('Reply with JSON only: {"operations": [{"event": "ADD|UPDATE|DELETE|NONE", '
+             '"id": 0, "text": "..."}]}')
+    return [
+        {"role": "system", "content": f"{instructions}\n\n{shape}"},
+        {"role": "user", "content": (
+            f"EXISTING:\n{json.dumps(known, ensure_ascii=False)}\n\n"
+            f"NEW:\n{json.dumps(facts, ensure_ascii=False)}"
+        )},
+    ]
+
+
+def procedure_messages(transcript: str, *, custom_prompt: str | None = None) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": custom_prompt or PROCEDURE_INSTRUCTIONS},
+        {"role": "user", "content": transcript},
+    ]

@@ -1,0 +1,135 @@
+"""What the extraction and reconcile steps produce, validated leniently: an LLM that
+returns a bare list of strings, a lowercase event or an id as text is still understood;
+an item that makes no sense is dropped, never crashed on."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from core.models import Event
+from core.pipeline.parsing import UnparseableReply
+
+log = logging.getLogger(f"mem_integrations.{__name__}")
+
+
+class Fact(BaseModel):
+    """One fact extracted from the conversation."""
+
+    text: str = Field(min_length=1)
+    categories: list[str] = Field(default_factory=list)
+
+    @field_validator("text")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("empty fact")
+        return value
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value if v]
+
+
+class Operation(BaseModel):
+    """One reconcile decision. `id` is the small integer id shown to the LLM."""
+
+    event: Event
+    id: int | None = None
+    text: str | None = None
+
+    @field_validator("event", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _int_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return int(value) if value.lstrip("-").isdigit() else None
+        return value
+
+
+EXTRACTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "facts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "text": {"type": "string"},
+                    "categories": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["text", "categories"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["facts"],
+    "additionalProperties": False,
+}
+
+RECONCILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "operations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "event": {"type": "string", "enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
+                    "id": {"type": ["integer", "null"]},
+                    "text": {"type": ["string", "null"]},
+                },
+                "required": ["event", "id", "text"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["operations"],
+    "additionalProperties": False,
+}
+
+
+def _items(payload: dict[str, Any], key: str, aliases: tuple[str, ...]) -> list[Any]:
+    for name in (key, *aliases):
+        if name in payload:
+            value = payload[name]
+            if not isinstance(value, list):
+                raise UnparseableReply(f"'{name}' is not a list")
+            return value
+    raise UnparseableReply(f"reply has no '{key}' list")
+
+
+def read_facts(payload: dict[str, Any]) -> list[Fact]:
+    """Facts from an extraction reply (`{"facts": [...]}`; items may be plain strings)."""
+    facts: list[Fact] = []
+    for item in _items(payload, "facts", ("memories", "memory")):
+        raw = {"text": item} if isinstance(item, str) else item
+        try:
+            facts.append(Fact.model_validate(raw))
+        except ValidationError:
+            log.warning("dropping malformed fact from LLM reply: %r", item)
+    return facts
+
+
+def read_operations(payload: dict[str, Any]) -> list[Operation]:
+    """Operations from a reconcile reply; malformed items are dropped."""
+    operations: list[Operation] = []
+    for item in _items(payload, "operations", ("memory", "memories")):
+        try:
+            operations.append(Operation.model_validate(item))
+        except ValidationError:
+            log.warning("dropping malformed operation from LLM reply: %r", item)
+    return operations

@@ -1,0 +1,1 @@
+"""Model providers: chat models (LLMs) and embedders."""

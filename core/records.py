@@ -1,0 +1,92 @@
+"""How a memory is laid out in the vector store's payload, and back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from core.errors import InvalidInputError
+from core.models import MemoryItem
+from core.scope import SCOPE_KEYS
+
+MAX_METADATA_BYTES = 64 * 1024
+MAX_MEMORY_CHARS = 20_000
+_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+
+
+def content_hash(text: str) -> str:
+    """Identity of a memory's content: case, spacing and end punctuation do not count."""
+    normal = " ".join(text.lower().split()).rstrip(".!;,")
+    return hashlib.md5(normal.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def check_metadata(metadata: Any) -> dict[str, Any] | None:
+    """Validate user metadata: a JSON object with simple keys, at most 64 KB."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise InvalidInputError(f"metadata must be a dict, got {type(metadata).__name__}")
+    for key in metadata:
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise InvalidInputError(
+                f"metadata key {key!r} is invalid: use 1-128 letters, digits, '_' or '-'"
+            )
+    try:
+        encoded = json.dumps(metadata, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"metadata must be JSON-serialisable: {exc}") from exc
+    if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
+        raise InvalidInputError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+    return json.loads(encoded)
+
+
+def check_text(text: Any, what: str = "memory text") -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError(f"{what} must be a non-empty string")
+    if len(text) > MAX_MEMORY_CHARS:
+        raise InvalidInputError(f"{what} is longer than {MAX_MEMORY_CHARS} characters")
+    return text.strip()
+
+
+def make_payload(text: str, scope: dict[str, str], *, now: datetime,
+                 metadata: dict[str, Any] | None = None, categories: list[str] | None = None,
+                 role: str | None = None, actor_id: str | None = None,
+                 memory_type: str | None = None, created_at: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "data": text,
+        "hash": content_hash(text),
+        "created_at": created_at or now.isoformat(),
+        "updated_at": now.isoformat() if created_at else None,
+        **scope,
+    }
+    if metadata:
+        payload["metadata"] = metadata
+    if categories:
+        payload["categories"] = sorted(set(categories))
+    if role:
+        payload["role"] = role
+    if actor_id:
+        payload["actor_id"] = actor_id
+    if memory_type:
+        payload["memory_type"] = memory_type
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+def to_item(memory_id: str, payload: dict[str, Any], score: float | None = None) -> MemoryItem:
+    return MemoryItem(
+        id=memory_id,
+        memory=payload.get("data", ""),
+        hash=payload.get("hash"),
+        metadata=payload.get("metadata") or None,
+        categories=payload.get("categories") or None,
+        score=score,
+        created_at=payload.get("created_at"),
+        updated_at=payload.get("updated_at"),
+        actor_id=payload.get("actor_id"),
+        role=payload.get("role"),
+        memory_type=payload.get("memory_type"),
+        **{k: payload.get(k) for k in SCOPE_KEYS},
+    )

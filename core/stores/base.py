@@ -1,0 +1,162 @@
+"""The vector store interface the memory engine uses, and the filter translation both
+Qdrant engines share (their models differ in names only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.errors import EmbeddingMismatchError
+from core.filters import Condition, FilterNode, Logical
+
+DENSE = "dense"
+LEXICAL = "lexical"
+SCOPE_INDEXES = ("user_id", "agent_id", "run_id")
+KEYWORD_INDEXES = ("hash", "actor_id", "memory_type")
+
+
+@dataclass
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass
+class Point:
+    """A memory as stored: id, dense vector, optional BM25 sparse vector, payload."""
+
+    id: str
+    vector: list[float]
+    payload: dict[str, Any]
+    sparse: SparseVector | None = None
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+    vector: list[float] | None = None
+
+
+@dataclass
+class SearchRequest:
+    """One nearest-neighbour query: `dense` or `sparse` (exactly one)."""
+
+    limit: int
+    dense: list[float] | None = None
+    sparse: SparseVector | None = None
+    filter: FilterNode | None = None
+    with_vectors: bool = False
+    score_threshold: float | None = None
+
+
+@dataclass
+class CollectionInfo:
+    """What the collection was built with: checked on every open."""
+
+    embedding_model: str
+    dimension: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class VectorStore(Protocol):
+    """Synchronous; the async engine calls it from worker threads."""
+
+    name: str
+
+    def open(self, info: CollectionInfo) -> None:
+        """Create the collection, or check that the existing one matches `info`
+        (raise `EmbeddingMismatchError` when it does not)."""
+
+    def upsert(self, points: list[Point]) -> None: ...
+
+    def delete(self, ids: list[str]) -> None: ...
+
+    def retrieve(self, ids: list[str], *, with_vectors: bool = False) -> list[Hit]: ...
+
+    def search_batch(self, requests: list[SearchRequest]) -> list[list[Hit]]:
+        """All queries in one round trip where the engine allows it."""
+
+    def scroll(self, filter: FilterNode | None, *, limit: int,
+               offset: str | None = None) -> tuple[list[Hit], str | None]: ...
+
+    def count(self, filter: FilterNode | None) -> int: ...
+
+    def delete_where(self, filter: FilterNode) -> None: ...
+
+    def facet(self, key: str, filter: FilterNode | None = None) -> dict[str, int]:
+        """Count of points per distinct value of a keyword field."""
+
+    def drop(self) -> None:
+        """Delete the collection and everything in it."""
+
+    def close(self) -> None: ...
+
+
+class FilterDialect(Protocol):
+    """The constructors of one engine's filter models."""
+
+    def filter(self, must: list[Any] | None = None, should: list[Any] | None = None,
+               must_not: list[Any] | None = None) -> Any: ...
+
+    def match_value(self, key: str, value: Any) -> Any: ...
+
+    def match_any(self, key: str, values: list[Any]) -> Any: ...
+
+    def match_text(self, key: str, text: str) -> Any: ...
+
+    def range(self, key: str, bounds: dict[str, Any], *, dates: bool) -> Any: ...
+
+
+def _is_date(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def translate_filter(node: FilterNode | None, dialect: FilterDialect) -> Any:
+    """Our filter tree as an engine's Filter (None for no filter)."""
+    if node is None:
+        return None
+    if isinstance(node, Logical):
+        children = [translate_filter(c, dialect) for c in node.children]
+        if node.op == "and":
+            return dialect.filter(must=children)
+        if node.op == "or":
+            return dialect.filter(should=children)
+        return dialect.filter(must_not=children)
+    return _condition(node, dialect)
+
+
+def _condition(cond: Condition, d: FilterDialect) -> Any:
+    key, op, value = cond.field, cond.op, cond.value
+    if op == "eq":
+        return d.filter(must=[d.match_value(key, value)])
+    if op == "ne":
+        return d.filter(must_not=[d.match_value(key, value)])
+    if op == "in":
+        return d.filter(must=[d.match_any(key, value)])
+    if op == "nin":
+        return d.filter(must_not=[d.match_any(key, value)])
+    if op == "contains":
+        return d.filter(should=[d.match_value(key, value), d.match_text(key, value)])
+    return d.filter(must=[d.range(key, {op: value}, dates=_is_date(value))])
+
+
+def check_same_embedder(collection: str, recorded: dict[str, Any], info: CollectionInfo) -> None:
+    """Raise `EmbeddingMismatchError` unless `info` matches what was recorded."""
+    if recorded.get("dimension") != info.dimension or (
+        recorded.get("embedding_model") != info.embedding_model
+    ):
+        raise EmbeddingMismatchError(
+            f"collection {collection!r} was built with embedding model "
+            f"{recorded.get('embedding_model')!r} ({recorded.get('dimension')} dimensions), "
+            f"but the configured embedder is {info.embedding_model!r} ({info.dimension} "
+            "dimensions). Use the original embedder, or another collection / data_dir."
+        )

@@ -1,0 +1,240 @@
+"""The embedded default: Qdrant's own engine in-process through `qdrant-edge-py`.
+
+No server and no network: one shard directory per collection under the data directory,
+with a write-ahead log, payload indexes and the same filters and queries as a Qdrant
+server. What the collection was built with (embedding model, dimension) is recorded in
+`collection.json` beside the shard and checked on every open.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from core.errors import StoreError, StoreLockedError
+from core.filters import FilterNode
+from core.stores.base import (
+    DENSE,
+    KEYWORD_INDEXES,
+    LEXICAL,
+    SCOPE_INDEXES,
+    CollectionInfo,
+    Hit,
+    Point,
+    SearchRequest,
+    check_same_embedder,
+    translate_filter,
+)
+
+log = logging.getLogger(f"mem_integrations.{__name__}")
+
+
+class _EdgeDialect:
+    def filter(self, must=None, should=None, must_not=None) -> Any:
+        return qe.Filter(must=must, should=should, must_not=must_not)
+
+    def match_value(self, key: str, value: Any) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchValue(value))
+
+    def match_any(self, key: str, values: list[Any]) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchAny(values))
+
+    def match_text(self, key: str, text: str) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchText(text))
+
+    def range(self, key: str, bounds: dict[str, Any], *, dates: bool) -> Any:
+        kind = qe.RangeDateTime if dates else qe.RangeFloat
+        return qe.FieldCondition(key=key, range=kind(**bounds))
+
+
+_DIALECT = _EdgeDialect()
+
+
+def _hit(record: Any, score: float = 0.0) -> Hit:
+    vector = record.vector
+    if isinstance(vector, dict):
+        vector = vector.get(DENSE)
+    return Hit(id=str(record.id), score=score, payload=dict(record.payload or {}),
+               vector=list(vector) if vector is not None else None)
+
+
+class QdrantEdgeStore:
+    """A collection as an embedded qdrant-edge shard under `root/<collection>/`."""
+
+    name = "qdrant-edge"
+
+    def __init__(self, root: Path, collection: str, *, on_disk: bool = False) -> None:
+        self.dir = Path(root) / collection
+        self.collection = collection
+        self.on_disk = on_disk
+        self._shard: Any = None
+        self._info: CollectionInfo | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"QdrantEdgeStore(path={str(self.dir)!r})"
+
+    @property
+    def _meta_path(self) -> Path:
+        return self.dir / "collection.json"
+
+    @property
+    def _shard_path(self) -> Path:
+        return self.dir / "shard"
+
+    def _config(self, dimension: int) -> Any:
+        memory = qe.Memory.Cold if self.on_disk else None
+        return qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine,
+                                                memory=memory)},
+            sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+
+    def open(self, info: CollectionInfo) -> None:
+        with self._lock:
+            if self._shard is not None:
+                return
+            if self._meta_path.exists():
+                recorded = json.loads(self._meta_path.read_text())
+                check_same_embedder(self.collection, recorded, info)
+            self._shard = self._load_or_create(info)
+            if not self._meta_path.exists():
+                self._meta_path.write_text(json.dumps(
+                    {"embedding_model": info.embedding_model, "dimension": info.dimension,
+                     **info.extra}, indent=2))
+            self._info = info
+
+    def _load_or_create(self, info: CollectionInfo) -> Any:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if any(self._shard_path.glob("*")):
+                return qe.EdgeShard.load(str(self._shard_path))
+            shard = qe.EdgeShard.create(str(self._shard_path), self._config(info.dimension))
+        except Exception as exc:  # the Rust bindings raise plain exceptions
+            text = str(exc).lower()
+            if "lock" in text or "in use" in text or "resource temporarily unavailable" in text:
+                raise StoreLockedError(
+                    f"{self.dir} is open in another process; embedded Qdrant allows one "
+                    "process per data directory (use a Qdrant server to share)"
+                ) from exc
+            raise StoreError(f"cannot open embedded Qdrant at {self.dir}: {exc}") from exc
+        shard.update(qe.UpdateOperation.create_field_index(
+            "user_id", qe.KeywordIndexParams(is_tenant=True)))
+        for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES):
+            shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+        shard.update(qe.UpdateOperation.create_field_index(
+            "created_at", qe.PayloadSchemaType.Datetime))
+        return shard
+
+    @property
+    def shard(self) -> Any:
+        if self._shard is None:
+            raise StoreError("the vector store is not open")
+        return self._shard
+
+    def upsert(self, points: list[Point]) -> None:
+        if not points:
+            return
+        edge_points = []
+        for p in points:
+            vectors: dict[str, Any] = {DENSE: p.vector}
+            if p.sparse is not None:
+                vectors[LEXICAL] = qe.SparseVector(p.sparse.indices, p.sparse.values)
+            edge_points.append(qe.Point(p.id, vectors, p.payload))
+        self.shard.update(qe.UpdateOperation.upsert_points(edge_points))
+
+    def delete(self, ids: list[str]) -> None:
+        if ids:
+            self.shard.update(qe.UpdateOperation.delete_points(list(ids)))
+
+    def retrieve(self, ids: list[str], *, with_vectors: bool = False) -> list[Hit]:
+        if not ids:
+            return []
+        records = self.shard.retrieve(list(ids), with_payload=True,
+                                      with_vector=[DENSE] if with_vectors else False)
+        return [_hit(r) for r in records]
+
+    def search_batch(self, requests: list[SearchRequest]) -> list[list[Hit]]:
+        if not requests:
+            return []
+        queries = []
+        for r in requests:
+            if r.dense is not None:
+                query = qe.Query.Nearest(r.dense, using=DENSE)
+            elif r.sparse is not None:
+                if not r.sparse.indices:  # a query of stopwords only matches nothing
+                    query = None
+                else:
+                    query = qe.Query.Nearest(qe.SparseVector(r.sparse.indices, r.sparse.values),
+                                             using=LEXICAL)
+            else:
+                raise StoreError("a search request needs a dense or a sparse vector")
+            queries.append(query)
+        real = [
+            qe.QueryRequest(limit=r.limit, query=q, filter=translate_filter(r.filter, _DIALECT),
+                            with_payload=True, with_vector=[DENSE] if r.with_vectors else False,
+                            score_threshold=r.score_threshold)
+            for r, q in zip(requests, queries, strict=True) if q is not None
+        ]
+        answers = iter(self.shard.query_batch(qe.QueryBatchRequest(real)) if real else [])
+        return [[_hit(p, p.score) for p in next(answers)] if q is not None else []
+                for q in queries]
+
+    def scroll(self, filter: FilterNode | None, *, limit: int,
+               offset: str | None = None) -> tuple[list[Hit], str | None]:
+        records, next_offset = self.shard.scroll(qe.ScrollRequest(
+            offset=offset, limit=limit, filter=translate_filter(filter, _DIALECT),
+            with_payload=True, with_vector=False))
+        return [_hit(r) for r in records], (str(next_offset) if next_offset else None)
+
+    def count(self, filter: FilterNode | None) -> int:
+        return int(self.shard.count(qe.CountRequest(filter=translate_filter(filter, _DIALECT),
+                                                    exact=True)))
+
+    def delete_where(self, filter: FilterNode) -> None:
+        self.shard.update(qe.UpdateOperation.delete_points_by_filter(
+            translate_filter(filter, _DIALECT)))
+
+    def facet(self, key: str, filter: FilterNode | None = None) -> dict[str, int]:
+        response = self.shard.facet(qe.FacetRequest(
+            key=key, limit=1_000_000, exact=True, filter=translate_filter(filter, _DIALECT)))
+        return {_facet_value(h.value): h.count for h in response.hits}
+
+    def optimize(self) -> None:
+        """Merge segments and build the HNSW index (the engine does not do it on its own)."""
+        self.shard.optimize()
+
+    def drop(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if self._info is not None:
+            self.open(self._info)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None
+
+
+def _facet_value(value: Any) -> str:
+    # FacetHit values come back as tagged objects, e.g. Keyword("alice").
+    if isinstance(value, (str, int, bool)):
+        return str(value)
+    text = str(value)
+    if text.endswith(")") and "(" in text:
+        text = text[text.index("(") + 1:-1]
+        if text.startswith('"') and text.endswith('"'):
+            text = json.loads(text)
+    return text
+
