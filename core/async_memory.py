@@ -143,7 +143,11 @@ class AsyncMemory:
             await asyncio.to_thread(self.history_store.mark_applied, batch_id)
 
     async def close(self) -> None:
-        """Flush and release the stores."""
+        """Flush and release the stores and the providers' HTTP connections."""
+        for part in (getattr(self.extractor, "chat", None), self.embedder):
+            aclose = getattr(part, "aclose", None)
+            if aclose is not None:
+                await aclose()
         await asyncio.to_thread(self.store.close)
         await asyncio.to_thread(self.history_store.close)
         self._ready = False

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, Field, model_serializer
 
 
 class Event(str, Enum):
@@ -20,13 +20,12 @@ class Event(str, Enum):
 
 
 class _Result(BaseModel):
-    """Drops unset optional fields on dump, as mem0's dicts omit them."""
-
-    model_config = ConfigDict(use_enum_values=True)
+    """Dumps like mem0's dicts: unset optional fields omitted, events as plain strings."""
 
     @model_serializer(mode="wrap")
-    def _drop_none(self, handler: Any) -> dict[str, Any]:
-        return {k: v for k, v in handler(self).items() if v is not None}
+    def _mem0_shape(self, handler: Any) -> dict[str, Any]:
+        return {k: v.value if isinstance(v, Enum) else v
+                for k, v in handler(self).items() if v is not None}
 
 
 class MemoryItem(_Result):

@@ -104,6 +104,9 @@ class OpenAIEmbedder:
         self._client = client
         self._dimension = config.dimensions or _OPENAI_DIMENSIONS.get(self._name)
 
+    async def aclose(self) -> None:
+        await self._client.close()
+
     def __repr__(self) -> str:
         return f"OpenAIEmbedder(model={self._name!r}, base_url={self.config.base_url!r})"
 

@@ -41,6 +41,9 @@ class OpenAIChatModel:
             )
         self._client = client
 
+    async def aclose(self) -> None:
+        await self._client.close()
+
     def __repr__(self) -> str:
         return f"OpenAIChatModel(model={self.config.model!r}, base_url={self.config.base_url!r})"
 

@@ -61,6 +61,12 @@ def _hit(record: Any) -> Hit:
                vector=list(vector) if vector is not None else None)
 
 
+def _is_local(client: QdrantClient) -> bool:
+    from qdrant_client.local.qdrant_local import QdrantLocal
+
+    return isinstance(getattr(client, "_client", None), QdrantLocal)
+
+
 class QdrantClientStore:
     """A collection reached through qdrant-client (server, cloud or local mode)."""
 
@@ -72,6 +78,7 @@ class QdrantClientStore:
         self.collection = collection
         self.on_disk = on_disk
         self._where = url or path or ":memory:"
+        self._is_server = bool(url) or (client is not None and not _is_local(client))
         if client is None:
             if url:
                 client = QdrantClient(url=url, api_key=api_key)
@@ -112,6 +119,8 @@ class QdrantClientStore:
             metadata={"embedding_model": info.embedding_model, "dimension": info.dimension,
                       **info.extra},
         )
+        if not self._is_server:
+            return  # local mode scans in Python and ignores payload indexes
         self.client.create_payload_index(
             self.collection, "user_id",
             m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=True))

@@ -204,7 +204,8 @@ class QdrantEdgeStore:
     def facet(self, key: str, filter: FilterNode | None = None) -> dict[str, int]:
         response = self.shard.facet(qe.FacetRequest(
             key=key, limit=1_000_000, exact=True, filter=translate_filter(filter, _DIALECT)))
-        return {_facet_value(h.value): h.count for h in response.hits}
+        # deleted points can leave zero counts behind in the index
+        return {_facet_value(h.value): h.count for h in response.hits if h.count}
 
     def optimize(self) -> None:
         """Merge segments and build the HNSW index (the engine does not do it on its own)."""

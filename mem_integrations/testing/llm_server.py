@@ -1,0 +1,216 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1, for tests and benchmarks.
+
+It speaks `/v1/chat/completions` and `/v1/embeddings` over real HTTP, so the `openai`
+client's request building, retries and parsing are exercised for real; only the model
+is replaced. Replies come from a queue (`queue(...)`) and, when the queue is empty, from
+a `responder` function. Faults (HTTP status, delay) can be queued too. Every chat call is
+recorded with an estimate of its prompt tokens.
+
+    with ScriptedLLMServer() as llm:
+        llm.queue({"facts": [{"text": "Lives in Paris", "categories": []}]})
+        memory = Memory({"llm": {"base_url": llm.base_url, "api_key": "test"}})
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Reply = str | dict[str, Any]
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+@dataclass
+class Fault:
+    """A scripted failure: an HTTP status (429, 500...) and/or a delay before answering."""
+
+    status: int = 500
+    delay: float = 0.0
+    message: str = "scripted fault"
+
+
+@dataclass
+class ChatCall:
+    """One chat request as the server saw it."""
+
+    body: dict[str, Any]
+    prompt_tokens: int
+    reply: str | None = None
+
+    @property
+    def system(self) -> str:
+        return next((m.get("content") or "" for m in self.body.get("messages", [])
+                     if m.get("role") == "system"), "")
+
+    @property
+    def user(self) -> str:
+        return "\n".join(m.get("content") or "" for m in self.body.get("messages", [])
+                         if m.get("role") == "user")
+
+
+def estimate_tokens(text: str) -> int:
+    """Roughly what a BPE tokenizer counts (~4 characters a token in English)."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+def hashed_embedding(text: str, dimension: int = 64) -> list[float]:
+    """A deterministic bag-of-words vector: texts that share words are similar."""
+    vector = [0.0] * dimension
+    for word in re.findall(r"\w+", text.lower()):
+        digest = int(hashlib.md5(word.encode()).hexdigest(), 16)
+        vector[digest % dimension] += 1.0 if (digest >> 64) % 2 else -1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
+class ScriptedLLMServer:
+    """An OpenAI-compatible HTTP server whose replies are scripted."""
+
+    def __init__(self, responder: Responder | None = None, *, delay: float = 0.0,
+                 embedding_dimension: int = 64) -> None:
+        self.responder = responder
+        self.delay = delay
+        self.embedding_dimension = embedding_dimension
+        self.calls: list[ChatCall] = []
+        self.embedding_calls = 0
+        self.faults_served = 0
+        self._queue: deque[Reply | Fault] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # --- scripting ---------------------------------------------------------------------
+
+    def queue(self, *replies: Reply | Fault) -> None:
+        """Replies (text, a dict sent as JSON text, or a Fault), served in order."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    @property
+    def chat_calls(self) -> int:
+        return len(self.calls)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(c.prompt_tokens for c in self.calls)
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.embedding_calls = 0
+            self.faults_served = 0
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> ScriptedLLMServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="scripted-llm")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ScriptedLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- serving ---------------------------------------------------------------------------
+
+    def _next(self, body: dict[str, Any]) -> Reply | Fault:
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+        if self.responder is None:
+            return Fault(status=500, message="the scripted LLM has no reply queued")
+        return self.responder(body)
+
+    def _chat(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
+        call = ChatCall(body=body, prompt_tokens=estimate_tokens(prompt))
+        with self._lock:
+            self.calls.append(call)
+        reply = self._next(body)
+        if isinstance(reply, Fault):
+            with self._lock:
+                self.faults_served += 1
+            time.sleep(reply.delay)
+            if reply.status < 400:
+                reply = ""
+            else:
+                return reply.status, {"error": {"message": reply.message, "type": "scripted"}}
+        time.sleep(self.delay)
+        text = reply if isinstance(reply, str) else json.dumps(reply)
+        call.reply = text
+        completion = estimate_tokens(text)
+        return 200, {
+            "id": f"chatcmpl-{len(self.calls)}", "object": "chat.completion",
+            "created": int(time.time()), "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": call.prompt_tokens, "completion_tokens": completion,
+                      "total_tokens": call.prompt_tokens + completion},
+        }
+
+    def _embeddings(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.embedding_calls += 1
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        dimension = int(body.get("dimensions") or self.embedding_dimension)
+        data = [{"object": "embedding", "index": i, "embedding": hashed_embedding(t, dimension)}
+                for i, t in enumerate(texts)]
+        tokens = sum(estimate_tokens(str(t)) for t in texts)
+        return 200, {"object": "list", "data": data, "model": body.get("model", "scripted"),
+                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    return self._send(400, {"error": {"message": "invalid JSON"}})
+                if self.path.endswith("/chat/completions"):
+                    status, payload = server._chat(body)
+                elif self.path.endswith("/embeddings"):
+                    status, payload = server._embeddings(body)
+                else:
+                    status, payload = 404, {"error": {"message": f"no route {self.path}"}}
+                self._send(status, payload)
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
