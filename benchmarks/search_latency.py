@@ -31,9 +31,7 @@ from core.stores.qdrant_edge import QdrantEdgeStore
 DIMENSION = 384
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 USERS = 100
-WORDS = ("paris berlin tennis nurse hospital cat dog pizza sushi hiking alps guitar piano "
-         "python garden coffee tea marathon novel painting sister brother daughter school "
-         "birthday wedding concert museum beach mountain train flight project deadline").split()
+WORDS = ["paris", "berlin", "tennis", "nurse", "hospital", "cat", "dog", "pizza", "sushi", "hiking", "alps", "guitar", "piano", "python", "garden", "coffee", "tea", "marathon", "novel", "painting", "sister", "brother", "daughter", "school", "birthday", "wedding", "concert", "museum", "beach", "mountain", "train", "flight", "project", "deadline"]
 
 
 def synthetic(n: int, seed: int = 7):
