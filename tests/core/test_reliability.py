@@ -9,7 +9,6 @@ import pytest
 from core.config import EmbedderConfig
 from core.history.sqlite import JournalOp
 from core.models import Event
-from core.pipeline.add import Plan
 from core.providers.embedders import OpenAIEmbedder
 from mem_integrations import AsyncMemory, EmbeddingMismatchError, Memory, StoreError
 from tests.conftest import facts, vector_store_config
@@ -108,5 +107,27 @@ def test_reopening_with_another_embedder_is_a_clear_error(make_memory, tmp_path,
     try:
         with pytest.raises(EmbeddingMismatchError, match="all-MiniLM-L6-v2"):
             memory.search("Paris", user_id="a")
+    finally:
+        memory.close()
+
+
+def test_second_process_on_an_open_data_dir_gets_a_clear_error(tmp_path, embedder):
+    import subprocess
+    import sys
+
+    data = tmp_path / "shared"
+    memory = Memory({"data_dir": str(data), "llm": {"provider": "offline"}}, embedder=embedder)
+    try:
+        memory.add("I live in Paris", user_id="a", infer=False)
+        script = (
+            "import warnings; warnings.simplefilter('ignore')\n"
+            "from mem_integrations import Memory, StoreLockedError\n"
+            f"m = Memory({{'data_dir': {str(data)!r}, 'llm': {{'provider': 'offline'}}}})\n"
+            "try:\n    m.get_all(user_id='a')\nexcept StoreLockedError as e:\n    print('LOCKED', e)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             timeout=120)
+        assert "LOCKED" in out.stdout, out.stderr[-2000:]
+        assert [m.memory for m in memory.get_all(user_id="a")] == ["I live in Paris"]
     finally:
         memory.close()
