@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,13 @@ from core.errors import (
     MemoryNotFoundError,
     ProviderError,
 )
-from core.factory import build_embedder, build_extractor, build_history, build_vector_store
+from core.factory import (
+    build_embedder,
+    build_extractor,
+    build_graph_store,
+    build_history,
+    build_vector_store,
+)
 from core.filters import FilterNode, all_of, parse_filters, scope_filter
 from core.history.sqlite import JournalOp, SQLiteHistory
 from core.messages import Message, normalize_messages
@@ -25,16 +31,18 @@ from core.models import (
     AddResult,
     Event,
     HistoryEntry,
-    MemoryEvent,
     MemoryItem,
     MessageResult,
     PendingAdd,
+    Relation,
     ScopeSummary,
     SearchResult,
     UsersResult,
 )
+from core.graph.base import GraphStore, RelationRecord, name_key
 from core.pipeline.add import AddContext, AddPlanner, Plan
 from core.pipeline.extractor import Extractor
+from core.pipeline.graph import GraphPlanner, graph_writes, is_graph_op, texts_to_embed
 from core.providers.base import ChatModel, Embedder
 from core.records import check_metadata, check_text, make_payload, to_item
 from core.scope import SCOPE_KEYS, Scope
@@ -82,9 +90,13 @@ class AsyncMemory:
         self.embedder: Embedder = embedder or build_embedder(self.config)
         self.store: VectorStore = vector_store or build_vector_store(self.config)
         self.history_store: SQLiteHistory = build_history(self.config)
+        self.graph: GraphStore | None = build_graph_store(self.config)
         self.lexical = BM25Encoder()
+        new_id = lambda: str(uuid.uuid4())  # noqa: E731
+        graph_planner = GraphPlanner(self.graph, self.embedder, self.config.graph_store, new_id) \
+            if self.graph is not None else None
         self.planner = AddPlanner(self.extractor, self.embedder, self.store,
-                                  self.config.reconcile, lambda: str(uuid.uuid4()))
+                                  self.config.reconcile, new_id, graph=graph_planner)
         self._scope_locks: defaultdict[tuple[tuple[str, str], ...], asyncio.Lock] = \
             defaultdict(asyncio.Lock)
         self._ready = False
@@ -121,6 +133,8 @@ class AsyncMemory:
             info = CollectionInfo(embedding_model=self.embedder.model_name,
                                   dimension=await self._dimension())
             await asyncio.to_thread(self.store.open, info)
+            if self.graph is not None:
+                await asyncio.to_thread(self.graph.open, info.dimension)
             await self._recover()
             self._ready = True
 
@@ -135,15 +149,16 @@ class AsyncMemory:
         for batch_id, op in pending:
             batches.setdefault(batch_id, []).append(op)
         for batch_id, ops in batches.items():
-            texts = [op.payload["data"] for op in ops if op.payload is not None]
-            vectors = iter(await self.embedder.embed(texts, "document") if texts else [])
-            plan = Plan(ops=ops, vectors={op.memory_id: next(vectors) for op in ops
-                                          if op.payload is not None})
+            texts = {key: text for op in ops for key, text in texts_to_embed(op).items()}
+            vectors = await self.embedder.embed(list(texts.values()), "document") if texts else []
+            plan = Plan(ops=ops, vectors=dict(zip(texts, vectors, strict=True)))
             await asyncio.to_thread(self._write, plan)
             await asyncio.to_thread(self.history_store.mark_applied, batch_id)
 
     async def close(self) -> None:
         """Flush and release the stores and the providers' HTTP connections."""
+        if self.graph is not None:
+            await asyncio.to_thread(self.graph.close)
         for part in (getattr(self.extractor, "chat", None), self.embedder):
             aclose = getattr(part, "aclose", None)
             if aclose is not None:
@@ -161,14 +176,19 @@ class AsyncMemory:
     # --- writing -------------------------------------------------------------------------
 
     def _write(self, plan: Plan) -> None:
-        """Apply a plan to the vector store (idempotent: safe to replay)."""
-        deletes = [op.memory_id for op in plan.ops if op.event is Event.DELETE]
-        upserts = {op.memory_id: op for op in plan.ops if op.payload is not None}
+        """Apply a plan to the vector and graph stores (idempotent: safe to replay)."""
+        graph_ops = [op for op in plan.ops if is_graph_op(op)]
+        memory_ops = [op for op in plan.ops if not is_graph_op(op)]
+        deletes = [op.memory_id for op in memory_ops if op.event is Event.DELETE]
+        upserts = {op.memory_id: op for op in memory_ops if op.payload is not None}
         points = [Point(id=mid, vector=plan.vectors[mid], payload=op.payload,
                         sparse=self.lexical.document(op.payload["data"]))
                   for mid, op in upserts.items() if mid not in deletes]
         self.store.upsert(points)
         self.store.delete(deletes)
+        if graph_ops and self.graph is not None:
+            entities, relations, invalidate = graph_writes(graph_ops, plan.vectors)
+            self.graph.write(entities, relations, invalidate, datetime.now(UTC).isoformat())
 
     async def _commit(self, plan: Plan, scope: dict[str, str], *, pending_id: str | None = None,
                       actor_id: str | None = None, role: str | None = None) -> None:
@@ -243,13 +263,14 @@ class AsyncMemory:
             self._in_flight.discard(pending_id)
         log.info("add %s: %s", scope, ", ".join(f"{e.event} {e.memory!r}" for e in plan.events)
                  or "nothing new")
-        return AddResult(results=plan.events)
+        relations = (plan.relations or []) if self.graph is not None else None
+        return AddResult(results=plan.events, relations=relations)
 
     async def _plan(self, messages: list[Message], scope: Scope,
                     metadata: dict[str, Any] | None, options: dict[str, Any],
                     pending_id: str) -> Plan:
         ids = scope.ids()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         ctx = AddContext(ids, scope_filter(ids), metadata, now)
         memory_type, infer = options.get("memory_type"), options.get("infer", True)
         if memory_type == PROCEDURAL:
@@ -265,9 +286,10 @@ class AsyncMemory:
                     [(m["content"], m["role"], m.get("name")) for m in messages], ctx)
                 await self._commit(plan, ids, pending_id=pending_id)
             return plan
-        facts = await self.extractor.extract(messages, prompt=options.get("prompt"))
+        extraction = await self.extractor.extract(messages, prompt=options.get("prompt"),
+                                                  graph=self.graph is not None)
         async with self._lock_for(ids):
-            plan = await self.planner.plan_facts(facts, ctx)
+            plan = await self.planner.plan_facts(extraction, ctx)
             await self._commit(plan, ids, pending_id=pending_id)
         return plan
 
@@ -322,14 +344,51 @@ class AsyncMemory:
         if settings.hybrid:
             requests.append(SearchRequest(limit=candidates, sparse=self.lexical.query(query),
                                           filter=where, with_vectors=True))
-        answers = await asyncio.to_thread(self.store.search_batch, requests)
+        searching = asyncio.to_thread(self.store.search_batch, requests)
+        if self.graph is not None:
+            answers, relations = await asyncio.gather(
+                searching, self._graph_search(query, vector, scope.ids()))
+        else:
+            answers, relations = await searching, None
         ranked = fuse(vector, answers[0], answers[1] if settings.hybrid else [],
                       dense_weight=settings.dense_weight, lexical_weight=settings.lexical_weight,
                       k=settings.rrf_k)
         if threshold is not None:
             ranked = [r for r in ranked if r.similarity >= threshold]
         return SearchResult(results=[to_item(r.hit.id, r.hit.payload, round(r.similarity, 6))
-                                     for r in ranked[:limit]])
+                                     for r in ranked[:limit]], relations=relations)
+
+    async def _graph_search(self, query: str, vector: list[float], scope: dict[str, str]
+                            ) -> list[Relation]:
+        """Relations around the entities the query mentions, found without an LLM: by
+        name (any run of up to four query words) and by embedding similarity."""
+        assert self.graph is not None and self.config.graph_store is not None
+        settings = self.config.graph_store
+        words = name_key("".join(c if c.isalnum() or c in "'-" else " " for c in query)).split()
+        grams = list({" ".join(words[i:i + n]) for n in range(1, 5)
+                      for i in range(len(words) - n + 1)})
+        named, similar = await asyncio.gather(
+            asyncio.to_thread(self.graph.entities_named, scope, grams),
+            asyncio.to_thread(self.graph.similar_entities, scope, vector, limit=5,
+                              threshold=settings.search_threshold))
+        scores: dict[str, float] = {}
+        for entity in [*named, *similar]:
+            scores[entity.id] = max(scores.get(entity.id, 0.0), entity.score)
+        found = await asyncio.to_thread(self.graph.relations_of, scope, list(scores),
+                                        limit=settings.max_relations * 3)
+
+        stems = {w[:4] for w in words}
+
+        def relevance(r: RelationRecord) -> float:
+            # Entity match first; among the entity's relations, those whose name shares
+            # a word with the query ("live" ~ "lives_in") come first.
+            named = sum(part[:4] in stems for part in r.relation.split("_") if len(part) > 2)
+            return max(scores.get(r.source_id, 0.0), scores.get(r.target_id, 0.0)) \
+                + 0.1 * min(named, 3)
+
+        ranked = sorted(found, key=relevance, reverse=True)[: settings.max_relations]
+        return [Relation(source=r.source, relationship=r.relation, destination=r.target,
+                         score=round(relevance(r), 6)) for r in ranked]
 
     async def get(self, memory_id: str) -> MemoryItem:
         """One memory by id; `MemoryNotFoundError` if there is none."""
@@ -369,9 +428,13 @@ class AsyncMemory:
         where = all_of(scope_filter(scope.ids()), parse_filters(filters))
         await self._open()
         items = await self._scroll_all(where)
-        items.sort(key=lambda i: i.created_at or datetime.min.replace(tzinfo=timezone.utc),
+        items.sort(key=lambda i: i.created_at or datetime.min.replace(tzinfo=UTC),
                    reverse=True)
-        return SearchResult(results=items[:limit] if limit else items)
+        relations = None
+        if self.graph is not None:
+            relations = [Relation(source=r.source, relationship=r.relation, destination=r.target)
+                         for r in await asyncio.to_thread(self.graph.all_relations, scope.ids())]
+        return SearchResult(results=items[:limit] if limit else items, relations=relations)
 
     async def history(self, memory_id: str) -> list[HistoryEntry]:
         """Every change to a memory, oldest first (kept after the memory is deleted)."""
@@ -407,7 +470,7 @@ class AsyncMemory:
         async with self._lock_for(scope):
             new_text = text if text is not None else old.get("data", "")
             payload = make_payload(
-                new_text, scope, now=datetime.now(timezone.utc),
+                new_text, scope, now=datetime.now(UTC),
                 metadata=metadata if metadata is not None else old.get("metadata"),
                 categories=old.get("categories"), role=old.get("role"),
                 actor_id=old.get("actor_id"), memory_type=old.get("memory_type"),
@@ -450,11 +513,16 @@ class AsyncMemory:
             items = await self._scroll_all(scope_filter(ids))
             plan = Plan(ops=[JournalOp(i.id, Event.DELETE, i.memory, None, None) for i in items])
             await self._commit(plan, ids)
+            if self.graph is not None:  # idempotent: a crash here is mended by calling again
+                await asyncio.to_thread(self.graph.delete_scope, ids)
         return MessageResult(message="Memories deleted successfully!", count=len(items))
 
     async def reset(self) -> MessageResult:
-        """Delete every memory of every scope, and all history."""
+        """Delete every memory of every scope, all history, and the graph this library
+        created (nothing else in a shared Neo4j database is touched)."""
         await self._open()
         await asyncio.to_thread(self.store.drop)
+        if self.graph is not None:
+            await asyncio.to_thread(self.graph.reset)
         await asyncio.to_thread(self.history_store.reset)
         return MessageResult(message="Memory store reset successfully!")

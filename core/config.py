@@ -93,8 +93,50 @@ class VectorStoreConfig(_Section):
     on_disk: bool = Field(default=False, description="Keep vectors on disk (mmap) not in RAM.")
 
 
+class GraphStoreConfig(_Section):
+    """Graph memory: entities and relations, extracted in the same LLM call as facts.
+
+    `provider="ladybug"` is embedded (LadybugDB, the maintained Kuzu fork) under the data
+    directory; `provider="neo4j"` talks Bolt to Neo4j (or any Bolt server)."""
+
+    provider: Literal["ladybug", "neo4j"] = "ladybug"
+    url: str | None = Field(default=None, description="bolt:// or neo4j:// URL (neo4j).")
+    username: str | None = None
+    password: SecretStr | None = None
+    database: str | None = None
+    path: str | None = Field(default=None, description="LadybugDB directory. Default: <data_dir>/graph")
+    resolution_threshold: float = Field(
+        default=0.85, description="Cosine similarity above which a new entity name is the "
+        "same entity as an existing one in the scope.")
+    search_threshold: float = Field(
+        default=0.6, description="Cosine similarity between the query and an entity name "
+        "for the entity to count as mentioned by the query.")
+    max_relations: int = Field(default=20, ge=1, description="Relations returned by search.")
+
+
 class HistoryConfig(_Section):
+    """Where the history of every change, the write journal and the pending adds live:
+    SQLite (the default, one file) or PostgreSQL (`url`, shared by several processes)."""
+
     path: str | None = Field(default=None, description="SQLite file. Default: <data_dir>/history.db")
+    url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:password@host:5432/db): keeps the history "
+        "in PostgreSQL, shared by several processes or hosts. Needs the 'postgres' extra.")
+    table_prefix: str = Field(
+        default="memint_", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$",
+        description="Prefix of the PostgreSQL table names (several namespaces, one database).")
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        if value is None:
+            return None
+        if info.data.get("path"):
+            raise ValueError("set history.path (SQLite) or history.url (PostgreSQL), not both")
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("history.url must be a postgresql:// URL")
+        return value
 
 
 class ExtractionConfig(_Section):
@@ -139,6 +181,8 @@ class MemoryConfig(BaseModel):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     vector_store: VectorStoreConfig = Field(default_factory=VectorStoreConfig)
+    graph_store: GraphStoreConfig | None = Field(
+        default=None, description="Graph memory; off unless set (e.g. {'provider': 'ladybug'}).")
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
@@ -163,6 +207,7 @@ class _EnvSettings(BaseSettings):
     llm: dict[str, Any] | None = None
     embedder: dict[str, Any] | None = None
     vector_store: dict[str, Any] | None = None
+    graph_store: dict[str, Any] | None = None
     history: dict[str, Any] | None = None
     extraction: dict[str, Any] | None = None
     reconcile: dict[str, Any] | None = None

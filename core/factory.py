@@ -8,6 +8,8 @@ from pathlib import Path
 
 from core.config import MemoryConfig
 from core.errors import ConfigurationError
+from core.graph.base import GraphStore
+from core.history.base import HistoryStore
 from core.history.sqlite import SQLiteHistory
 from core.pipeline.extractor import Extractor, LLMExtractor
 from core.pipeline.offline import OfflineExtractor
@@ -73,8 +75,32 @@ def build_vector_store(config: MemoryConfig) -> VectorStore:
     return QdrantEdgeStore(config.data_dir / "qdrant", vs.collection, on_disk=vs.on_disk)
 
 
-def build_history(config: MemoryConfig) -> SQLiteHistory:
-    path = config.history.path
+def build_graph_store(config: MemoryConfig) -> GraphStore | None:
+    """The graph store, or None when graph memory is off (the default)."""
+    graph = config.graph_store
+    if graph is None:
+        return None
+    if graph.provider == "neo4j":
+        if not graph.url:
+            raise ConfigurationError("graph_store.url is required for provider 'neo4j'")
+        from core.graph.neo4j import Neo4jGraphStore
+        return Neo4jGraphStore(
+            graph.url, username=graph.username,
+            password=graph.password.get_secret_value() if graph.password else None,
+            database=graph.database)
+    from core.graph.ladybug import LadybugGraphStore
+    return LadybugGraphStore(Path(_inside(config.data_dir, graph.path)) if graph.path
+                             else config.data_dir / "graph")
+
+
+def build_history(config: MemoryConfig) -> HistoryStore:
+    """SQLite in the data directory by default; PostgreSQL when `history.url` is set."""
+    history = config.history
+    if history.url is not None:
+        from core.history.postgres import PostgresHistory  # psycopg only when asked for
+        return PostgresHistory(history.url.get_secret_value(),
+                               table_prefix=history.table_prefix)
+    path = history.path
     return SQLiteHistory(_inside(config.data_dir, path) if path else config.data_dir / "history.db")
 
 

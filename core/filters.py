@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Union
+from typing import Any
 
 from core.errors import FilterError
 
@@ -30,7 +30,6 @@ RANGE_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
 LOGICAL = {"AND": "and", "OR": "or", "NOT": "not", "$and": "and", "$or": "or", "$not": "not"}
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
-Scalar = Union[str, int, float, bool]
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class Logical:
     children: tuple[FilterNode, ...]
 
 
-FilterNode = Union[Condition, Logical]
+FilterNode = Condition | Logical
 
 
 def payload_field(key: str) -> str:

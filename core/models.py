@@ -4,13 +4,13 @@ against mem0 keeps working."""
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field, model_serializer
 
 
-class Event(str, Enum):
+class Event(StrEnum):
     """What an operation did to a memory."""
 
     ADD = "ADD"
@@ -59,12 +59,13 @@ class MemoryEvent(_Result):
 
 
 class Relation(_Result):
-    """An edge of the graph memory (empty unless graph memory is on)."""
+    """An edge of the graph memory (only with graph memory on)."""
 
     source: str
     relationship: str
     destination: str
-    score: float | None = None
+    score: float | None = Field(default=None, description="Relevance to the query (search).")
+    event: Event | None = Field(default=None, description="ADD or DELETE (add results).")
 
 
 class AddResult(_Result):

@@ -17,9 +17,10 @@ from typing import Any
 from core.config import ReconcileConfig
 from core.filters import Condition, FilterNode, all_of
 from core.history.sqlite import JournalOp
-from core.models import Event, MemoryEvent
+from core.models import Event, MemoryEvent, Relation
 from core.pipeline.extractor import Extractor, ReconcileInput
-from core.pipeline.schema import Fact, Operation
+from core.pipeline.graph import GraphDraft, GraphPlanner
+from core.pipeline.schema import Extraction, Fact, Operation, Triple
 from core.providers.base import Embedder
 from core.records import content_hash, make_payload
 from core.stores.base import Hit, SearchRequest, VectorStore
@@ -37,6 +38,7 @@ class Plan:
     ops: list[JournalOp] = field(default_factory=list)
     vectors: dict[str, list[float]] = field(default_factory=dict)
     events: list[MemoryEvent] = field(default_factory=list)
+    relations: list[Relation] | None = None
     reconcile_calls: int = 0
 
 
@@ -55,11 +57,13 @@ class AddPlanner:
     """Turns extracted facts (or verbatim texts) into a `Plan`."""
 
     def __init__(self, extractor: Extractor, embedder: Embedder, store: VectorStore,
-                 reconcile: ReconcileConfig, new_id: Any) -> None:
+                 reconcile: ReconcileConfig, new_id: Any,
+                 graph: GraphPlanner | None = None) -> None:
         self.extractor = extractor
         self.embedder = embedder
         self.store = store
         self.config = reconcile
+        self.graph = graph
         self._new_id = new_id
 
     async def _existing_hashes(self, hashes: list[str], scope_filter: FilterNode | None
@@ -70,39 +74,52 @@ class AddPlanner:
         hits, _ = await asyncio.to_thread(self.store.scroll, where, limit=len(hashes) * 4)
         return {h.payload.get("hash") for h in hits}
 
-    async def _fresh(self, facts: list[Fact], scope_filter: FilterNode | None) -> list[Fact]:
-        """Facts that are neither repeated in this batch nor already stored verbatim."""
-        unique: dict[str, Fact] = {}
-        for fact in facts:
-            unique.setdefault(content_hash(fact.text), fact)
+    async def _fresh(self, facts: list[Fact], scope_filter: FilterNode | None
+                     ) -> list[tuple[int, Fact]]:
+        """Facts (with their index in the extraction) that are neither repeated in this
+        batch nor already stored verbatim."""
+        unique: dict[str, tuple[int, Fact]] = {}
+        for index, fact in enumerate(facts):
+            unique.setdefault(content_hash(fact.text), (index, fact))
         known = await self._existing_hashes(list(unique), scope_filter)
         if known:
             log.debug("dropping %d exact repeat(s) without asking the LLM", len(known))
-        return [fact for h, fact in unique.items() if h not in known]
+        return [item for h, item in unique.items() if h not in known]
 
-    async def plan_facts(self, facts: list[Fact], ctx: AddContext) -> Plan:
+    async def plan_facts(self, extraction: Extraction, ctx: AddContext) -> Plan:
         plan = Plan()
-        facts = await self._fresh(facts, ctx.scope_filter)
-        if not facts:
-            return plan
-        vectors = await self.embedder.embed([f.text for f in facts], "document")
-        neighbours = await asyncio.to_thread(self.store.search_batch, [
-            SearchRequest(limit=self.config.neighbours_per_fact, dense=v,
-                          filter=all_of(ctx.scope_filter, NOT_PROCEDURAL),
-                          score_threshold=self.config.neighbour_threshold)
-            for v in vectors
-        ])
-        lonely = [i for i, hits in enumerate(neighbours) if not hits]
-        for i in lonely:
-            self._add(plan, ctx, facts[i].text, vectors[i], facts[i].categories)
-        related = [i for i, hits in enumerate(neighbours) if hits]
-        if related:
-            await self._reconcile(plan, ctx, [facts[i] for i in related],
-                                  [vectors[i] for i in related], [neighbours[i] for i in related])
+        draft = await self.graph.draft(extraction, ctx.scope) if self.graph else None
+        fresh = await self._fresh(extraction.facts, ctx.scope_filter)
+        invalidate: list[int] = []
+        if fresh:
+            facts = [fact for _, fact in fresh]
+            vectors = await self.embedder.embed([f.text for f in facts], "document")
+            neighbours = await asyncio.to_thread(self.store.search_batch, [
+                SearchRequest(limit=self.config.neighbours_per_fact, dense=v,
+                              filter=all_of(ctx.scope_filter, NOT_PROCEDURAL),
+                              score_threshold=self.config.neighbour_threshold)
+                for v in vectors
+            ])
+            for i, hits in enumerate(neighbours):
+                if not hits:
+                    self._add(plan, ctx, facts[i].text, vectors[i], facts[i].categories)
+            related = [i for i, hits in enumerate(neighbours) if hits]
+            if related:
+                position = {fresh[i][0]: p for p, i in enumerate(related)}
+                invalidate = await self._reconcile(
+                    plan, ctx, [facts[i] for i in related], [vectors[i] for i in related],
+                    [neighbours[i] for i in related], draft, position)
+        if draft is not None and (draft.new or invalidate):
+            ops, events = GraphPlanner.journal_ops(draft, invalidate)
+            plan.ops.extend(ops)
+            plan.vectors.update(draft.vectors)
+            plan.relations = events
         return plan
 
     async def _reconcile(self, plan: Plan, ctx: AddContext, facts: list[Fact],
-                         vectors: list[list[float]], neighbours: list[list[Hit]]) -> None:
+                         vectors: list[list[float]], neighbours: list[list[Hit]],
+                         draft: GraphDraft | None, position: dict[int, int]) -> list[int]:
+        """One reconcile call; returns the indices of draft candidates to invalidate."""
         known: dict[str, int] = {}
         hits: list[Hit] = []
         for fact_hits in neighbours:
@@ -114,9 +131,16 @@ class AddPlanner:
             existing=[h.payload.get("data", "") for h in hits], facts=facts,
             neighbours=[[(known[h.id], h.score) for h in fact_hits] for fact_hits in neighbours],
         )
-        operations = await self.extractor.reconcile(data)
+        if draft is not None:
+            data.relations = GraphPlanner.as_triples(draft.candidates)
+            data.new_relations = [
+                Triple(source=t.source, relation=t.relation, target=t.target,
+                       fact=position.get(t.fact) if t.fact is not None else None)
+                for t, _ in draft.new]
+        decisions = await self.extractor.reconcile(data)
         plan.reconcile_calls += int(self.extractor.uses_llm)
-        await self._apply_operations(plan, ctx, operations, hits, facts, vectors)
+        await self._apply_operations(plan, ctx, decisions.operations, hits, facts, vectors)
+        return decisions.invalidate if draft is not None else []
 
     async def _apply_operations(self, plan: Plan, ctx: AddContext, operations: list[Operation],
                                 hits: list[Hit], facts: list[Fact],

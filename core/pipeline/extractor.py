@@ -15,12 +15,14 @@ from core.messages import Message, render_transcript
 from core.pipeline import prompts
 from core.pipeline.parsing import UnparseableReply, parse_json_object
 from core.pipeline.schema import (
-    EXTRACTION_SCHEMA,
-    RECONCILE_SCHEMA,
+    Decisions,
+    Extraction,
     Fact,
-    Operation,
-    read_facts,
-    read_operations,
+    Triple,
+    extraction_schema,
+    read_decisions,
+    read_extraction,
+    reconcile_schema,
 )
 from core.providers.base import ChatModel
 
@@ -33,6 +35,13 @@ class ReconcileInput:
     existing: list[str]
     facts: list[Fact]
     neighbours: list[list[tuple[int, float]]] = field(default_factory=list)
+    # With the graph on: existing relations (shown as ids 0..n-1) and the new ones.
+    relations: list[Triple] | None = None
+    new_relations: list[Triple] = field(default_factory=list)
+
+
+def describe(triple: Triple) -> str:
+    return f"{triple.source} --{triple.relation}--> {triple.target}"
 
 
 class Extractor(Protocol):
@@ -40,12 +49,15 @@ class Extractor(Protocol):
 
     uses_llm: bool
 
-    async def extract(self, messages: list[Message], *, prompt: str | None = None) -> list[Fact]:
-        """Facts worth remembering in `messages` (one call)."""
+    async def extract(self, messages: list[Message], *, prompt: str | None = None,
+                      graph: bool = False) -> Extraction:
+        """Facts worth remembering in `messages`, and with `graph` the entities and
+        relations among them (one call)."""
         ...
 
-    async def reconcile(self, data: ReconcileInput) -> list[Operation]:
-        """ADD / UPDATE / DELETE / NONE decisions for `data.facts` (one call)."""
+    async def reconcile(self, data: ReconcileInput) -> Decisions:
+        """ADD / UPDATE / DELETE / NONE decisions for `data.facts`, and the existing
+        relations that the new ones supersede (one call)."""
         ...
 
     async def summarize_procedure(self, messages: list[Message], *,
@@ -87,21 +99,26 @@ class LLMExtractor:
             ) from exc
         raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
-    async def extract(self, messages: list[Message], *, prompt: str | None = None) -> list[Fact]:
+    async def extract(self, messages: list[Message], *, prompt: str | None = None,
+                      graph: bool = False) -> Extraction:
         request = prompts.extraction_messages(render_transcript(messages), self.extraction,
-                                              today=date.today(), custom_prompt=prompt)
-        payload = await self._ask_json(request, EXTRACTION_SCHEMA, "extraction")
+                                              today=date.today(), custom_prompt=prompt,
+                                              graph=graph)
+        payload = await self._ask_json(request, extraction_schema(graph), "extraction")
         try:
-            return read_facts(payload)
+            return read_extraction(payload)
         except UnparseableReply as exc:
             raise LLMResponseError(f"the LLM's extraction reply is malformed: {exc}") from exc
 
-    async def reconcile(self, data: ReconcileInput) -> list[Operation]:
-        request = prompts.reconcile_messages(data.existing, [f.text for f in data.facts],
-                                             custom_prompt=self.reconcile_config.prompt)
-        payload = await self._ask_json(request, RECONCILE_SCHEMA, "reconcile")
+    async def reconcile(self, data: ReconcileInput) -> Decisions:
+        graph = data.relations is not None
+        request = prompts.reconcile_messages(
+            data.existing, [f.text for f in data.facts], custom_prompt=self.reconcile_config.prompt,
+            relations=[describe(t) for t in data.relations] if graph else None,
+            new_relations=[describe(t) for t in data.new_relations])
+        payload = await self._ask_json(request, reconcile_schema(graph), "reconcile")
         try:
-            return read_operations(payload)
+            return read_decisions(payload)
         except UnparseableReply as exc:
             raise LLMResponseError(f"the LLM's reconcile reply is malformed: {exc}") from exc
 

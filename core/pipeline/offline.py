@@ -3,10 +3,13 @@
 It keeps the library usable offline (demos, tests, air-gapped prototypes) and is never
 used when an LLM is configured. The rules are simple and predictable:
 
-* extraction: every declarative sentence the user wrote becomes a fact;
+* extraction: every declarative sentence the user wrote becomes a fact; a few sentence
+  shapes ("I live in X", "My sister is Anna", "Anna is my sister", "I work at X",
+  "I like X") also give graph relations about the user;
 * reconcile: a fact saying something stopped ("no longer", "not ... anymore") DELETEs
   its closest neighbour; a fact saying something changed ("moved", "now", "switched")
-  UPDATEs it; anything else is ADDed.
+  UPDATEs it, and supersedes the user's earlier relation of the same kind; anything
+  else is ADDed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import re
 from core.messages import Message, render_transcript
 from core.models import Event
 from core.pipeline.extractor import ReconcileInput
-from core.pipeline.schema import Fact, Operation
+from core.pipeline.schema import Decisions, EntityMention, Extraction, Fact, Operation, Triple
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _SMALL_TALK = re.compile(r"^(hi|hello|hey|thanks|thank you|ok|okay|bye|good (morning|night))\b",
@@ -28,6 +31,20 @@ _STOPPED = re.compile(
 _CHANGED = re.compile(
     r"\b(moved|now|changed|switched|became|instead|these days|new)\b", re.IGNORECASE
 )
+USER = "user"
+_RELATION_SHAPES: list[tuple[re.Pattern[str], str | None, str]] = [
+    (re.compile(r"^I (?:live|moved|relocated|have moved) (?:in|to) (?P<target>[^,;]+)", re.I),
+     "lives_in", "place"),
+    (re.compile(r"^I work (?:at|for) (?P<target>[^,;]+)", re.I), "works_at", "organisation"),
+    (re.compile(r"^I work as an? (?P<target>[^,;]+)", re.I), "works_as", "role"),
+    (re.compile(r"^My (?P<relation>[a-z]+(?: [a-z]+)?)(?:'s name)? is (?P<target>[A-Z][\w-]*)"),
+     None, "person"),
+    (re.compile(r"^(?P<target>[A-Z][\w-]*) is my (?P<relation>[a-z]+(?: [a-z]+)?)$"),
+     None, "person"),
+    (re.compile(r"^I (?:like|love|enjoy) (?P<target>[^,;]+)", re.I), "likes", "thing"),
+]
+_TRAILING_TIME = re.compile(r"\s+(last|this|next) (week|month|year)$|\s+(yesterday|today)$",
+                            re.IGNORECASE)
 MIN_WORDS = 3
 
 
@@ -35,13 +52,26 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
+def relation_of(sentence: str) -> tuple[Triple, EntityMention] | None:
+    """The relation a sentence states about the user, for the shapes above."""
+    for pattern, relation, kind in _RELATION_SHAPES:
+        match = pattern.match(sentence)
+        if match:
+            target = _TRAILING_TIME.sub("", match.group("target").strip()).strip()
+            name = relation or match.group("relation")
+            return (Triple(source=USER, relation=name, target=target),
+                    EntityMention(name=target, type=kind))
+    return None
+
+
 class OfflineExtractor:
     """Rule-based stand-in for the LLM; makes no network call."""
 
     uses_llm = False
 
-    async def extract(self, messages: list[Message], *, prompt: str | None = None) -> list[Fact]:
-        facts: list[Fact] = []
+    async def extract(self, messages: list[Message], *, prompt: str | None = None,
+                      graph: bool = False) -> Extraction:
+        out = Extraction()
         for message in messages:
             if message["role"] != "user":
                 continue
@@ -50,24 +80,43 @@ class OfflineExtractor:
                     continue
                 if len(sentence.split()) < MIN_WORDS:
                     continue
-                facts.append(Fact(text=sentence.rstrip(".!")))
-        return facts
+                text = sentence.rstrip(".!")
+                found = relation_of(text) if graph else None
+                if found:
+                    triple, entity = found
+                    triple.fact = len(out.facts)
+                    out.relations.append(triple)
+                    out.entities.append(entity)
+                out.facts.append(Fact(text=text))
+        if out.relations:
+            out.entities.append(EntityMention(name=USER, type="person"))
+        return out
 
-    async def reconcile(self, data: ReconcileInput) -> list[Operation]:
-        operations: list[Operation] = []
+    async def reconcile(self, data: ReconcileInput) -> Decisions:
+        decisions = Decisions()
         claimed: set[int] = set()
-        for fact, neighbours in zip(data.facts, data.neighbours, strict=True):
+        changed_facts: set[int] = set()
+        for index, (fact, neighbours) in enumerate(zip(data.facts, data.neighbours, strict=True)):
             closest = next((i for i, _ in neighbours if i not in claimed), None)
             if closest is not None and _STOPPED.search(fact.text):
                 claimed.add(closest)
-                operations.append(Operation(event=Event.DELETE, id=closest))
-                operations.append(Operation(event=Event.ADD, text=fact.text))
+                decisions.operations.append(Operation(event=Event.DELETE, id=closest))
+                decisions.operations.append(Operation(event=Event.ADD, text=fact.text))
             elif closest is not None and _CHANGED.search(fact.text):
                 claimed.add(closest)
-                operations.append(Operation(event=Event.UPDATE, id=closest, text=fact.text))
+                changed_facts.add(index)
+                decisions.operations.append(Operation(event=Event.UPDATE, id=closest,
+                                                      text=fact.text))
             else:
-                operations.append(Operation(event=Event.ADD, text=fact.text))
-        return operations
+                decisions.operations.append(Operation(event=Event.ADD, text=fact.text))
+        for new in data.new_relations:
+            if new.fact not in changed_facts:
+                continue
+            decisions.invalidate.extend(
+                i for i, old in enumerate(data.relations or [])
+                if (old.source, old.relation) == (new.source, new.relation)
+                and old.target.lower() != new.target.lower())
+        return decisions
 
     async def summarize_procedure(self, messages: list[Message], *,
                                   prompt: str | None = None) -> str:

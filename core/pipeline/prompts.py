@@ -29,6 +29,17 @@ the updated memory, combining both when both stay true).
 - NONE when a new fact is already known (id = the memory that holds it).
 Use only the ids shown. Every new fact must be covered by an operation."""
 
+GRAPH_EXTRACTION = """\
+Also list the entities named (people, places, organisations, things; type in one word) \
+and the relations between them as (source, relation, target) with a short snake_case \
+relation ("lives_in", "daughter_of", "works_at"). Call the user "user" unless their \
+name is known."""
+
+GRAPH_RECONCILE = """\
+RELATIONS lists existing relations (with integer ids) and NEW_RELATIONS the ones just \
+learned. In "invalidate", give the ids of existing relations the new information makes \
+no longer true (for example an old address after a move); an empty list if none."""
+
 PROCEDURE_INSTRUCTIONS = """\
 Summarise the agent's work in this conversation as a procedure another agent can follow: \
 the task, the steps taken in order with their key inputs and outputs, decisions and \
@@ -37,7 +48,8 @@ preamble."""
 
 
 def extraction_messages(transcript: str, config: ExtractionConfig, *, today: date,
-                        custom_prompt: str | None = None) -> list[dict[str, str]]:
+                        custom_prompt: str | None = None, graph: bool = False
+                        ) -> list[dict[str, str]]:
     """The one extraction call. `custom_prompt` (per add) or `config.prompt` replace the
     instructions; include/exclude rules and categories are appended either way."""
     parts = [custom_prompt or config.prompt or EXTRACTION_INSTRUCTIONS]
@@ -51,7 +63,13 @@ def extraction_messages(transcript: str, config: ExtractionConfig, *, today: dat
     else:
         parts.append("Leave categories empty.")
     parts.append(f"Today is {today.isoformat()}.")
-    parts.append('Reply with JSON only: {"facts": [{"text": "...", "categories": ["..."]}]}')
+    if graph:
+        parts.append(GRAPH_EXTRACTION)
+        parts.append('Reply with JSON only: {"facts": [{"text": "...", "categories": ["..."]}], '
+                     '"entities": [{"name": "...", "type": "..."}], '
+                     '"relations": [{"source": "...", "relation": "...", "target": "..."}]}')
+    else:
+        parts.append('Reply with JSON only: {"facts": [{"text": "...", "categories": ["..."]}]}')
     return [
         {"role": "system", "content": "\n\n".join(parts)},
         {"role": "user", "content": f"Conversation:\n{transcript}"},
@@ -59,19 +77,25 @@ def extraction_messages(transcript: str, config: ExtractionConfig, *, today: dat
 
 
 def reconcile_messages(existing: list[str], facts: list[str], *,
-                       custom_prompt: str | None = None) -> list[dict[str, str]]:
-    """The one reconcile call. Existing memories are shown under small integer ids."""
+                       custom_prompt: str | None = None,
+                       relations: list[str] | None = None,
+                       new_relations: list[str] | None = None) -> list[dict[str, str]]:
+    """The one reconcile call. Existing memories (and relations, with the graph on) are
+    shown under small integer ids."""
     known = [{"id": i, "text": text} for i, text in enumerate(existing)]
     instructions = custom_prompt or RECONCILE_INSTRUCTIONS
-    shape = ('Reply with JSON only: {"operations": [{"event": "ADD|UPDATE|DELETE|NONE", '
-             '"id": 0, "text": "..."}]}')
-    return [
-        {"role": "system", "content": f"{instructions}\n\n{shape}"},
-        {"role": "user", "content": (
-            f"EXISTING:\n{json.dumps(known, ensure_ascii=False)}\n\n"
-            f"NEW:\n{json.dumps(facts, ensure_ascii=False)}"
-        )},
-    ]
+    operations = '"operations": [{"event": "ADD|UPDATE|DELETE|NONE", "id": 0, "text": "..."}]'
+    user = (f"EXISTING:\n{json.dumps(known, ensure_ascii=False)}\n\n"
+            f"NEW:\n{json.dumps(facts, ensure_ascii=False)}")
+    if relations is None:
+        system = f"{instructions}\n\nReply with JSON only: {{{operations}}}"
+    else:
+        listed = [{"id": i, "relation": text} for i, text in enumerate(relations)]
+        system = (f"{instructions}\n{GRAPH_RECONCILE}\n\n"
+                  f'Reply with JSON only: {{{operations}, "invalidate": [0]}}')
+        user += (f"\n\nRELATIONS:\n{json.dumps(listed, ensure_ascii=False)}\n\n"
+                 f"NEW_RELATIONS:\n{json.dumps(new_relations or [], ensure_ascii=False)}")
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def procedure_messages(transcript: str, *, custom_prompt: str | None = None) -> list[dict[str, str]]:

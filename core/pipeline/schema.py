@@ -60,6 +60,55 @@ class Operation(BaseModel):
         return value
 
 
+class EntityMention(BaseModel):
+    """An entity named in the conversation."""
+
+    name: str = Field(min_length=1)
+    type: str = "entity"
+
+    @field_validator("name", "type", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return " ".join(str(value).split()) if value is not None else value
+
+
+class Triple(BaseModel):
+    """A relation between two entities. `fact` (optional) is the index of the fact it
+    comes from, when the extractor knows it."""
+
+    source: str = Field(min_length=1)
+    relation: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    fact: int | None = None
+
+    @field_validator("source", "target", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return " ".join(str(value).split()) if value is not None else value
+
+    @field_validator("relation", mode="before")
+    @classmethod
+    def _relation(cls, value: Any) -> Any:
+        # A relation name is data, kept as a property: normalised for matching only.
+        return "_".join(str(value).lower().split()) if value is not None else value
+
+
+class Extraction(BaseModel):
+    """Everything one extraction call returns."""
+
+    facts: list[Fact] = Field(default_factory=list)
+    entities: list[EntityMention] = Field(default_factory=list)
+    relations: list[Triple] = Field(default_factory=list)
+
+
+class Decisions(BaseModel):
+    """Everything one reconcile call returns: memory operations and, with the graph on,
+    the ids of existing relations the new information supersedes."""
+
+    operations: list[Operation] = Field(default_factory=list)
+    invalidate: list[int] = Field(default_factory=list)
+
+
 EXTRACTION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -133,3 +182,61 @@ def read_operations(payload: dict[str, Any]) -> list[Operation]:
         except ValidationError:
             log.warning("dropping malformed operation from LLM reply: %r", item)
     return operations
+
+
+GRAPH_EXTRACTION_PROPERTIES: dict[str, Any] = {
+    "entities": {
+        "type": "array",
+        "items": {"type": "object",
+                  "properties": {"name": {"type": "string"}, "type": {"type": "string"}},
+                  "required": ["name", "type"], "additionalProperties": False},
+    },
+    "relations": {
+        "type": "array",
+        "items": {"type": "object",
+                  "properties": {"source": {"type": "string"}, "relation": {"type": "string"},
+                                 "target": {"type": "string"}},
+                  "required": ["source", "relation", "target"], "additionalProperties": False},
+    },
+}
+
+
+def extraction_schema(graph: bool) -> dict[str, Any]:
+    if not graph:
+        return EXTRACTION_SCHEMA
+    return {**EXTRACTION_SCHEMA,
+            "properties": {**EXTRACTION_SCHEMA["properties"], **GRAPH_EXTRACTION_PROPERTIES},
+            "required": ["facts", "entities", "relations"]}
+
+
+def reconcile_schema(graph: bool) -> dict[str, Any]:
+    if not graph:
+        return RECONCILE_SCHEMA
+    return {**RECONCILE_SCHEMA,
+            "properties": {**RECONCILE_SCHEMA["properties"],
+                           "invalidate": {"type": "array", "items": {"type": "integer"}}},
+            "required": ["operations", "invalidate"]}
+
+
+def _lenient(model: type[BaseModel], items: Any, what: str) -> list[Any]:
+    out = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError:
+            log.warning("dropping malformed %s from LLM reply: %r", what, item)
+    return out
+
+
+def read_extraction(payload: dict[str, Any]) -> Extraction:
+    """Facts (required) and, when present, entities and relations."""
+    return Extraction(facts=read_facts(payload),
+                      entities=_lenient(EntityMention, payload.get("entities"), "entity"),
+                      relations=_lenient(Triple, payload.get("relations"), "relation"))
+
+
+def read_decisions(payload: dict[str, Any]) -> Decisions:
+    ids = payload.get("invalidate")
+    invalidate = [int(i) for i in ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())] \
+        if isinstance(ids, list) else []
+    return Decisions(operations=read_operations(payload), invalidate=invalidate)

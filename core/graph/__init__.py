@@ -1,0 +1,1 @@
+"""Graph memory: entities and relations, in LadybugDB (embedded) or Neo4j (Bolt)."""

@@ -1,0 +1,218 @@
+"""The graph store interface and the Cypher both backends share.
+
+Every query is parameterised: entity names, relation names and scope ids travel as
+parameters, never inside the query text. The only things formatted into a query are
+constants of this module (labels, property names from a fixed list) and the integer
+embedding dimension. Relations are edges of ONE type (`MEMINT_REL`) whose `relation`
+property holds the relation's name, so any text — quotes, backticks, CJK, emoji — is just
+data. Labels are prefixed so that `reset()` touches only what this library created.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.scope import SCOPE_KEYS
+
+ENTITY = "MemIntEntity"
+RELATION = "MEMINT_REL"
+
+_RELATION_COLUMNS = (
+    "r.id AS id, a.id AS source_id, a.name AS source, r.relation AS relation, "
+    "b.id AS target_id, b.name AS target, r.valid AS valid, r.created_at AS created_at, "
+    "r.updated_at AS updated_at, r.invalidated_at AS invalidated_at, r.user_id AS user_id, "
+    "r.agent_id AS agent_id, r.run_id AS run_id"
+)
+
+
+@dataclass
+class EntityRecord:
+    id: str
+    name: str
+    type: str = "entity"
+    scope: dict[str, str] = field(default_factory=dict)
+    embedding: list[float] | None = None
+    score: float = 0.0
+
+
+@dataclass
+class RelationRecord:
+    id: str
+    source_id: str
+    source: str
+    relation: str
+    target_id: str
+    target: str
+    valid: bool = True
+    created_at: str | None = None
+    updated_at: str | None = None
+    invalidated_at: str | None = None
+    scope: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.source} --{self.relation}--> {self.target}"
+
+
+def name_key(name: str) -> str:
+    """How entity names are compared: case and spacing do not count."""
+    return " ".join(name.lower().split())
+
+
+class GraphStore(Protocol):
+    """Synchronous; the async engine calls it from worker threads."""
+
+    name: str
+
+    def open(self, dimension: int) -> None: ...
+
+    def entities_named(self, scope: dict[str, str], keys: list[str]) -> list[EntityRecord]:
+        """Entities of the scope whose `name_key` is one of `keys`."""
+
+    def similar_entities(self, scope: dict[str, str], vector: list[float], *, limit: int,
+                         threshold: float) -> list[EntityRecord]:
+        """Entities of the scope by cosine similarity of their name embedding, best first."""
+
+    def relations_of(self, scope: dict[str, str], entity_ids: list[str], *,
+                     limit: int) -> list[RelationRecord]:
+        """Valid relations touching the entities, most recently updated first."""
+
+    def all_relations(self, scope: dict[str, str]) -> list[RelationRecord]: ...
+
+    def write(self, entities: list[EntityRecord], relations: list[RelationRecord],
+              invalidate: list[str], now: str) -> None:
+        """Upsert entities and relations, mark relations invalid. Idempotent."""
+
+    def delete_scope(self, scope: dict[str, str]) -> None: ...
+
+    def reset(self) -> None:
+        """Remove every node and edge this library created, and nothing else."""
+
+    def close(self) -> None: ...
+
+
+def scope_clause(alias: str, scope: dict[str, str]) -> str:
+    """`alias.user_id = $user_id AND ...` for the scope ids that are set."""
+    keys = [k for k in SCOPE_KEYS if scope.get(k) is not None]
+    return " AND ".join(f"{alias}.{k} = ${k}" for k in keys) or "true"
+
+
+class CypherGraphStore:
+    """The queries both backends run; subclasses say how to execute Cypher and how to
+    compare embeddings (`_similarity`) and pass them (`_vector`)."""
+
+    name = "cypher"
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.dimension = 0
+
+    # --- for subclasses ------------------------------------------------------------------
+
+    def _run(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _vector(self, param: str) -> str:
+        """How the query refers to a vector parameter."""
+        return f"${param}"
+
+    def _similarity(self, vector_param: str) -> str:
+        """A Cypher expression: cosine similarity of `e.embedding` to the parameter."""
+        return f"vector.similarity.cosine(e.embedding, {self._vector(vector_param)})"
+
+    # --- reads -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _scope_params(scope: dict[str, str]) -> dict[str, Any]:
+        return {k: v for k, v in scope.items() if k in SCOPE_KEYS and v is not None}
+
+    def entities_named(self, scope: dict[str, str], keys: list[str]) -> list[EntityRecord]:
+        if not keys:
+            return []
+        rows = self._run(
+            f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope)} AND e.name_key IN $keys "
+            "RETURN e.id AS id, e.name AS name, e.type AS type",
+            {**self._scope_params(scope), "keys": keys})
+        return [EntityRecord(r["id"], r["name"], r["type"] or "entity", dict(scope), score=1.0)
+                for r in rows]
+
+    def similar_entities(self, scope: dict[str, str], vector: list[float], *, limit: int,
+                         threshold: float) -> list[EntityRecord]:
+        rows = self._run(
+            f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope)} "
+            f"WITH e, {self._similarity('vector')} AS score WHERE score >= $threshold "
+            "RETURN e.id AS id, e.name AS name, e.type AS type, score "
+            "ORDER BY score DESC LIMIT $limit",
+            {**self._scope_params(scope), "vector": vector, "threshold": threshold,
+             "limit": limit})
+        return [EntityRecord(r["id"], r["name"], r["type"] or "entity", dict(scope),
+                             score=float(r["score"])) for r in rows]
+
+    def _relations(self, where: str, params: dict[str, Any], limit: int | None
+                   ) -> list[RelationRecord]:
+        query = (f"MATCH (a:{ENTITY})-[r:{RELATION}]->(b:{ENTITY}) WHERE {where} "
+                 f"RETURN {_RELATION_COLUMNS} ORDER BY r.updated_at DESC")
+        if limit is not None:
+            query += " LIMIT $limit"
+            params = {**params, "limit": limit}
+        return [RelationRecord(
+            id=r["id"], source_id=r["source_id"], source=r["source"], relation=r["relation"],
+            target_id=r["target_id"], target=r["target"], valid=bool(r["valid"]),
+            created_at=r["created_at"], updated_at=r["updated_at"],
+            invalidated_at=r["invalidated_at"],
+            scope={k: r[k] for k in SCOPE_KEYS if r.get(k) is not None},
+        ) for r in self._run(query, params)]
+
+    def relations_of(self, scope: dict[str, str], entity_ids: list[str], *,
+                     limit: int) -> list[RelationRecord]:
+        if not entity_ids:
+            return []
+        return self._relations(
+            f"r.valid = true AND (a.id IN $ids OR b.id IN $ids) AND {scope_clause('r', scope)}",
+            {**self._scope_params(scope), "ids": entity_ids}, limit)
+
+    def all_relations(self, scope: dict[str, str]) -> list[RelationRecord]:
+        return self._relations(f"r.valid = true AND {scope_clause('r', scope)}",
+                               self._scope_params(scope), None)
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def write(self, entities: list[EntityRecord], relations: list[RelationRecord],
+              invalidate: list[str], now: str) -> None:
+        with self._lock:
+            for entity in entities:
+                self._run(
+                    f"MERGE (e:{ENTITY} {{id: $id}}) "
+                    "SET e.name = $name, e.name_key = $name_key, e.type = $type, "
+                    "e.user_id = $user_id, e.agent_id = $agent_id, e.run_id = $run_id, "
+                    f"e.embedding = {self._vector('embedding')}, e.updated_at = $now, "
+                    "e.created_at = coalesce(e.created_at, $now), "
+                    "e.mentions = coalesce(e.mentions, 0) + 1",
+                    {"id": entity.id, "name": entity.name, "name_key": name_key(entity.name),
+                     "type": entity.type, "embedding": entity.embedding, "now": now,
+                     **{k: entity.scope.get(k) for k in SCOPE_KEYS}})
+            for relation in relations:
+                self._run(
+                    f"MATCH (a:{ENTITY} {{id: $source_id}}), (b:{ENTITY} {{id: $target_id}}) "
+                    f"MERGE (a)-[r:{RELATION} {{id: $id}}]->(b) "
+                    "SET r.relation = $relation, r.valid = true, r.user_id = $user_id, "
+                    "r.agent_id = $agent_id, r.run_id = $run_id, r.updated_at = $now, "
+                    "r.created_at = coalesce(r.created_at, $now)",
+                    {"id": relation.id, "source_id": relation.source_id,
+                     "target_id": relation.target_id, "relation": relation.relation, "now": now,
+                     **{k: relation.scope.get(k) for k in SCOPE_KEYS}})
+            if invalidate:
+                self._run(
+                    f"MATCH (:{ENTITY})-[r:{RELATION}]->(:{ENTITY}) WHERE r.id IN $ids "
+                    "SET r.valid = false, r.invalidated_at = coalesce(r.invalidated_at, $now), "
+                    "r.updated_at = $now", {"ids": invalidate, "now": now})
+
+    def delete_scope(self, scope: dict[str, str]) -> None:
+        with self._lock:
+            self._run(f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope)} DETACH DELETE e",
+                      self._scope_params(scope))
+
+    def reset(self) -> None:
+        with self._lock:
+            self._run(f"MATCH (e:{ENTITY}) DETACH DELETE e")

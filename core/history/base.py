@@ -1,0 +1,83 @@
+"""What a history store is: the journal of adds, the history of every memory, and the
+pending adds kept for `reprocess`.
+
+Two implementations: `SQLiteHistory` (one file, the default) and `PostgresHistory`
+(`history.url`, shared by several processes or hosts). `AsyncMemory` calls these methods
+from worker threads (`asyncio.to_thread`), so an implementation must be thread-safe.
+
+The contract every implementation keeps (tests/history run the same tests on both):
+
+* `journal` writes all the operations of one add in ONE transaction, unapplied, and
+  removes `done_pending` in that same transaction; it sets each op's `id` and `seq`
+  and returns the batch id;
+* `unapplied` lists journaled operations not yet confirmed, oldest first — on the next
+  open, `AsyncMemory` replays them and calls `mark_applied`;
+* `history` lists only applied operations of a memory, oldest first;
+* pending adds survive a restart until `drop_pending` (or a `journal(done_pending=)`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from core.history.sqlite import JournalOp
+from core.models import HistoryEntry, PendingAdd
+
+__all__ = ["HistoryStore", "JournalOp"]
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """The history and write-ahead journal of one memory namespace."""
+
+    # --- the journal -----------------------------------------------------------------
+
+    def journal(self, ops: list[JournalOp], scope: dict[str, str], *,
+                actor_id: str | None = None, role: str | None = None,
+                done_pending: str | None = None) -> str:
+        """Write an add's operations, unapplied, in one transaction; return the batch id.
+        `done_pending` is removed from the pending adds in the same transaction."""
+        ...
+
+    def mark_applied(self, batch_id: str) -> None:
+        """The batch's operations are in the vector store: they become history."""
+        ...
+
+    def unapplied(self) -> list[tuple[str, JournalOp]]:
+        """Journaled operations to replay, oldest first, each with its batch id."""
+        ...
+
+    # --- history -----------------------------------------------------------------------
+
+    def history(self, memory_id: str) -> list[HistoryEntry]:
+        """Every applied change to one memory, oldest first."""
+        ...
+
+    # --- pending adds --------------------------------------------------------------------
+
+    def save_pending(self, messages: list[dict[str, str]], scope: dict[str, str],
+                     metadata: dict[str, Any] | None, options: dict[str, Any]) -> str:
+        """Keep an add's messages durably before the LLM is called; return its id."""
+        ...
+
+    def fail_pending(self, pending_id: str, error: str) -> None:
+        ...
+
+    def drop_pending(self, pending_id: str) -> None:
+        ...
+
+    def get_pending(self, pending_id: str) -> tuple[PendingAdd, dict[str, Any]] | None:
+        """A kept add and its options (infer, memory_type, prompt), or None."""
+        ...
+
+    def list_pending(self) -> list[PendingAdd]:
+        ...
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Delete all history and pending adds."""
+        ...
+
+    def close(self) -> None:
+        ...

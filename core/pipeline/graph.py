@@ -1,0 +1,151 @@
+"""Graph memory in the add pipeline: resolve the entities of extracted relations
+against the scope's graph (by name, then by embedding similarity — no LLM), find the
+existing relations they touch, and turn the reconcile call's decisions into writes.
+
+Supersession is decided by the SAME reconcile call that reconciles facts, so turning the
+graph on adds no LLM call. When the facts need no reconcile call, new relations are
+added and nothing is invalidated; an exact repeat of a valid relation is not added twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.config import GraphStoreConfig
+from core.graph.base import EntityRecord, GraphStore, RelationRecord, name_key
+from core.history.sqlite import JournalOp
+from core.models import Event, Relation
+from core.pipeline.schema import Extraction, Triple
+from core.providers.base import Embedder
+
+MAX_CANDIDATES = 30
+
+
+@dataclass
+class GraphDraft:
+    """Resolved entities, new relations, and the existing relations shown to reconcile."""
+
+    entities: dict[str, EntityRecord] = field(default_factory=dict)  # by name_key
+    new: list[tuple[Triple, RelationRecord]] = field(default_factory=list)
+    candidates: list[RelationRecord] = field(default_factory=list)
+    vectors: dict[str, list[float]] = field(default_factory=dict)  # entity id -> embedding
+
+
+class GraphPlanner:
+    def __init__(self, store: GraphStore, embedder: Embedder, config: GraphStoreConfig,
+                 new_id: Any) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.config = config
+        self._new_id = new_id
+
+    async def draft(self, extraction: Extraction, scope: dict[str, str]) -> GraphDraft:
+        draft = GraphDraft()
+        triples = [t for t in extraction.relations
+                   if name_key(t.source) != name_key(t.target)]
+        if not triples:
+            return draft
+        types = {name_key(e.name): e.type for e in extraction.entities}
+        names: dict[str, str] = {}
+        for t in triples:
+            names.setdefault(name_key(t.source), t.source)
+            names.setdefault(name_key(t.target), t.target)
+        keys = list(names)
+        vectors = await self.embedder.embed([names[k] for k in keys], "document")
+        known = {name_key(e.name): e for e in
+                 await asyncio.to_thread(self.store.entities_named, scope, keys)}
+        for key, vector in zip(keys, vectors, strict=True):
+            entity = known.get(key)
+            if entity is None:
+                similar = await asyncio.to_thread(
+                    self.store.similar_entities, scope, vector, limit=1,
+                    threshold=self.config.resolution_threshold)
+                entity = similar[0] if similar else EntityRecord(
+                    self._new_id(), names[key], types.get(key, "entity"), dict(scope))
+            entity.scope = dict(scope)
+            draft.entities[key] = entity
+            draft.vectors[entity.id] = vector
+        existing_ids = [e.id for k, e in draft.entities.items() if k in known or e.score]
+        touching = await asyncio.to_thread(self.store.relations_of, scope, existing_ids,
+                                           limit=MAX_CANDIDATES)
+        present = {(r.source_id, r.relation, r.target_id) for r in touching}
+        for t in triples:
+            source, target = draft.entities[name_key(t.source)], draft.entities[name_key(t.target)]
+            if (source.id, t.relation, target.id) in present:
+                continue  # already known and valid: nothing to add, nothing to ask
+            present.add((source.id, t.relation, target.id))
+            draft.new.append((t, RelationRecord(
+                id=self._new_id(), source_id=source.id, source=source.name, relation=t.relation,
+                target_id=target.id, target=target.name, scope=dict(scope))))
+        sources = {record.source_id for _, record in draft.new}
+        draft.candidates = [r for r in touching if r.source_id in sources]
+        return draft
+
+    @staticmethod
+    def as_triples(records: list[RelationRecord]) -> list[Triple]:
+        return [Triple(source=r.source, relation=r.relation, target=r.target) for r in records]
+
+    @staticmethod
+    def journal_ops(draft: GraphDraft, invalidate: list[int]) -> tuple[list[JournalOp],
+                                                                        list[Relation]]:
+        """Journal operations and reported events for the draft and the decisions."""
+        ops: list[JournalOp] = []
+        events: list[Relation] = []
+        by_id = {e.id: e for e in draft.entities.values()}
+        for _, record in draft.new:
+            source, target = by_id[record.source_id], by_id[record.target_id]
+            payload = {"kind": "relation", "relation": record.relation, "scope": record.scope,
+                       "source": {"id": source.id, "name": source.name, "type": source.type},
+                       "target": {"id": target.id, "name": target.name, "type": target.type}}
+            ops.append(JournalOp(record.id, Event.ADD, None, record.describe(), payload))
+            events.append(Relation(source=record.source, relationship=record.relation,
+                                   destination=record.target, event=Event.ADD))
+        seen: set[int] = set()
+        for index in invalidate:
+            if 0 <= index < len(draft.candidates) and index not in seen:
+                seen.add(index)
+                old = draft.candidates[index]
+                ops.append(JournalOp(old.id, Event.DELETE, old.describe(), None,
+                                     {"kind": "invalidate"}))
+                events.append(Relation(source=old.source, relationship=old.relation,
+                                       destination=old.target, event=Event.DELETE))
+        return ops, events
+
+
+def graph_writes(ops: list[JournalOp], vectors: dict[str, list[float]]
+                 ) -> tuple[list[EntityRecord], list[RelationRecord], list[str]]:
+    """What the graph store must write for journaled graph operations (idempotent)."""
+    entities: dict[str, EntityRecord] = {}
+    relations: list[RelationRecord] = []
+    invalidate: list[str] = []
+    for op in ops:
+        kind = (op.payload or {}).get("kind")
+        if kind == "invalidate":
+            invalidate.append(op.memory_id)
+        elif kind == "relation":
+            p = op.payload
+            for end in (p["source"], p["target"]):
+                entities[end["id"]] = EntityRecord(end["id"], end["name"], end["type"],
+                                                   p["scope"], vectors.get(end["id"]))
+            relations.append(RelationRecord(op.memory_id, p["source"]["id"], p["source"]["name"],
+                                            p["relation"], p["target"]["id"], p["target"]["name"],
+                                            scope=p["scope"]))
+    return list(entities.values()), relations, invalidate
+
+
+def texts_to_embed(op: JournalOp) -> dict[str, str]:
+    """For replaying the journal: the texts whose embeddings a write needs, by id."""
+    payload = op.payload or {}
+    kind = payload.get("kind")
+    if kind == "relation":
+        return {payload["source"]["id"]: payload["source"]["name"],
+                payload["target"]["id"]: payload["target"]["name"]}
+    if kind is None and "data" in payload:
+        return {op.memory_id: payload["data"]}
+    return {}
+
+
+def is_graph_op(op: JournalOp) -> bool:
+    return (op.payload or {}).get("kind") in ("relation", "invalidate")

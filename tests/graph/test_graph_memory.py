@@ -1,0 +1,164 @@
+"""Graph memory on the embedded graph and on a real Bolt server."""
+
+from __future__ import annotations
+
+import pytest
+
+from mem_integrations import Event
+from tests.conftest import facts
+
+
+def graph_reply(fact_texts, relations, entities=()):
+    reply = facts(*fact_texts)
+    reply["entities"] = [{"name": n, "type": t} for n, t in entities]
+    reply["relations"] = [{"source": s, "relation": r, "target": t} for s, r, t in relations]
+    return reply
+
+
+def triples(relations):
+    return sorted((r.source, r.relationship, r.destination) for r in relations)
+
+
+def test_offline_graph_supersedes_a_relation_after_a_move(make_graph_memory, uid, llm):
+    memory = make_graph_memory(offline=True)
+    alice = uid("alice")
+    first = memory.add("I live in Paris. My sister is Anna.", user_id=alice)
+    assert triples(first.relations) == [("user", "lives_in", "Paris"), ("user", "sister", "Anna")]
+    moved = memory.add("I moved to Berlin last month.", user_id=alice)
+    assert sorted((r.relationship, r.destination, r.event.value) for r in moved.relations) == [
+        ("lives_in", "Berlin", "ADD"), ("lives_in", "Paris", "DELETE")]
+    assert triples(memory.get_all(user_id=alice).relations) == [
+        ("user", "lives_in", "Berlin"), ("user", "sister", "Anna")]
+    assert llm.chat_calls == 0
+
+
+def test_llm_calls_per_add_are_the_same_with_the_graph_on(make_graph_memory, uid, llm, tmp_path):
+    def scenario(memory, user):
+        llm.queue(graph_reply(["Lives in Paris"], [("user", "lives_in", "Paris")]))
+        memory.add("I live in Paris", user_id=user)
+        new_information = llm.chat_calls
+        llm.queue(graph_reply(["Lives in Berlin"], [("user", "lives_in", "Berlin")]),
+                  {"operations": [{"event": "UPDATE", "id": 0, "text": "Lives in Berlin"}],
+                   "invalidate": [0]})
+        memory.add("I moved to Berlin", user_id=user)
+        return new_information, llm.chat_calls - new_information
+
+    off = scenario(make_graph_memory(graph=False, data_dir=tmp_path / "off"), uid("off"))
+    llm.reset_counts()
+    on_memory = make_graph_memory(data_dir=tmp_path / "on")
+    on = scenario(on_memory, uid("on"))
+    assert off == on == (1, 2)
+    # the extraction call asked for entities and relations in the same reply
+    assert "relations" in llm.calls[0].body["response_format"]["json_schema"]["schema"]["properties"]
+    reconcile = llm.calls[-1].user
+    assert "RELATIONS" in reconcile and "user --lives_in--> Paris" in reconcile
+    assert triples(on_memory.get_all(user_id=uid("on")).relations) == [
+        ("user", "lives_in", "Berlin")]
+
+
+def test_search_returns_relations_without_an_llm_call(make_graph_memory, uid, llm):
+    memory = make_graph_memory()
+    alice = uid("alice")
+    llm.queue(graph_reply(
+        ["Alice is Sensei's daughter", "Sensei teaches karate in Osaka"],
+        [("Alice", "daughter_of", "Sensei"), ("Sensei", "teaches", "karate"),
+         ("Sensei", "lives_in", "Osaka")],
+        [("Alice", "person"), ("Sensei", "person"), ("karate", "sport"), ("Osaka", "city")]))
+    memory.add("Alice is Sensei's daughter. Sensei teaches karate in Osaka.", user_id=alice)
+    calls = llm.chat_calls
+    found = memory.search("Who is Sensei?", user_id=alice)
+    assert llm.chat_calls == calls
+    assert ("Alice", "daughter_of", "Sensei") in triples(found.relations)
+    assert {r.source for r in found.relations} <= {"Alice", "Sensei"}
+    assert all(r.score and r.score > 0 for r in found.relations)
+    assert memory.search("Who is Sensei?", user_id=uid("bob")).relations == []
+
+
+def test_entities_resolve_by_name_within_the_scope(make_graph_memory, uid, llm):
+    memory = make_graph_memory()
+    alice = uid("alice")
+    llm.queue(graph_reply(["Bob likes jazz"], [("Bob", "likes", "jazz")]))
+    memory.add("Bob likes jazz", user_id=alice)
+    llm.queue(graph_reply(["Bob plays the BASS"], [("bob", "plays", "bass")]),
+              {"operations": [{"event": "ADD", "id": None, "text": "Bob plays the BASS"}],
+               "invalidate": []})
+    memory.add("bob plays the bass", user_id=alice)
+    relations = memory.get_all(user_id=alice).relations
+    assert {r.source for r in relations} == {"Bob"}  # one entity, named as first seen
+    assert triples(relations) == [("Bob", "likes", "jazz"), ("Bob", "plays", "bass")]
+
+
+def test_repeated_relation_is_not_added_twice(make_graph_memory, uid, llm):
+    memory = make_graph_memory()
+    alice = uid("alice")
+    llm.queue(graph_reply(["Likes jazz"], [("user", "likes", "jazz")]))
+    memory.add("I like jazz", user_id=alice)
+    llm.queue(graph_reply(["Enjoys jazz a lot"], [("user", "likes", "jazz")]),
+              {"operations": [{"event": "ADD", "id": None, "text": "Enjoys jazz a lot"}],
+               "invalidate": []})
+    memory.add("I enjoy jazz a lot", user_id=alice)
+    assert triples(memory.get_all(user_id=alice).relations) == [("user", "likes", "jazz")]
+
+
+def test_invalidated_relation_has_history(make_graph_memory, uid, llm):
+    memory = make_graph_memory()
+    alice = uid("alice")
+    llm.queue(graph_reply(["Works at Acme"], [("user", "works_at", "Acme")]))
+    memory.add("I work at Acme", user_id=alice)
+    llm.queue(graph_reply(["Works at Globex"], [("user", "works_at", "Globex")]),
+              {"operations": [{"event": "UPDATE", "id": 0, "text": "Works at Globex"}],
+               "invalidate": [0, 0, 99]})  # repeated and unknown ids are ignored
+    result = memory.add("I now work at Globex", user_id=alice)
+    deleted = [r for r in result.relations if r.event == Event.DELETE]
+    assert [(r.destination) for r in deleted] == ["Acme"]
+    assert triples(memory.get_all(user_id=alice).relations) == [("user", "works_at", "Globex")]
+
+
+def test_delete_all_removes_only_that_scope_and_reset_only_our_graph(
+        make_graph_memory, uid, llm, graph_backend):
+    memory = make_graph_memory(offline=True)
+    alice, bob = uid("alice"), uid("bob")
+    memory.add("I live in Paris", user_id=alice)
+    memory.add("I live in Rome", user_id=bob)
+    memory.delete_all(user_id=bob)
+    assert memory.get_all(user_id=bob).relations == []
+    assert triples(memory.get_all(user_id=alice).relations) == [("user", "lives_in", "Paris")]
+
+    graph = memory.async_memory.graph
+    if graph_backend == "ladybug":
+        graph._run("CREATE NODE TABLE IF NOT EXISTS Other(id STRING PRIMARY KEY)")
+        graph._run("CREATE (:Other {id: 'keep-me'})")
+        survivors = "MATCH (o:Other) RETURN o.id AS id"
+    else:
+        graph._run("CREATE (:Other {id: 'keep-me'})")
+        survivors = "MATCH (o:Other) RETURN o.id AS id"
+    memory.reset()
+    assert memory.get_all(user_id=alice).relations == []
+    assert [r["id"] for r in graph._run(survivors)] == ["keep-me"]
+    graph._run("MATCH (o:Other) DETACH DELETE o")
+
+
+HOSTILE = [
+    'O\'Brien "the" `tick`', "}) DETACH DELETE n //", "line\nbreak\r\ttab", "東京タワー",
+    "🎸🔥 emoji", "x" * 5000, "$param {map: 1} MATCH (n) RETURN n", "back\\slash",
+]
+
+
+@pytest.mark.parametrize("index", range(len(HOSTILE)))
+def test_hostile_names_are_stored_and_returned_intact(make_graph_memory, uid, llm, index):
+    memory = make_graph_memory()
+    alice, bob = uid("alice"), uid("bob")
+    llm.queue(graph_reply(["Bob has a safe fact"], [("Bob", "knows", "Carol")]))
+    memory.add("Bob knows Carol", user_id=bob)
+    name = HOSTILE[index]
+    relation = HOSTILE[(index + 1) % len(HOSTILE)]
+    llm.queue(graph_reply([f"Fact {index}"], [(name, relation, "Target")],
+                          [(name, "thing")]))
+    result = memory.add("hostile", user_id=alice)
+    [added] = result.relations
+    assert added.source == " ".join(name.split())  # names are whitespace-normalised, nothing else
+    stored = memory.get_all(user_id=alice).relations
+    assert [(r.source, r.destination) for r in stored] == [(" ".join(name.split()), "Target")]
+    assert stored[0].relationship == "_".join(relation.lower().split())
+    # nothing else was touched
+    assert triples(memory.get_all(user_id=bob).relations) == [("Bob", "knows", "Carol")]
