@@ -16,7 +16,7 @@ $(VENV)/.base: pyproject.toml
 	$(PIP) install --upgrade pip
 	# CPU torch first: an unpinned torch pulls gigabytes of CUDA packages.
 	$(PIP) install "torch==2.13.0"
-	$(PIP) install -e ".[local]"
+	$(PIP) install -e ".[local,graph]"
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base

@@ -382,9 +382,9 @@ class AsyncMemory:
         def relevance(r: RelationRecord) -> float:
             # Entity match first; among the entity's relations, those whose name shares
             # a word with the query ("live" ~ "lives_in") come first.
-            named = sum(part[:4] in stems for part in r.relation.split("_") if len(part) > 2)
-            return max(scores.get(r.source_id, 0.0), scores.get(r.target_id, 0.0)) \
-                + 0.1 * min(named, 3)
+            named = any(part[:4] in stems for part in r.relation.split("_") if len(part) > 2)
+            entity = max(scores.get(r.source_id, 0.0), scores.get(r.target_id, 0.0))
+            return 0.9 * min(entity, 1.0) + 0.1 * named
 
         ranked = sorted(found, key=relevance, reverse=True)[: settings.max_relations]
         return [Relation(source=r.source, relationship=r.relation, destination=r.target,

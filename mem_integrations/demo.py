@@ -86,9 +86,36 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {entry.created_at:%H:%M:%S}  {entry.event.value:<6} "
                   f"{entry.old_memory!r} -> {entry.new_memory!r}")
 
-    say("6. Where the data lives")
+    memory.close()
+    graph_tour(data_dir / "with_graph")
+
+    say("8. Where the data lives")
     print(f"  {data_dir}/qdrant/   embedded Qdrant (qdrant-edge) vectors and payloads")
     print(f"  {data_dir}/history.db   SQLite history of every change")
+    print(f"  {data_dir}/with_graph/graph   embedded graph (LadybugDB) of the graph tour")
+
+
+def graph_tour(data_dir: Path) -> None:
+    """Graph memory: entities and relations from the same extraction call."""
+    try:
+        memory = Memory({"data_dir": str(data_dir), "graph_store": {"provider": "ladybug"}})
+    except Exception as exc:  # the [graph] extra is optional
+        say(f"7. Graph memory skipped: {exc}")
+        return
+    memory.reset()
+    say("7. Graph memory: entities and relations")
+    added = memory.add("I live in Paris. My sister is Anna. I work at the Louvre.", user_id=USER)
+    for relation in added.relations or []:
+        print(f"  {relation.event.value:<6} ({relation.source}) -[{relation.relationship}]-> "
+              f"({relation.destination})")
+    say("   a later message supersedes a relation")
+    for relation in memory.add("I moved to Berlin last month.", user_id=USER).relations or []:
+        print(f"  {relation.event.value:<6} ({relation.source}) -[{relation.relationship}]-> "
+              f"({relation.destination})")
+    say("   search 'where does the user live?' returns the relations it mentions")
+    for relation in memory.search("where does the user live?", user_id=USER).relations or []:
+        print(f"  {relation.score:.2f}  ({relation.source}) -[{relation.relationship}]-> "
+              f"({relation.destination})")
     memory.close()
 
 

@@ -162,3 +162,22 @@ def test_hostile_names_are_stored_and_returned_intact(make_graph_memory, uid, ll
     assert stored[0].relationship == "_".join(relation.lower().split())
     # nothing else was touched
     assert triples(memory.get_all(user_id=bob).relations) == [("Bob", "knows", "Carol")]
+
+
+def test_graph_writes_left_unapplied_by_a_crash_are_replayed(make_graph_memory, uid, llm,
+                                                            tmp_path, monkeypatch):
+    memory = make_graph_memory(offline=True, data_dir=tmp_path / "crash")
+    alice = uid("alice")
+    graph = memory.async_memory.graph
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed mid-write")
+
+    real_write = graph.write
+    monkeypatch.setattr(graph, "write", crash)
+    with pytest.raises(RuntimeError):
+        memory.add("I live in Paris", user_id=alice)
+    monkeypatch.setattr(graph, "write", real_write)
+    # the next call replays the journal before doing anything else
+    assert triples(memory.get_all(user_id=alice).relations) == [("user", "lives_in", "Paris")]
+    assert [m.memory for m in memory.get_all(user_id=alice)] == ["I live in Paris"]
