@@ -26,14 +26,24 @@ def cosine(query: list[float], vector: list[float]) -> float:
     return float(q @ v) / denominator if denominator else 0.0
 
 
+def _ranks(hits: list[Hit]) -> list[int]:
+    """Competition ranks: equal scores share a rank, so that a tie (common in BM25 when
+    several memories share the query's only rare word) does not order results at random."""
+    ranks: list[int] = []
+    for position, hit in enumerate(hits):
+        tied = position and hits[position - 1].score == hit.score
+        ranks.append(ranks[-1] if tied else position)
+    return ranks
+
+
 def fuse(query_vector: list[float], dense: list[Hit], lexical: list[Hit], *,
          dense_weight: float, lexical_weight: float, k: int) -> list[Ranked]:
     """Weighted RRF of two rankings. Lexical hits must carry their dense vector so that
     their cosine similarity can be computed."""
     by_id: dict[str, Ranked] = {}
-    for rank, hit in enumerate(dense):
+    for rank, hit in zip(_ranks(dense), dense, strict=True):
         by_id[hit.id] = Ranked(hit, hit.score, dense_weight / (k + rank + 1))
-    for rank, hit in enumerate(lexical):
+    for rank, hit in zip(_ranks(lexical), lexical, strict=True):
         contribution = lexical_weight / (k + rank + 1)
         if hit.id in by_id:
             by_id[hit.id].fused += contribution
