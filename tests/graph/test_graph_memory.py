@@ -181,3 +181,17 @@ def test_graph_writes_left_unapplied_by_a_crash_are_replayed(make_graph_memory, 
     # the next call replays the journal before doing anything else
     assert triples(memory.get_all(user_id=alice).relations) == [("user", "lives_in", "Paris")]
     assert [m.memory for m in memory.get_all(user_id=alice)] == ["I live in Paris"]
+
+
+def test_entity_lookup_uses_a_vector_index_only_where_the_server_has_one(
+        make_graph_memory, uid, graph_backend):
+    """Neo4j 5 gets a vector index; ArcadeDB's Bolt plugin (no CREATE VECTOR INDEX) and the
+    embedded graph fall back to a cosine scan over the scope's entities. Both find the
+    entity by meaning, not only by name."""
+    memory = make_graph_memory(offline=True)
+    alice = uid("alice")
+    memory.add("My sister is Anna. I live in Paris.", user_id=alice)
+    graph = memory.async_memory.graph
+    assert getattr(graph, "vector_index", False) is (graph_backend == "neo4j")
+    found = memory.search("the capital of France", user_id=alice).relations
+    assert ("user", "lives_in", "Paris") in triples(found)
