@@ -339,11 +339,12 @@ class AsyncMemory:
         await self._open()
         [vector] = await self.embedder.embed([query], "query")
         settings = self.config.search
-        candidates = max(settings.candidates, limit)
-        requests = [SearchRequest(limit=candidates, dense=vector, filter=where)]
+        requests = [SearchRequest(limit=max(settings.candidates, limit), dense=vector,
+                                  filter=where)]
         if settings.hybrid:
-            requests.append(SearchRequest(limit=candidates, sparse=self.lexical.query(query),
-                                          filter=where, with_vectors=True))
+            requests.append(SearchRequest(limit=max(settings.lexical_candidates, limit),
+                                          sparse=self.lexical.query(query), filter=where,
+                                          with_vectors=True))
         searching = asyncio.to_thread(self.store.search_batch, requests)
         if self.graph is not None:
             answers, relations = await asyncio.gather(
@@ -352,7 +353,7 @@ class AsyncMemory:
             answers, relations = await searching, None
         ranked = fuse(vector, answers[0], answers[1] if settings.hybrid else [],
                       dense_weight=settings.dense_weight, lexical_weight=settings.lexical_weight,
-                      k=settings.rrf_k)
+                      k=settings.rrf_k, method=settings.fusion)
         if threshold is not None:
             ranked = [r for r in ranked if r.similarity >= threshold]
         return SearchResult(results=[to_item(r.hit.id, r.hit.payload, round(r.similarity, 6))

@@ -166,10 +166,14 @@ class SearchConfig(_Section):
     """Hybrid search: dense vectors fused with BM25 sparse vectors."""
 
     hybrid: bool = True
+    fusion: Literal["convex", "rrf"] = Field(
+        default="convex", description="convex: weighted sum of per-query scaled scores; "
+        "rrf: weighted reciprocal-rank fusion.")
     dense_weight: float = Field(default=1.0, ge=0)
     lexical_weight: float = Field(default=1.0, ge=0)
     rrf_k: int = Field(default=60, ge=1)
-    candidates: int = Field(default=50, ge=1, description="Candidates per retriever.")
+    candidates: int = Field(default=50, ge=1, description="Dense candidates.")
+    lexical_candidates: int = Field(default=200, ge=1, description="BM25 candidates.")
 
 
 class MemoryConfig(BaseModel):

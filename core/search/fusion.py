@@ -1,8 +1,16 @@
-"""Fusing the dense and the lexical ranking with weighted reciprocal-rank fusion.
+"""Fusing the dense and the lexical ranking.
+
+Two methods. `convex` (default): each retriever's scores are scaled by that query's best
+score (cosine clipped at 0; BM25 from its natural zero) and combined with the configured
+weights. `rrf`: weighted reciprocal-rank fusion. On the LOCOMO dev split (every turn a
+memory, all-MiniLM-L6-v2) convex fusion with equal weights reaches evidence recall@10 of
+about 0.70 where RRF reaches 0.64-0.69, and it is better on multi-hop questions than
+either retriever alone (benchmarks/ has the numbers).
 
 Fusion is done here rather than in Qdrant so that every candidate keeps its cosine
 similarity to the query (the `score` users see and `threshold` applies to), whichever
-retriever found it."""
+retriever found it.
+"""
 
 from __future__ import annotations
 
@@ -36,18 +44,36 @@ def _ranks(hits: list[Hit]) -> list[int]:
     return ranks
 
 
-def fuse(query_vector: list[float], dense: list[Hit], lexical: list[Hit], *,
-         dense_weight: float, lexical_weight: float, k: int) -> list[Ranked]:
-    """Weighted RRF of two rankings. Lexical hits must carry their dense vector so that
-    their cosine similarity can be computed."""
-    by_id: dict[str, Ranked] = {}
-    for rank, hit in zip(_ranks(dense), dense, strict=True):
-        by_id[hit.id] = Ranked(hit, hit.score, dense_weight / (k + rank + 1))
-    for rank, hit in zip(_ranks(lexical), lexical, strict=True):
-        contribution = lexical_weight / (k + rank + 1)
-        if hit.id in by_id:
-            by_id[hit.id].fused += contribution
+def _candidates(query_vector: list[float], dense: list[Hit], lexical: list[Hit]
+                ) -> dict[str, tuple[Hit, float, float]]:
+    """Every candidate with its cosine similarity and BM25 score (0 when the lexical
+    retriever did not return it). Lexical hits carry their dense vector."""
+    out = {h.id: (h, h.score, 0.0) for h in dense}
+    for hit in lexical:
+        if hit.id in out:
+            found, similarity, _ = out[hit.id]
+            out[hit.id] = (found, similarity, hit.score)
         else:
             similarity = cosine(query_vector, hit.vector) if hit.vector is not None else 0.0
-            by_id[hit.id] = Ranked(hit, similarity, contribution)
-    return sorted(by_id.values(), key=lambda r: (-r.fused, -r.similarity))
+            out[hit.id] = (hit, similarity, hit.score)
+    return out
+
+
+def fuse(query_vector: list[float], dense: list[Hit], lexical: list[Hit], *,
+         dense_weight: float, lexical_weight: float, k: int = 60,
+         method: str = "convex") -> list[Ranked]:
+    """Rank the union of both retrievers' candidates, best first."""
+    candidates = _candidates(query_vector, dense, lexical)
+    if method == "rrf":
+        fused = {i: 0.0 for i in candidates}
+        for hits, weight in ((dense, dense_weight), (lexical, lexical_weight)):
+            for rank, hit in zip(_ranks(hits), hits, strict=True):
+                fused[hit.id] += weight / (k + rank + 1)
+    else:
+        best_cosine = max((max(s, 0.0) for _, s, _ in candidates.values()), default=0.0) or 1.0
+        best_bm25 = max((b for _, _, b in candidates.values()), default=0.0) or 1.0
+        total = (dense_weight + lexical_weight) or 1.0
+        fused = {i: (dense_weight * max(s, 0.0) / best_cosine + lexical_weight * b / best_bm25)
+                 / total for i, (_, s, b) in candidates.items()}
+    ranked = [Ranked(hit, similarity, fused[i]) for i, (hit, similarity, _) in candidates.items()]
+    return sorted(ranked, key=lambda r: (-r.fused, -r.similarity))

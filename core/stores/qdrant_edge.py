@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import qdrant_edge as qe
 
 from core.errors import StoreError, StoreLockedError
@@ -40,6 +41,10 @@ class _EdgeDialect:
         return qe.Filter(must=must, should=should, must_not=must_not)
 
     def match_value(self, key: str, value: Any) -> Any:
+        if isinstance(value, bool):
+            # The binding reads a Python bool as the integer 1/0 (bool is an int), which
+            # then never matches a stored boolean; numpy's bool is read as a bool.
+            value = np.bool_(value)
         return qe.FieldCondition(key=key, match=qe.MatchValue(value))
 
     def match_any(self, key: str, values: list[Any]) -> Any:

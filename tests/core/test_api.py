@@ -122,11 +122,21 @@ def test_metadata_filters_with_operators(memory):
         "Likes pasta", "Trip to Rome"]
     assert names({"NOT": [{"kind": "food"}]}) == ["Trip to Kyoto", "Trip to Rome"]
     assert names({"AND": [{"kind": "travel"}, {"NOT": [{"year": 2023}]}]}) == ["Trip to Kyoto"]
+    assert names({"kind": "food", "year": {"ne": 2025}}) == ["Likes pasta"]
     assert names({"created_at": {"gte": "2000-01-01T00:00:00Z"}}) == [
         "Likes pasta", "Likes ramen", "Trip to Kyoto", "Trip to Rome"]
     found = memory.search("travel", user_id="a", filters={"year": 2025}).results
     assert [m.memory for m in found] == ["Trip to Kyoto", "Likes ramen"] or \
         sorted(m.memory for m in found) == ["Likes ramen", "Trip to Kyoto"]
+
+
+def test_boolean_metadata_filters(memory):
+    memory.add("Done task", user_id="a", infer=False, metadata={"done": True})
+    memory.add("Open task", user_id="a", infer=False, metadata={"done": False})
+    assert [m.memory for m in memory.get_all(user_id="a", filters={"done": True})] == ["Done task"]
+    assert [m.memory for m in memory.get_all(user_id="a", filters={"done": False})] == ["Open task"]
+    assert [m.memory for m in memory.get_all(user_id="a", filters={"done": {"ne": True}})] == [
+        "Open task"]
 
 
 @pytest.mark.parametrize("bad", [
