@@ -26,6 +26,7 @@ from core.models import (
     MemoryItem,
     MessageResult,
     PendingAdd,
+    PutItem,
     SearchResult,
     UsersResult,
 )
@@ -35,6 +36,6 @@ __all__ = [
     "AddResult", "AsyncMemory", "ConfigurationError", "EmbeddingMismatchError", "Event",
     "FilterError", "HistoryEntry", "InvalidInputError", "LLMResponseError", "Memory",
     "MemoryConfig", "MemoryEvent", "MemoryItem", "MemoryLayerError", "MemoryNotFoundError",
-    "MessageResult", "MissingScopeError", "PendingAdd", "ProviderError", "SearchResult",
+    "MessageResult", "MissingScopeError", "PendingAdd", "ProviderError", "PutItem", "SearchResult",
     "StoreError", "StoreLockedError", "UsersResult", "load_config",
 ]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,21 +26,23 @@ from core.factory import (
     build_vector_store,
 )
 from core.filters import FilterNode, all_of, parse_filters, scope_filter
+from core.graph.base import GraphStore, RelationRecord, name_key
 from core.history.sqlite import JournalOp, SQLiteHistory
 from core.messages import Message, normalize_messages
 from core.models import (
     AddResult,
     Event,
     HistoryEntry,
+    MemoryEvent,
     MemoryItem,
     MessageResult,
     PendingAdd,
+    PutItem,
     Relation,
     ScopeSummary,
     SearchResult,
     UsersResult,
 )
-from core.graph.base import GraphStore, RelationRecord, name_key
 from core.pipeline.add import AddContext, AddPlanner, Plan
 from core.pipeline.extractor import Extractor
 from core.pipeline.graph import GraphPlanner, graph_writes, is_graph_op, texts_to_embed
@@ -48,7 +51,7 @@ from core.records import check_metadata, check_text, make_payload, to_item
 from core.scope import SCOPE_KEYS, Scope
 from core.search.fusion import fuse
 from core.search.lexical import BM25Encoder
-from core.stores.base import CollectionInfo, Point, SearchRequest, VectorStore
+from core.stores.base import CollectionInfo, Hit, Point, SearchRequest, VectorStore
 
 log = logging.getLogger("mem_integrations")
 
@@ -122,7 +125,9 @@ class AsyncMemory:
             probe = await self.embedder.embed(["dimension probe"], "document")
             return len(probe[0])
 
-    async def _open(self) -> None:
+    async def open(self) -> None:
+        """Open the stores and replay any journal a crash left behind. Every method does
+        this on first use; call it to pay the start-up cost (model load) up front."""
         if self._ready:
             return
         if self._ready_lock is None:
@@ -242,7 +247,7 @@ class AsyncMemory:
             raise InvalidInputError("procedural memory needs agent_id=")
         if not isinstance(infer, bool):
             raise InvalidInputError("infer must be True or False")
-        await self._open()
+        await self.open()
         options = {"infer": infer, "memory_type": memory_type, "prompt": prompt}
         pending_id = await asyncio.to_thread(self.history_store.save_pending, normalized,
                                              scope.ids(), metadata, options)
@@ -303,7 +308,7 @@ class AsyncMemory:
         found = await asyncio.to_thread(self.history_store.get_pending, pending_id)
         if found is None or pending_id in self._in_flight:
             raise InvalidInputError(f"no pending add {pending_id!r} to reprocess")
-        await self._open()
+        await self.open()
         kept, options = found
         scope = Scope.of("reprocess", **kept.scope)
         return await self._process(pending_id, kept.messages, scope, kept.metadata, options)
@@ -336,7 +341,7 @@ class AsyncMemory:
         if threshold is not None and not isinstance(threshold, (int, float)):
             raise InvalidInputError("threshold must be a number")
         where = all_of(scope_filter(scope.ids()), parse_filters(filters))
-        await self._open()
+        await self.open()
         [vector] = await self.embedder.embed([query], "query")
         settings = self.config.search
         requests = [SearchRequest(limit=max(settings.candidates, limit), dense=vector,
@@ -394,7 +399,7 @@ class AsyncMemory:
     async def get(self, memory_id: str) -> MemoryItem:
         """One memory by id; `MemoryNotFoundError` if there is none."""
         memory_id = _check_memory_id(memory_id)
-        await self._open()
+        await self.open()
         hits = await asyncio.to_thread(self.store.retrieve, [memory_id])
         if not hits:
             raise MemoryNotFoundError(memory_id)
@@ -427,7 +432,7 @@ class AsyncMemory:
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
         where = all_of(scope_filter(scope.ids()), parse_filters(filters))
-        await self._open()
+        await self.open()
         items = await self._scroll_all(where)
         items.sort(key=lambda i: i.created_at or datetime.min.replace(tzinfo=UTC),
                    reverse=True)
@@ -440,12 +445,12 @@ class AsyncMemory:
     async def history(self, memory_id: str) -> list[HistoryEntry]:
         """Every change to a memory, oldest first (kept after the memory is deleted)."""
         memory_id = _check_memory_id(memory_id)
-        await self._open()
+        await self.open()
         return await asyncio.to_thread(self.history_store.history, memory_id)
 
     async def users(self) -> UsersResult:
         """The users, agents and runs that hold memories, with their counts."""
-        await self._open()
+        await self.open()
         results: list[ScopeSummary] = []
         for key in SCOPE_KEYS:
             counts = await asyncio.to_thread(self.store.facet, key)
@@ -464,7 +469,7 @@ class AsyncMemory:
         if text is not None:
             text = check_text(text)
         metadata = check_metadata(metadata)
-        await self._open()
+        await self.open()
         current = await self._current(memory_id)
         old = current.payload
         scope = {k: old[k] for k in SCOPE_KEYS if old.get(k)}
@@ -486,7 +491,7 @@ class AsyncMemory:
             await self._commit(plan, scope)
         return MessageResult(message="Memory updated successfully!", id=memory_id)
 
-    async def _current(self, memory_id: str):
+    async def _current(self, memory_id: str) -> Hit:
         hits = await asyncio.to_thread(self.store.retrieve, [memory_id])
         if not hits:
             raise MemoryNotFoundError(memory_id)
@@ -495,21 +500,72 @@ class AsyncMemory:
     async def delete(self, memory_id: str) -> MessageResult:
         """Delete one memory; its history is kept, ending with DELETE."""
         memory_id = _check_memory_id(memory_id)
-        await self._open()
-        current = await self._current(memory_id)
-        scope = {k: current.payload[k] for k in SCOPE_KEYS if current.payload.get(k)}
-        async with self._lock_for(scope):
-            plan = Plan(ops=[JournalOp(memory_id, Event.DELETE, current.payload.get("data"),
-                                       None, None)])
-            await self._commit(plan, scope)
+        if not await self.delete_many([memory_id]):
+            raise MemoryNotFoundError(memory_id)
         return MessageResult(message="Memory deleted successfully!", id=memory_id)
+
+    async def delete_many(self, memory_ids: Sequence[str]) -> int:
+        """Delete the memories with these ids (unknown ids are skipped); returns how many
+        were deleted. Each keeps its history, ending with DELETE."""
+        ids = list(dict.fromkeys(_check_memory_id(i) for i in memory_ids))
+        if not ids:
+            return 0
+        await self.open()
+        found = await asyncio.to_thread(self.store.retrieve, ids)
+        groups: dict[tuple[tuple[str, str], ...], list[JournalOp]] = {}
+        for hit in found:
+            scope = {k: hit.payload[k] for k in SCOPE_KEYS if hit.payload.get(k)}
+            groups.setdefault(tuple(sorted(scope.items())), []).append(
+                JournalOp(hit.id, Event.DELETE, hit.payload.get("data"), None, None))
+        for key, ops in groups.items():
+            async with self._lock_for(dict(key)):
+                await self._commit(Plan(ops=ops), dict(key))
+        return len(found)
+
+    async def put_many(self, items: Sequence[PutItem]) -> list[MemoryEvent]:
+        """Write memories verbatim under ids the caller chooses, without an LLM call: a
+        new id is an ADD, an existing one an UPDATE (its history continues). For
+        integrations that keep their own keys, such as the LangGraph store. Every item
+        is validated before anything is written."""
+        checked: dict[str, tuple[dict[str, str], str, dict[str, Any] | None, str | None]] = {}
+        for item in items:
+            scope = Scope.of("put_many", user_id=item.user_id, agent_id=item.agent_id,
+                             run_id=item.run_id).ids()
+            checked[_check_memory_id(item.id)] = (scope, check_text(item.text),
+                                                  check_metadata(item.metadata), item.memory_type)
+        if not checked:
+            return []
+        await self.open()
+        existing = {h.id: h.payload for h in
+                    await asyncio.to_thread(self.store.retrieve, list(checked))}
+        vectors = dict(zip(checked, await self.embedder.embed(
+            [text for _, text, _, _ in checked.values()], "document"), strict=True))
+        now = datetime.now(UTC)
+        groups: dict[tuple[tuple[str, str], ...], list[JournalOp]] = {}
+        events: list[MemoryEvent] = []
+        for memory_id, (scope, text, metadata, memory_type) in checked.items():
+            old = existing.get(memory_id)
+            previous = old.get("data") if old else None
+            payload = make_payload(text, scope, now=now, metadata=metadata,
+                                   memory_type=memory_type,
+                                   created_at=old.get("created_at") if old else None)
+            event = Event.UPDATE if old else Event.ADD
+            groups.setdefault(tuple(sorted(scope.items())), []).append(
+                JournalOp(memory_id, event, previous, text, payload))
+            events.append(MemoryEvent(id=memory_id, memory=text, event=event,
+                                      previous_memory=previous))
+        for key, ops in groups.items():
+            async with self._lock_for(dict(key)):
+                await self._commit(Plan(ops=ops, vectors={op.memory_id: vectors[op.memory_id]
+                                                          for op in ops}), dict(key))
+        return events
 
     async def delete_all(self, *, user_id: str | None = None, agent_id: str | None = None,
                          run_id: str | None = None) -> MessageResult:
         """Delete every memory of a scope (a scope id is required: this never wipes all)."""
         scope = Scope.of("delete_all", user_id=user_id, agent_id=agent_id, run_id=run_id)
         ids = scope.ids()
-        await self._open()
+        await self.open()
         async with self._lock_for(ids):
             items = await self._scroll_all(scope_filter(ids))
             plan = Plan(ops=[JournalOp(i.id, Event.DELETE, i.memory, None, None) for i in items])
@@ -521,7 +577,7 @@ class AsyncMemory:
     async def reset(self) -> MessageResult:
         """Delete every memory of every scope, all history, and the graph this library
         created (nothing else in a shared Neo4j database is touched)."""
-        await self._open()
+        await self.open()
         await asyncio.to_thread(self.store.drop)
         if self.graph is not None:
             await asyncio.to_thread(self.graph.reset)

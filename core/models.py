@@ -105,6 +105,18 @@ class HistoryEntry(_Result):
     run_id: str | None = None
 
 
+class PutItem(BaseModel):
+    """A memory written verbatim under an id the caller chooses (`put_many`)."""
+
+    id: str = Field(description="A UUID; the same id replaces the memory.")
+    text: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    memory_type: str | None = None
+
+
 class MessageResult(_Result):
     """Acknowledgement of update / delete / delete_all / reset (mem0's shape)."""
 

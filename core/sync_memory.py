@@ -94,6 +94,13 @@ class Memory:
     def config(self) -> MemoryConfig:
         return self.async_memory.config
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop `async_memory` runs on. Integrations that call `async_memory`
+        coroutines must run them there (`asyncio.run_coroutine_threadsafe`): its locks
+        and HTTP clients belong to that loop."""
+        return self._loop.loop
+
     def __repr__(self) -> str:
         return repr(self.async_memory).replace("AsyncMemory", "Memory", 1)
 
@@ -106,6 +113,9 @@ class Memory:
     delete_all = _blocking(AsyncMemory.delete_all)
     history = _blocking(AsyncMemory.history)
     reset = _blocking(AsyncMemory.reset)
+    open = _blocking(AsyncMemory.open)
+    put_many = _blocking(AsyncMemory.put_many)
+    delete_many = _blocking(AsyncMemory.delete_many)
     users = _blocking(AsyncMemory.users)
     pending = _blocking(AsyncMemory.pending)
     reprocess = _blocking(AsyncMemory.reprocess)

@@ -23,6 +23,7 @@ race). Database errors are raised as `StoreError`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
@@ -93,16 +94,19 @@ HISTORY_COLUMNS = ("id, memory_id, event, old_memory, new_memory, created_at, is
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***, for logs and `doctor`."""
+    """The URL with its password (in the authority or a `password=` parameter) replaced
+    by ***, for errors, logs and `doctor`."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    if parts.query:
+        parts = parts._replace(query=re.sub(r"(?i)\b((?:ssl)?password)=[^&]*", r"\1=***",
+                                            parts.query))
+    return urlunsplit(parts)
 
 
 def _key(owner: str) -> int:
@@ -137,6 +141,7 @@ class PostgresHistory:
         self._names = names
         self._history = names["history"]
         self._pending = names["pending"]
+
         def create(conn: psycopg.Connection[Any]) -> None:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             conn.execute(sql.SQL(SCHEMA).format(**names))
@@ -160,7 +165,13 @@ class PostgresHistory:
             conn = psycopg.connect(self.url, autocommit=True,
                                    connect_timeout=max(1, int(self.connect_timeout)),
                                    application_name="mem-integrations")
-            conn.execute("SELECT pg_advisory_lock(%s)", (self.owner_key,))
+            # After a network failure the old session may still hold our lock: take a new
+            # owner id rather than wait for the server to notice (our old unapplied
+            # batches then count as another process's, replayed once that session ends).
+            while not conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                   (self.owner_key,)).fetchone()[0]:  # type: ignore[index]
+                self.owner = uuid.uuid4().hex
+                self.owner_key = _key(self.owner)
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to the PostgreSQL history at "
                              f"{redact_url(self.url)}: {exc}".strip()) from exc
@@ -346,5 +357,9 @@ class PostgresHistory:
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and not self._conn.closed:
-                self._conn.close()  # releases the owner lock
+                # Release the owner lock now: the server would only notice the closed
+                # socket a moment later, and a restarted process should recover at once.
+                with contextlib.suppress(psycopg.Error):
+                    self._conn.execute("SELECT pg_advisory_unlock_all()")
+                self._conn.close()
             self._conn = None
