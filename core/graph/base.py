@@ -178,35 +178,42 @@ class CypherGraphStore:
 
     # --- writes ----------------------------------------------------------------------------
 
+    def _run_many(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        """Run statements as one transaction where the backend allows it."""
+        for query, params in statements:
+            self._run(query, params)
+
     def write(self, entities: list[EntityRecord], relations: list[RelationRecord],
               invalidate: list[str], now: str) -> None:
+        statements: list[tuple[str, dict[str, Any]]] = []
+        for entity in entities:
+            statements.append((
+                f"MERGE (e:{ENTITY} {{id: $id}}) "
+                "SET e.name = $name, e.name_key = $name_key, e.type = $type, "
+                "e.user_id = $user_id, e.agent_id = $agent_id, e.run_id = $run_id, "
+                f"e.embedding = {self._vector('embedding')}, e.updated_at = $now, "
+                "e.created_at = coalesce(e.created_at, $now), "
+                "e.mentions = coalesce(e.mentions, 0) + 1",
+                {"id": entity.id, "name": entity.name, "name_key": name_key(entity.name),
+                 "type": entity.type, "embedding": entity.embedding, "now": now,
+                 **{k: entity.scope.get(k) for k in SCOPE_KEYS}}))
+        for relation in relations:
+            statements.append((
+                f"MATCH (a:{ENTITY} {{id: $source_id}}), (b:{ENTITY} {{id: $target_id}}) "
+                f"MERGE (a)-[r:{RELATION} {{id: $id}}]->(b) "
+                "SET r.relation = $relation, r.valid = true, r.user_id = $user_id, "
+                "r.agent_id = $agent_id, r.run_id = $run_id, r.updated_at = $now, "
+                "r.created_at = coalesce(r.created_at, $now)",
+                {"id": relation.id, "source_id": relation.source_id,
+                 "target_id": relation.target_id, "relation": relation.relation, "now": now,
+                 **{k: relation.scope.get(k) for k in SCOPE_KEYS}}))
+        if invalidate:
+            statements.append((
+                f"MATCH (:{ENTITY})-[r:{RELATION}]->(:{ENTITY}) WHERE r.id IN $ids "
+                "SET r.valid = false, r.invalidated_at = coalesce(r.invalidated_at, $now), "
+                "r.updated_at = $now", {"ids": invalidate, "now": now}))
         with self._lock:
-            for entity in entities:
-                self._run(
-                    f"MERGE (e:{ENTITY} {{id: $id}}) "
-                    "SET e.name = $name, e.name_key = $name_key, e.type = $type, "
-                    "e.user_id = $user_id, e.agent_id = $agent_id, e.run_id = $run_id, "
-                    f"e.embedding = {self._vector('embedding')}, e.updated_at = $now, "
-                    "e.created_at = coalesce(e.created_at, $now), "
-                    "e.mentions = coalesce(e.mentions, 0) + 1",
-                    {"id": entity.id, "name": entity.name, "name_key": name_key(entity.name),
-                     "type": entity.type, "embedding": entity.embedding, "now": now,
-                     **{k: entity.scope.get(k) for k in SCOPE_KEYS}})
-            for relation in relations:
-                self._run(
-                    f"MATCH (a:{ENTITY} {{id: $source_id}}), (b:{ENTITY} {{id: $target_id}}) "
-                    f"MERGE (a)-[r:{RELATION} {{id: $id}}]->(b) "
-                    "SET r.relation = $relation, r.valid = true, r.user_id = $user_id, "
-                    "r.agent_id = $agent_id, r.run_id = $run_id, r.updated_at = $now, "
-                    "r.created_at = coalesce(r.created_at, $now)",
-                    {"id": relation.id, "source_id": relation.source_id,
-                     "target_id": relation.target_id, "relation": relation.relation, "now": now,
-                     **{k: relation.scope.get(k) for k in SCOPE_KEYS}})
-            if invalidate:
-                self._run(
-                    f"MATCH (:{ENTITY})-[r:{RELATION}]->(:{ENTITY}) WHERE r.id IN $ids "
-                    "SET r.valid = false, r.invalidated_at = coalesce(r.invalidated_at, $now), "
-                    "r.updated_at = $now", {"ids": invalidate, "now": now})
+            self._run_many(statements)
 
     def delete_scope(self, scope: dict[str, str]) -> None:
         with self._lock:

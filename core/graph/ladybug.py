@@ -77,6 +77,18 @@ class LadybugGraphStore(CypherGraphStore):
                 rows.append(dict(zip(columns, result.get_next(), strict=True)))
             return rows
 
+    def _run_many(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        if not statements:
+            return
+        self._run("BEGIN TRANSACTION")
+        try:
+            for query, params in statements:
+                self._run(query, params)
+        except BaseException:
+            self._run("ROLLBACK")
+            raise
+        self._run("COMMIT")
+
     def close(self) -> None:
         with self._conn_lock:
             if self._conn is not None:

@@ -52,6 +52,20 @@ class Neo4jGraphStore(CypherGraphStore):
             raise StoreError(f"graph query failed: {exc}") from exc
         return [dict(record) for record in records]
 
+    def _run_many(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        if not statements:
+            return
+
+        def work(tx: Any) -> None:
+            for query, params in statements:
+                tx.run(query, params).consume()
+
+        try:
+            with self._driver.session(database=self.database) as session:
+                session.execute_write(work)
+        except Exception as exc:
+            raise StoreError(f"graph write failed: {exc}") from exc
+
     def open(self, dimension: int) -> None:
         self.dimension = int(dimension)
         try:

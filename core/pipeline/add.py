@@ -88,12 +88,17 @@ class AddPlanner:
 
     async def plan_facts(self, extraction: Extraction, ctx: AddContext) -> Plan:
         plan = Plan()
-        draft = await self.graph.draft(extraction, ctx.scope) if self.graph else None
         fresh = await self._fresh(extraction.facts, ctx.scope_filter)
+        facts = [fact for _, fact in fresh]
+        names = GraphPlanner.entity_names(extraction) if self.graph else {}
+        # One embedding batch for the new facts and the entity names.
+        embedded = await self.embedder.embed([f.text for f in facts] + list(names.values()),
+                                             "document") if facts or names else []
+        vectors = embedded[:len(facts)]
+        draft = await self.graph.draft(extraction, ctx.scope, dict(zip(
+            names, embedded[len(facts):], strict=True))) if self.graph else None
         invalidate: list[int] = []
         if fresh:
-            facts = [fact for _, fact in fresh]
-            vectors = await self.embedder.embed([f.text for f in facts], "document")
             neighbours = await asyncio.to_thread(self.store.search_batch, [
                 SearchRequest(limit=self.config.neighbours_per_fact, dense=v,
                               filter=all_of(ctx.scope_filter, NOT_PROCEDURAL),

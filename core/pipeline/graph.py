@@ -41,19 +41,29 @@ class GraphPlanner:
         self.config = config
         self._new_id = new_id
 
-    async def draft(self, extraction: Extraction, scope: dict[str, str]) -> GraphDraft:
+    @staticmethod
+    def entity_names(extraction: Extraction) -> dict[str, str]:
+        """The entity names the extracted relations use, by name key (first spelling)."""
+        names: dict[str, str] = {}
+        for t in extraction.relations:
+            if name_key(t.source) != name_key(t.target):
+                names.setdefault(name_key(t.source), t.source)
+                names.setdefault(name_key(t.target), t.target)
+        return names
+
+    async def draft(self, extraction: Extraction, scope: dict[str, str],
+                    name_vectors: dict[str, list[float]]) -> GraphDraft:
+        """Resolve entities (their name embeddings, by name key, are given: the caller
+        embeds them in the same batch as the facts) and draft the relation writes."""
         draft = GraphDraft()
         triples = [t for t in extraction.relations
                    if name_key(t.source) != name_key(t.target)]
         if not triples:
             return draft
         types = {name_key(e.name): e.type for e in extraction.entities}
-        names: dict[str, str] = {}
-        for t in triples:
-            names.setdefault(name_key(t.source), t.source)
-            names.setdefault(name_key(t.target), t.target)
+        names = self.entity_names(extraction)
         keys = list(names)
-        vectors = await self.embedder.embed([names[k] for k in keys], "document")
+        vectors = [name_vectors[k] for k in keys]
         known = {name_key(e.name): e for e in
                  await asyncio.to_thread(self.store.entities_named, scope, keys)}
         for key, vector in zip(keys, vectors, strict=True):
