@@ -27,7 +27,7 @@ from core.factory import (
 )
 from core.filters import FilterNode, all_of, parse_filters, scope_filter
 from core.graph.base import GraphStore, RelationRecord, name_key
-from core.history.sqlite import JournalOp, SQLiteHistory
+from core.history.base import HistoryStore, JournalOp
 from core.messages import Message, normalize_messages
 from core.models import (
     AddResult,
@@ -92,7 +92,7 @@ class AsyncMemory:
         self.extractor: Extractor = build_extractor(self.config, chat_model)
         self.embedder: Embedder = embedder or build_embedder(self.config)
         self.store: VectorStore = vector_store or build_vector_store(self.config)
-        self.history_store: SQLiteHistory = build_history(self.config)
+        self.history_store: HistoryStore = build_history(self.config)
         self.graph: GraphStore | None = build_graph_store(self.config)
         self.lexical = BM25Encoder()
         new_id = lambda: str(uuid.uuid4())  # noqa: E731

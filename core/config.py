@@ -19,7 +19,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigurationError
@@ -191,6 +199,17 @@ class MemoryConfig(BaseModel):
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _history_db_url(cls, data: Any) -> Any:
+        """`history_db_url=` (mem0's name) is `history.url`."""
+        if isinstance(data, dict) and "history_db_url" in data:
+            data = dict(data)
+            url = data.pop("history_db_url")
+            if url is not None:
+                data["history"] = {**(data.get("history") or {}), "url": url}
+        return data
 
     @field_validator("data_dir", mode="before")
     @classmethod

@@ -18,12 +18,25 @@ The contract every implementation keeps (tests/history run the same tests on bot
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from core.history.sqlite import JournalOp
-from core.models import HistoryEntry, PendingAdd
+from core.models import Event, HistoryEntry, PendingAdd
 
 __all__ = ["HistoryStore", "JournalOp"]
+
+
+@dataclass
+class JournalOp:
+    """One operation of an add, as journaled and then applied."""
+
+    memory_id: str
+    event: Event
+    old_memory: str | None
+    new_memory: str | None
+    payload: dict[str, Any] | None  # the full point payload for ADD / UPDATE
+    id: str = ""
+    seq: int = 0
 
 
 @runtime_checkable

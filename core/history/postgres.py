@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from core.errors import ConfigurationError, StoreError
-from core.history.sqlite import JournalOp
+from core.history.base import JournalOp
 from core.models import Event, HistoryEntry, PendingAdd
 
 try:

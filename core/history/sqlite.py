@@ -18,11 +18,11 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.history.base import JournalOp
 from core.models import Event, HistoryEntry, PendingAdd
 
 SCHEMA = """
@@ -61,19 +61,6 @@ CREATE TABLE IF NOT EXISTS pending_adds (
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass
-class JournalOp:
-    """One operation of an add, as journaled and then applied."""
-
-    memory_id: str
-    event: Event
-    old_memory: str | None
-    new_memory: str | None
-    payload: dict[str, Any] | None  # the full point payload for ADD / UPDATE
-    id: str = ""
-    seq: int = 0
 
 
 class SQLiteHistory:

@@ -16,7 +16,7 @@ from typing import Any
 
 from core.config import ReconcileConfig
 from core.filters import Condition, FilterNode, all_of
-from core.history.sqlite import JournalOp
+from core.history.base import JournalOp
 from core.models import Event, MemoryEvent, Relation
 from core.pipeline.extractor import Extractor, ReconcileInput
 from core.pipeline.graph import GraphDraft, GraphPlanner

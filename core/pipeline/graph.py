@@ -15,7 +15,7 @@ from typing import Any
 
 from core.config import GraphStoreConfig
 from core.graph.base import EntityRecord, GraphStore, RelationRecord, name_key
-from core.history.sqlite import JournalOp
+from core.history.base import JournalOp
 from core.models import Event, Relation
 from core.pipeline.schema import Extraction, Triple
 from core.providers.base import Embedder

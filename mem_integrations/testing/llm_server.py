@@ -1,6 +1,7 @@
 """A scripted OpenAI-compatible server on 127.0.0.1, for tests and benchmarks.
 
-It speaks `/v1/chat/completions` and `/v1/embeddings` over real HTTP, so the `openai`
+It speaks `/v1/chat/completions` (text, JSON or tool-call replies) and `/v1/embeddings`
+over real HTTP, so the `openai`
 client's request building, retries and parsing are exercised for real; only the model
 is replaced. Replies come from a queue (`queue(...)`) and, when the queue is empty, from
 a `responder` function. Faults (HTTP status, delay) can be queued too. Every chat call is
@@ -21,11 +22,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Reply = str | dict[str, Any]
+Reply = str | dict[str, Any]  # or a ToolCallReply
 Responder = Callable[[dict[str, Any]], Reply]
 
 
@@ -70,6 +71,48 @@ def hashed_embedding(text: str, dimension: int = 64) -> list[float]:
         vector[digest % dimension] += 1.0 if (digest >> 64) % 2 else -1.0
     norm = math.sqrt(sum(v * v for v in vector)) or 1.0
     return [v / norm for v in vector]
+
+
+@dataclass
+class ScriptedToolCall:
+    """One function call the scripted model makes. `arguments` may be a dict (sent as
+    JSON) or a raw string (to script malformed arguments)."""
+
+    name: str
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    id: str | None = None
+
+
+@dataclass
+class ToolCallReply:
+    """An assistant message with tool calls (and optional text)."""
+
+    calls: list[ScriptedToolCall]
+    content: str | None = None
+
+
+def tool_call(name: str, arguments: dict[str, Any] | str | None = None, /, **kwargs: Any
+              ) -> ToolCallReply:
+    """A reply with one tool call: `tool_call("recall", query="diet")`."""
+    return ToolCallReply([ScriptedToolCall(name, arguments if arguments is not None else kwargs)])
+
+
+def tool_calls(*calls: ScriptedToolCall | tuple[str, dict[str, Any]],
+               content: str | None = None) -> ToolCallReply:
+    """A reply with several tool calls, given as `ScriptedToolCall`s or `(name, args)`."""
+    return ToolCallReply([c if isinstance(c, ScriptedToolCall) else ScriptedToolCall(*c)
+                          for c in calls], content=content)
+
+
+def last_tool_results(body: dict[str, Any]) -> list[str]:
+    """The contents of the tool messages that follow the last assistant message of a
+    request (what the tools just returned): handy in a responder."""
+    results: list[str] = []
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") != "tool":
+            break
+        results.insert(0, str(message.get("content") or ""))
+    return results
 
 
 class ScriptedLLMServer:
@@ -158,14 +201,25 @@ class ScriptedLLMServer:
             else:
                 return reply.status, {"error": {"message": reply.message, "type": "scripted"}}
         time.sleep(self.delay)
-        text = reply if isinstance(reply, str) else json.dumps(reply)
+        number = len(self.calls)
+        if isinstance(reply, ToolCallReply):
+            scripted = [{
+                "id": c.id or f"call_{number}_{i}", "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments
+                             if isinstance(c.arguments, str) else json.dumps(c.arguments)},
+            } for i, c in enumerate(reply.calls)]
+            message: dict[str, Any] = {"role": "assistant", "content": reply.content,
+                                       "tool_calls": scripted}
+            finish, text = "tool_calls", json.dumps(scripted)
+        else:
+            text = reply if isinstance(reply, str) else json.dumps(reply)
+            message, finish = {"role": "assistant", "content": text}, "stop"
         call.reply = text
         completion = estimate_tokens(text)
         return 200, {
-            "id": f"chatcmpl-{len(self.calls)}", "object": "chat.completion",
+            "id": f"chatcmpl-{number}", "object": "chat.completion",
             "created": int(time.time()), "model": body.get("model", "scripted"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}],
+            "choices": [{"index": 0, "finish_reason": finish, "message": message}],
             "usage": {"prompt_tokens": call.prompt_tokens, "completion_tokens": completion,
                       "total_tokens": call.prompt_tokens + completion},
         }

@@ -123,3 +123,9 @@ def test_relative_store_paths_cannot_escape_the_data_dir(tmp_path):
     with pytest.raises(ConfigurationError):
         Memory({"data_dir": str(tmp_path), "history": {"path": "../../elsewhere.db"},
                 "llm": {"provider": "offline"}})
+
+
+def test_history_db_url_is_mem0s_name_for_history_url():
+    config = load_config({"history_db_url": "postgresql://memint:pw@db:5432/memint"})
+    assert config.history.url.get_secret_value() == "postgresql://memint:pw@db:5432/memint"
+    assert "pw" not in repr(config)

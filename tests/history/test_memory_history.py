@@ -1,0 +1,91 @@
+"""`Memory` end to end on each history store (SQLite and PostgreSQL): history order,
+pending adds after an unusable LLM reply, and recovery of an interrupted write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.errors import LLMResponseError
+from core.models import Event
+from mem_integrations import Memory
+from mem_integrations.testing import ScriptedLLMServer
+from tests.conftest import facts
+
+
+@pytest.fixture
+def memory_on(history_config: dict[str, str], tmp_path: Path, embedder: Any,
+              llm: ScriptedLLMServer) -> Iterator[Any]:
+    made: list[Memory] = []
+
+    def make(**llm_config: Any) -> Memory:
+        memory = Memory({
+            "data_dir": str(tmp_path / "data"),
+            "history": history_config,
+            "llm": llm_config or {"provider": "offline"},
+        }, embedder=embedder)
+        made.append(memory)
+        return memory
+
+    yield make
+    for memory in made:
+        memory.close()
+
+
+def test_history_of_add_update_delete_is_kept_in_order(memory_on: Any,
+                                                       history_backend: str) -> None:
+    memory = memory_on()
+    store = memory.async_memory.history_store
+    assert type(store).__name__ == ("PostgresHistory" if history_backend == "postgres"
+                                    else "SQLiteHistory")
+    added = memory.add("I live in Paris.", user_id="alice")
+    memory_id = added.results[0].id
+    memory.update(memory_id, text="Lives in Berlin")
+    memory.delete(memory_id)
+    entries = memory.history(memory_id)
+    assert [e.event for e in entries] == [Event.ADD, Event.UPDATE, Event.DELETE]
+    assert entries[1].old_memory == entries[0].new_memory
+    assert entries[1].new_memory == "Lives in Berlin"
+    assert all(e.user_id == "alice" for e in entries)
+
+
+def test_an_unusable_llm_reply_keeps_the_messages_for_reprocess(
+        memory_on: Any, llm: ScriptedLLMServer) -> None:
+    memory = memory_on(base_url=llm.base_url, api_key="sk-test", max_retries=0, timeout=10)
+    llm.queue("this is not JSON", "still not JSON")
+    with pytest.raises(LLMResponseError) as caught:
+        memory.add("I am allergic to peanuts", user_id="alice")
+    pending_id = caught.value.pending_id
+    assert pending_id
+    kept = memory.pending()
+    assert [(p.id, p.status, p.messages[0]["content"]) for p in kept] == [
+        (pending_id, "failed", "I am allergic to peanuts")]
+    assert memory.get_all(user_id="alice").results == []  # nothing was written
+
+    llm.queue(facts("Is allergic to peanuts"))
+    result = memory.reprocess(pending_id)
+    assert [e.memory for e in result.results] == ["Is allergic to peanuts"]
+    assert memory.pending() == []
+    assert [m.memory for m in memory.get_all(user_id="alice")] == ["Is allergic to peanuts"]
+
+
+def test_a_write_interrupted_after_the_journal_is_replayed(memory_on: Any) -> None:
+    memory = memory_on()
+    store = memory.async_memory.store
+    original = store.upsert
+
+    def crash(points: Any) -> None:
+        raise RuntimeError("the process died while writing vectors")
+
+    store.upsert = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        memory.add("I play the cello.", user_id="alice")
+    store.upsert = original  # type: ignore[method-assign]
+
+    recovered = memory.get_all(user_id="alice").results  # the journal is replayed first
+    assert [m.memory for m in recovered] == ["I play the cello"]
+    assert [e.event for e in memory.history(recovered[0].id)] == [Event.ADD]
+    assert memory.async_memory.history_store.unapplied() == []
