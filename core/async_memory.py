@@ -6,7 +6,8 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -211,8 +212,17 @@ class AsyncMemory:
             raise
         await asyncio.to_thread(self.history_store.mark_applied, batch)
 
-    def _lock_for(self, scope: dict[str, str]) -> asyncio.Lock:
-        return self._scope_locks[tuple(sorted(scope.items()))]
+    @asynccontextmanager
+    async def _lock_for(self, scope: dict[str, str]) -> AsyncIterator[None]:
+        """Serialise plan-and-commit for one scope: an asyncio lock within this process,
+        and the history store's scope lock across processes sharing it (PostgreSQL)."""
+        async with self._scope_locks[tuple(sorted(scope.items()))]:
+            shared = self.history_store.scope_lock(scope)
+            await asyncio.to_thread(shared.__enter__)
+            try:
+                yield
+            finally:
+                await asyncio.to_thread(shared.__exit__, None, None, None)
 
     async def add(
         self,

@@ -18,6 +18,7 @@ The contract every implementation keeps (tests/history run the same tests on bot
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -87,6 +88,12 @@ class HistoryStore(Protocol):
         ...
 
     # --- lifecycle -----------------------------------------------------------------------
+
+    def scope_lock(self, scope: dict[str, str]) -> AbstractContextManager[None]:
+        """Held (in a worker thread) while an add or a change for `scope` plans and
+        commits, so that processes sharing this store do not race on one scope. Within
+        one process `AsyncMemory` already serialises a scope."""
+        ...
 
     def reset(self) -> None:
         """Delete all history and pending adds."""

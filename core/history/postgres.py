@@ -28,7 +28,7 @@ import hashlib
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -336,6 +336,22 @@ class PostgresHistory:
                  r[4] or {}) for r in self._run(read)]
 
     # --- lifecycle -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def scope_lock(self, scope: dict[str, str]) -> Iterator[None]:
+        """A PostgreSQL advisory lock on the scope, on a connection of its own (the
+        store's shared connection must stay free while the holder waits on the LLM)."""
+        key = _key("scope:" + "|".join(f"{k}={v}" for k, v in sorted(scope.items())))
+        try:
+            conn = psycopg.connect(self.url, autocommit=True,
+                                   connect_timeout=int(self.connect_timeout))
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot lock a scope in the history database: {exc}") from exc
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            yield
+        finally:
+            conn.close()  # closing the session releases its advisory locks
 
     def reset(self) -> None:
         def clear(conn: psycopg.Connection[Any]) -> None:

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -189,6 +189,11 @@ class SQLiteHistory:
                             error=r[6] or "the process stopped before this add finished",
                             created_at=datetime.fromisoformat(r[7])),
                  json.loads(r[4]) if r[4] else {}) for r in rows]
+
+    def scope_lock(self, scope: dict[str, str]) -> AbstractContextManager[None]:
+        # The embedded stores admit one process per data directory, so the in-process
+        # lock of AsyncMemory is all a SQLite history ever needs.
+        return nullcontext()
 
     def reset(self) -> None:
         with self._transaction() as conn:

@@ -89,3 +89,32 @@ def test_a_write_interrupted_after_the_journal_is_replayed(memory_on: Any) -> No
     assert [m.memory for m in recovered] == ["I play the cello"]
     assert [e.event for e in memory.history(recovered[0].id)] == [Event.ADD]
     assert memory.async_memory.history_store.unapplied() == []
+
+
+def test_replicas_sharing_postgres_do_not_duplicate_a_scope(
+        postgres_url: str, table_prefix: str, tmp_path: Path, embedder: Any) -> None:
+    """Two engines standing in for two server replicas: one vector store, one PostgreSQL
+    history, separate in-process locks. Concurrent adds of the same facts for one user
+    still store each fact once (the scope lock is a PostgreSQL advisory lock)."""
+    import asyncio
+
+    from core.stores.qdrant_edge import QdrantEdgeStore
+    from mem_integrations import AsyncMemory
+
+    shared_vectors = QdrantEdgeStore(tmp_path / "qdrant", "memories")
+    config = {"data_dir": str(tmp_path / "replica"), "llm": {"provider": "offline"},
+              "history": {"url": postgres_url, "table_prefix": table_prefix}}
+    facts_said = [f"I keep a note about topic number {i}" for i in range(6)]
+
+    async def main() -> list[str]:
+        replicas = [AsyncMemory(config, embedder=embedder, vector_store=shared_vectors)
+                    for _ in range(2)]
+        try:
+            await asyncio.gather(*[replica.add(text, user_id="alice", infer=False)
+                                   for text in facts_said for replica in replicas])
+            return [m.memory for m in await replicas[0].get_all(user_id="alice")]
+        finally:
+            for replica in replicas:
+                await replica.close()
+
+    assert sorted(asyncio.run(main())) == sorted(facts_said)
