@@ -41,9 +41,9 @@ from core.errors import (
     MemoryNotFoundError,
     ProviderError,
 )
-from core.models import AddResult, Event, MemoryItem
 from core.scope import SCOPE_KEYS, Scope
 from core.sync_memory import Memory
+from mem_integrations.rendering import describe_add, describe_recall
 
 __all__ = [
     "ERROR_PREFIX", "FORGET_DESCRIPTION", "MemoryTools", "RECALL_DESCRIPTION", "REMEMBER_DESCRIPTION",
@@ -173,33 +173,8 @@ def _calls_of(source: Any) -> list[Any]:
     return [source]
 
 
-def facade_loop(memory: Memory) -> asyncio.AbstractEventLoop:
-    """The event loop a `Memory` runs its engine on (its locks and HTTP clients belong
-    there): `Memory.loop` where the core has it."""
-    loop = getattr(memory, "loop", None)
-    return loop if isinstance(loop, asyncio.AbstractEventLoop) else memory._loop.loop
-
-
 class ToolArgumentError(Exception):
     """A tool call's arguments are unusable; the message is shown to the model."""
-
-
-def _describe_add(result: AddResult) -> str:
-    lines = []
-    for event in result.results:
-        if event.event is Event.ADD:
-            lines.append(f"Remembered: {event.memory}")
-        elif event.event is Event.UPDATE:
-            lines.append(f"Updated: {event.previous_memory} -> {event.memory}")
-        elif event.event is Event.DELETE:
-            lines.append(f"Removed outdated memory: {event.memory}")
-    return "\n".join(lines) or "Nothing new to remember: this is already known."
-
-
-def _describe_search(items: list[MemoryItem]) -> str:
-    if not items:
-        return "No relevant memories found."
-    return "Relevant memories:\n" + "\n".join(f"- [{item.id}] {item.memory}" for item in items)
 
 
 class MemoryTools:
@@ -298,12 +273,12 @@ class MemoryTools:
             raise TypeError("these tools were given an AsyncMemory: use aexecute / ahandle / "
                             "arun from async code, or pass a Memory")
         # The facade's event-loop thread owns the engine (its locks and HTTP clients).
-        return asyncio.run_coroutine_threadsafe(coro, facade_loop(self.memory)).result()
+        return asyncio.run_coroutine_threadsafe(coro, self.memory.loop).result()
 
     async def _await(self, coro: Coroutine[Any, Any, T]) -> T:
         if isinstance(self.memory, AsyncMemory):
             return await coro
-        future = asyncio.run_coroutine_threadsafe(coro, facade_loop(self.memory))
+        future = asyncio.run_coroutine_threadsafe(coro, self.memory.loop)
         return await asyncio.wrap_future(future)
 
     @property
@@ -388,14 +363,14 @@ class MemoryTools:
         fact = self._text(arguments, "fact", "remember")
         result = await self._engine.add([{"role": "user", "content": fact}], infer=self.infer,
                                         metadata=self.metadata, **self.scope)
-        return _describe_add(result)
+        return describe_add(result)
 
     async def _recall(self, arguments: Mapping[str, Any]) -> str:
         query = self._text(arguments, "query", "recall")
         limit = self._limit(arguments.get("limit"))
         result = await self._engine.search(query, limit=limit, threshold=self.threshold,
                                            **self.scope)
-        return _describe_search(result.results)
+        return describe_recall(result)
 
     async def _forget(self, arguments: Mapping[str, Any]) -> str:
         memory_id = self._text(arguments, "memory_id", "forget").strip("[]")

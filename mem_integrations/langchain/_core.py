@@ -11,12 +11,11 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Awaitable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any, TypedDict, TypeVar, cast
 
 from core.async_memory import AsyncMemory
 from core.errors import MissingScopeError
-from core.models import MemoryItem
 from core.scope import SCOPE_KEYS
 from core.sync_memory import Memory
 
@@ -189,15 +188,3 @@ def fixed_scope(user_id: str | None, agent_id: str | None, run_id: str | None) -
 
 def configurable_of(config: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict((config or {}).get("configurable") or {})
-
-
-# --- rendering -------------------------------------------------------------------------------
-
-
-def render_memories(items: Iterable[MemoryItem], *, with_ids: bool = False) -> str:
-    """Memories as bullet lines for a prompt or a tool result."""
-    lines = []
-    for item in items:
-        prefix = f"[{item.id}] " if with_ids else ""
-        lines.append(f"- {prefix}{item.memory}")
-    return "\n".join(lines)

@@ -26,9 +26,9 @@ from mem_integrations.langchain._core import (
     Engine,
     ScopeIds,
     fixed_scope,
-    render_memories,
     require_scope,
 )
+from mem_integrations.rendering import format_memories
 
 
 class LongTermMemory(BaseMemory):
@@ -82,7 +82,7 @@ class LongTermMemory(BaseMemory):
         return str(next(iter(outputs.values())))
 
     def _variables(self, items: list[Any]) -> dict[str, Any]:
-        text = f"{self.header}\n{render_memories(items)}" if items else ""
+        text = f"{self.header}\n{format_memories(items)}" if items else ""
         if self.return_messages:
             messages: list[BaseMessage] = [SystemMessage(content=text)] if text else []
             return {self.memory_key: messages}

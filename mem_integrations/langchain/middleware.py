@@ -28,11 +28,11 @@ from mem_integrations.langchain._core import (
     configurable_of,
     fixed_scope,
     merge_scopes,
-    render_memories,
     require_scope,
     scope_of,
 )
 from mem_integrations.langchain.tools import create_memory_tools
+from mem_integrations.rendering import format_memories
 
 DEFAULT_TEMPLATE = (
     "## Long-term memory\n"
@@ -111,7 +111,7 @@ class MemoryMiddleware(AgentMiddleware):
                        ) -> ModelRequest[Any]:
         if not items:
             return request
-        block = self.template.format(memories=render_memories(items))
+        block = self.template.format(memories=format_memories(items))
         return request.override(system_message=_append_to_system(request.system_message, block))
 
     def _add_args(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:

@@ -25,7 +25,6 @@ from langchain_core.tools import BaseTool, InjectedToolArg
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from core.errors import InvalidInputError, MemoryNotFoundError
-from core.models import AddResult, Event
 from core.scope import SCOPE_KEYS
 from mem_integrations.langchain._core import (
     Engine,
@@ -33,10 +32,10 @@ from mem_integrations.langchain._core import (
     configurable_of,
     fixed_scope,
     merge_scopes,
-    render_memories,
     require_scope,
     scope_of,
 )
+from mem_integrations.rendering import describe_add, describe_recall
 
 try:  # ToolRuntime comes with langgraph (installed with `langchain`); tools work without it
     from langgraph.prebuilt import ToolRuntime
@@ -137,7 +136,7 @@ class RememberTool(_MemoryTool):
              config: RunnableConfig, **_: Any) -> str:
         scope = self._scope({"user_id": user_id, "agent_id": agent_id, "run_id": run_id},
                              runtime, config)
-        return _describe_add(self._engine.run(self._engine.core.add(**self._add_args(fact, scope))))
+        return describe_add(self._engine.run(self._engine.core.add(**self._add_args(fact, scope))))
 
     async def _arun(self, fact: str, user_id: str | None = None, agent_id: str | None = None,
                     run_id: str | None = None, runtime: Runtime = None, *,
@@ -145,7 +144,7 @@ class RememberTool(_MemoryTool):
         scope = self._scope({"user_id": user_id, "agent_id": agent_id, "run_id": run_id},
                              runtime, config)
         result = await self._engine.arun(self._engine.core.add(**self._add_args(fact, scope)))
-        return _describe_add(result)
+        return describe_add(result)
 
 
 class RecallTool(_MemoryTool):
@@ -250,22 +249,5 @@ def create_memory_tools(
     ]
 
 
-def _describe_add(result: AddResult) -> str:
-    if not result.results:
-        return "Nothing new to remember: this is already known."
-    lines = []
-    for event in result.results:
-        if event.event is Event.ADD:
-            lines.append(f"Remembered: {event.memory}")
-        elif event.event is Event.UPDATE:
-            lines.append(f"Updated: {event.previous_memory} -> {event.memory}")
-        elif event.event is Event.DELETE:
-            lines.append(f"Removed outdated memory: {event.memory}")
-    return "\n".join(lines)
-
-
 def _describe_search(items: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-    artifact = [item.model_dump(mode="json") for item in items]
-    if not items:
-        return "No relevant memories found.", artifact
-    return "Relevant memories:\n" + render_memories(items, with_ids=True), artifact
+    return describe_recall(items), [item.model_dump(mode="json") for item in items]

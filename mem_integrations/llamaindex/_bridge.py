@@ -17,7 +17,7 @@ from llama_index.core.base.llms.types import ChatMessage, TextBlock, ToolCallBlo
 
 from core.async_memory import AsyncMemory
 from core.errors import ProviderError
-from core.models import AddResult, MemoryItem, SearchResult
+from core.models import AddResult, MemoryItem
 from core.scope import Scope
 from core.sync_memory import Memory
 
@@ -113,20 +113,6 @@ def query_from(messages: Sequence[ChatMessage], window: int) -> str:
     """A search query from the last `window` user messages (oldest first)."""
     texts = [t for m in messages if role_of(m) == "user" and (t := message_text(m))]
     return "\n".join(texts[-window:]) if window > 0 else ""
-
-
-def format_memories(result: SearchResult, *, with_ids: bool = False) -> str:
-    """Memories as bullet lines, then graph relations when the graph memory found some
-    ("" when there is nothing)."""
-    if with_ids:
-        lines = [f"- [{item.id}] {item.memory}" for item in result.results]
-    else:
-        lines = [f"- {item.memory}" for item in result.results]
-    if result.relations:
-        lines.append("Relations:")
-        lines.extend(f"- {r.source} {r.relationship.replace('_', ' ')} {r.destination}"
-                     for r in result.relations)
-    return "\n".join(lines)
 
 
 async def add_quietly(engine: Engine, messages: list[dict[str, str]], scope: BoundScope, *,

@@ -36,10 +36,10 @@ from mem_integrations.llamaindex._bridge import (
     Engine,
     add_quietly,
     conversation,
-    format_memories,
     query_from,
     role_of,
 )
+from mem_integrations.rendering import format_memories
 
 CHARS_PER_TOKEN = 4  # rough, for truncation hints only
 

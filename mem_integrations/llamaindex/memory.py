@@ -38,12 +38,12 @@ from mem_integrations.llamaindex._bridge import (
     Engine,
     add_quietly,
     conversation,
-    format_memories,
     has_tool_calls,
     message_text,
     query_from,
     role_of,
 )
+from mem_integrations.rendering import format_memories
 
 DEFAULT_MEMORY_PROMPT = "Long-term memories relevant to this conversation:\n{memories}"
 

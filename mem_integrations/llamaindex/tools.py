@@ -17,8 +17,9 @@ from typing import Any
 from llama_index.core.tools import FunctionTool, ToolOutput
 
 from core.errors import InvalidInputError, MemoryNotFoundError
-from core.models import AddResult, Event, MemoryItem
-from mem_integrations.llamaindex._bridge import AnyMemory, BoundScope, Engine, format_memories
+from core.models import MemoryItem
+from mem_integrations.llamaindex._bridge import AnyMemory, BoundScope, Engine
+from mem_integrations.rendering import describe_add, describe_recall
 
 SCOPE_PARAMS = ("user_id", "agent_id", "run_id")
 
@@ -50,20 +51,6 @@ class ScopedFunctionTool(FunctionTool):
 
     async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
         return await super().acall(*args, **self._without_bound(kwargs))
-
-
-def _describe(result: AddResult) -> str:
-    lines = []
-    for event in result.results:
-        if event.event is Event.ADD:
-            lines.append(f"Remembered: {event.memory}")
-        elif event.event is Event.UPDATE:
-            lines.append(f"Updated: {event.previous_memory!r} -> {event.memory!r}")
-        elif event.event is Event.DELETE:
-            lines.append(f"Forgot (no longer true): {event.memory}")
-        else:
-            lines.append(f"Already known: {event.memory}")
-    return "\n".join(lines) or "Nothing new to remember."
 
 
 def memory_tools(
@@ -101,7 +88,7 @@ def memory_tools(
         result = await engine.acall("add", [{"role": "user", "content": text}],
                                     infer=infer, metadata=metadata,
                                     **ids(user_id, agent_id, run_id))
-        return _describe(result)
+        return describe_add(result)
 
     async def recall(query: str, user_id: str | None = None, agent_id: str | None = None,
                      run_id: str | None = None) -> str:
@@ -110,7 +97,7 @@ def memory_tools(
             return "Nothing to search for: the query is empty."
         result = await engine.acall("search", query, limit=limit,
                                     **ids(user_id, agent_id, run_id))
-        return format_memories(result, with_ids=True) or "No relevant memories."
+        return describe_recall(result)
 
     async def forget(memory_id: str, user_id: str | None = None,
                      agent_id: str | None = None, run_id: str | None = None) -> str:

@@ -67,7 +67,6 @@ from mem_integrations.server.security import (
     BodySizeLimitMiddleware,
     keys_from_text,
 )
-from mem_integrations.tools import facade_loop
 
 log = logging.getLogger("mem_integrations.server")
 
@@ -102,7 +101,7 @@ class _Engine:
     async def __call__(self, coro: Awaitable[T]) -> T:
         if self.facade is None:
             return await coro
-        future = asyncio.run_coroutine_threadsafe(coro, facade_loop(self.facade))  # type: ignore[arg-type]
+        future = asyncio.run_coroutine_threadsafe(coro, self.facade.loop)  # type: ignore[union-attr]
         return await asyncio.wrap_future(future)
 
 

@@ -60,7 +60,7 @@ async def test_a_model_cannot_choose_another_users_scope(offline_memory):
 
     # A confused or injected model sends a user_id: the bound scope wins.
     recalled = await tools["recall"].acall(query="bank PIN", user_id="bob")
-    assert "7731" not in recalled.content and recalled.content == "No relevant memories."
+    assert "7731" not in recalled.content and recalled.content == "No relevant memories found."
     assert "7731" not in tools["recall"](query="bank PIN", user_id="bob").content
     await tools["remember"].acall(text="The sky is green today.", user_id="bob")
     assert [m.memory for m in offline_memory.get_all(user_id="bob")] == ["Bob's bank PIN is 7731"]
@@ -79,7 +79,7 @@ async def test_recall_and_forget(offline_memory):
     tools = by_name(memory_tools(offline_memory, user_id="alice", limit=1))
 
     recalled = await tools["recall"].acall(query="Is she allergic to anything?")
-    assert recalled.content == f"- [{ids[0]}] Alice is allergic to cats"
+    assert recalled.content == f"Relevant memories:\n- [{ids[0]}] Alice is allergic to cats"
     forgotten = await tools["forget"].acall(memory_id=ids[0])
     assert forgotten.content == "Forgot: Alice is allergic to cats"
     assert [m.memory for m in offline_memory.get_all(user_id="alice")] == ["Alice lives in Rome"]
@@ -95,10 +95,10 @@ async def test_remember_reports_updates(offline_memory):
         "Remembered: I live in Rome"
     # The offline reconcile treats "moved"/"now" as a change of a close memory.
     update = await tools["remember"].acall(text="I now live in Milan.")
-    assert update.content == "Updated: 'I live in Rome' -> 'I now live in Milan'"
+    assert update.content == "Updated: I live in Rome -> I now live in Milan"
     assert [m.memory for m in offline_memory.get_all(user_id="alice")] == ["I now live in Milan"]
     assert (await tools["remember"].acall(text="I now live in Milan.")).content == \
-        "Nothing new to remember."
+        "Nothing new to remember: this is already known."
 
 
 async def test_agent_and_run_scopes_and_prefixes(offline_memory):
@@ -110,7 +110,7 @@ async def test_agent_and_run_scopes_and_prefixes(offline_memory):
     assert (item.agent_id, item.run_id, item.user_id) == ("planner", "r1", None)
     other_run = by_name(memory_tools(offline_memory, agent_id="planner", run_id="r2"))
     assert (await other_run["recall"].acall(query="release")).content == \
-        "No relevant memories."
+        "No relevant memories found."
 
 
 def test_tools_need_a_scope(offline_memory):

@@ -1,0 +1,45 @@
+"""How memories read to a model: the results of the remember / recall tools and the
+memory block put into prompts. One wording, shared by every integration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from core.models import AddResult, Event, MemoryItem, SearchResult
+
+NOTHING_NEW = "Nothing new to remember: this is already known."
+NO_MEMORIES = "No relevant memories found."
+
+
+def describe_add(result: AddResult) -> str:
+    """What an add changed, one line per change."""
+    lines = []
+    for event in result.results:
+        if event.event is Event.ADD:
+            lines.append(f"Remembered: {event.memory}")
+        elif event.event is Event.UPDATE:
+            lines.append(f"Updated: {event.previous_memory} -> {event.memory}")
+        elif event.event is Event.DELETE:
+            lines.append(f"Removed outdated memory: {event.memory}")
+    return "\n".join(lines) or NOTHING_NEW
+
+
+def format_memories(found: SearchResult | Iterable[MemoryItem], *, with_ids: bool = False
+                    ) -> str:
+    """Memories as bullet lines (with their ids for tools that can forget), then the
+    graph relations of a search result; "" when there is nothing."""
+    items = found.results if isinstance(found, SearchResult) else list(found)
+    lines = [f"- [{item.id}] {item.memory}" if with_ids else f"- {item.memory}"
+             for item in items]
+    relations = found.relations if isinstance(found, SearchResult) else None
+    if relations:
+        lines.append("Relations:")
+        lines.extend(f"- {r.source} {r.relationship.replace('_', ' ')} {r.destination}"
+                     for r in relations)
+    return "\n".join(lines)
+
+
+def describe_recall(found: SearchResult | Iterable[MemoryItem]) -> str:
+    """A recall tool's result: the memories with their ids, or that there are none."""
+    text = format_memories(found, with_ids=True)
+    return f"Relevant memories:\n{text}" if text else NO_MEMORIES
