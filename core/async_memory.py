@@ -48,7 +48,7 @@ from core.pipeline.add import AddContext, AddPlanner, Plan
 from core.pipeline.extractor import Extractor
 from core.pipeline.graph import GraphPlanner, graph_writes, is_graph_op, texts_to_embed
 from core.providers.base import ChatModel, Embedder
-from core.records import check_metadata, check_text, make_payload, to_item
+from core.records import check_messages_size, check_metadata, check_text, make_payload, to_item
 from core.scope import SCOPE_KEYS, Scope
 from core.search.fusion import fuse
 from core.search.lexical import BM25Encoder
@@ -141,8 +141,18 @@ class AsyncMemory:
             await asyncio.to_thread(self.store.open, info)
             if self.graph is not None:
                 await asyncio.to_thread(self.graph.open, info.dimension)
+            started = getattr(self.history_store, "reset_started", None)
+            if started is not None and await asyncio.to_thread(started):
+                log.warning("finishing a reset that a crash interrupted")
+                await self._wipe_everything()  # before any replay: the journal goes too
             await self._recover()
             self._ready = True
+
+    async def _wipe_everything(self) -> None:
+        await asyncio.to_thread(self.store.drop)
+        if self.graph is not None:
+            await asyncio.to_thread(self.graph.reset)
+        await asyncio.to_thread(self.history_store.reset)  # clears the reset mark too
 
     async def _recover(self) -> None:
         """Re-apply journaled operations a crash left unapplied."""
@@ -195,6 +205,9 @@ class AsyncMemory:
         if graph_ops and self.graph is not None:
             entities, relations, invalidate = graph_writes(graph_ops, plan.vectors)
             self.graph.write(entities, relations, invalidate, datetime.now(UTC).isoformat())
+            for op in graph_ops:
+                if op.payload.get("kind") == "wipe_scope":  # delete_all (idempotent)
+                    self.graph.delete_scope(op.payload["scope"])
 
     async def _commit(self, plan: Plan, scope: dict[str, str], *, pending_id: str | None = None,
                       actor_id: str | None = None, role: str | None = None) -> None:
@@ -250,6 +263,7 @@ class AsyncMemory:
         """
         scope = Scope.of("add", user_id=user_id, agent_id=agent_id, run_id=run_id)
         normalized = normalize_messages(messages)
+        check_messages_size(normalized, verbatim=infer is False and memory_type != PROCEDURAL)
         metadata = check_metadata(metadata)
         if memory_type not in (None, PROCEDURAL):
             raise InvalidInputError(f"memory_type must be None or {PROCEDURAL!r}")
@@ -257,10 +271,19 @@ class AsyncMemory:
             raise InvalidInputError("procedural memory needs agent_id=")
         if not isinstance(infer, bool):
             raise InvalidInputError("infer must be True or False")
-        await self.open()
         options = {"infer": infer, "memory_type": memory_type, "prompt": prompt}
+        # Keep the messages first: opening may replay a journal, which needs the embedder,
+        # and a provider failing there must not lose what the user said.
         pending_id = await asyncio.to_thread(self.history_store.save_pending, normalized,
                                              scope.ids(), metadata, options)
+        try:
+            await self.open()
+        except ProviderError as exc:
+            await asyncio.to_thread(self.history_store.fail_pending, pending_id, exc.reason)
+            raise exc.with_pending(pending_id) from exc
+        except BaseException:  # not openable (locked, mismatched embedder): nothing started
+            self.history_store.drop_pending(pending_id)
+            raise
         return await self._process(pending_id, normalized, scope, metadata, options)
 
     async def _process(self, pending_id: str, messages: list[Message], scope: Scope,
@@ -481,9 +504,11 @@ class AsyncMemory:
         metadata = check_metadata(metadata)
         await self.open()
         current = await self._current(memory_id)
-        old = current.payload
-        scope = {k: old[k] for k in SCOPE_KEYS if old.get(k)}
+        scope = {k: current.payload[k] for k in SCOPE_KEYS if current.payload.get(k)}
         async with self._lock_for(scope):
+            # Read again under the scope's lock (a memory never changes scope): a delete or
+            # an update that committed since the first read must not be undone or lost.
+            old = (await self._current(memory_id)).payload
             new_text = text if text is not None else old.get("data", "")
             payload = make_payload(
                 new_text, scope, now=datetime.now(UTC),
@@ -527,10 +552,17 @@ class AsyncMemory:
             scope = {k: hit.payload[k] for k in SCOPE_KEYS if hit.payload.get(k)}
             groups.setdefault(tuple(sorted(scope.items())), []).append(
                 JournalOp(hit.id, Event.DELETE, hit.payload.get("data"), None, None))
+        deleted = 0
         for key, ops in groups.items():
             async with self._lock_for(dict(key)):
+                # again under the lock: a concurrent delete may have committed meanwhile
+                still = {h.id: h for h in await asyncio.to_thread(
+                    self.store.retrieve, [op.memory_id for op in ops])}
+                ops = [JournalOp(op.memory_id, Event.DELETE, still[op.memory_id].payload.get("data"),
+                                 None, None) for op in ops if op.memory_id in still]
                 await self._commit(Plan(ops=ops), dict(key))
-        return len(found)
+                deleted += len(ops)
+        return deleted
 
     async def put_many(self, items: Sequence[PutItem]) -> list[MemoryEvent]:
         """Write memories verbatim under ids the caller chooses, without an LLM call: a
@@ -546,29 +578,34 @@ class AsyncMemory:
         if not checked:
             return []
         await self.open()
-        existing = {h.id: h.payload for h in
-                    await asyncio.to_thread(self.store.retrieve, list(checked))}
         vectors = dict(zip(checked, await self.embedder.embed(
             [text for _, text, _, _ in checked.values()], "document"), strict=True))
         now = datetime.now(UTC)
-        groups: dict[tuple[tuple[str, str], ...], list[JournalOp]] = {}
-        events: list[MemoryEvent] = []
-        for memory_id, (scope, text, metadata, memory_type) in checked.items():
-            old = existing.get(memory_id)
-            previous = old.get("data") if old else None
-            payload = make_payload(text, scope, now=now, metadata=metadata,
-                                   memory_type=memory_type,
-                                   created_at=old.get("created_at") if old else None)
-            event = Event.UPDATE if old else Event.ADD
-            groups.setdefault(tuple(sorted(scope.items())), []).append(
-                JournalOp(memory_id, event, previous, text, payload))
-            events.append(MemoryEvent(id=memory_id, memory=text, event=event,
-                                      previous_memory=previous))
-        for key, ops in groups.items():
+        groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        for memory_id, (scope, _, _, _) in checked.items():
+            groups.setdefault(tuple(sorted(scope.items())), []).append(memory_id)
+        events: dict[str, MemoryEvent] = {}
+        for key, memory_ids in groups.items():
             async with self._lock_for(dict(key)):
-                await self._commit(Plan(ops=ops, vectors={op.memory_id: vectors[op.memory_id]
-                                                          for op in ops}), dict(key))
-        return events
+                # what exists is read under the lock, so an ADD/UPDATE is decided on
+                # the current state
+                existing = {h.id: h.payload for h in
+                            await asyncio.to_thread(self.store.retrieve, memory_ids)}
+                ops = []
+                for memory_id in memory_ids:
+                    scope, text, metadata, memory_type = checked[memory_id]
+                    old = existing.get(memory_id)
+                    previous = old.get("data") if old else None
+                    payload = make_payload(text, scope, now=now, metadata=metadata,
+                                           memory_type=memory_type,
+                                           created_at=old.get("created_at") if old else None)
+                    event = Event.UPDATE if old else Event.ADD
+                    ops.append(JournalOp(memory_id, event, previous, text, payload))
+                    events[memory_id] = MemoryEvent(id=memory_id, memory=text, event=event,
+                                                    previous_memory=previous)
+                await self._commit(Plan(ops=ops, vectors={i: vectors[i] for i in memory_ids}),
+                                   dict(key))
+        return [events[i] for i in checked]
 
     async def delete_all(self, *, user_id: str | None = None, agent_id: str | None = None,
                          run_id: str | None = None) -> MessageResult:
@@ -578,18 +615,24 @@ class AsyncMemory:
         await self.open()
         async with self._lock_for(ids):
             items = await self._scroll_all(scope_filter(ids))
-            plan = Plan(ops=[JournalOp(i.id, Event.DELETE, i.memory, None, None) for i in items])
-            await self._commit(plan, ids)
-            if self.graph is not None:  # idempotent: a crash here is mended by calling again
-                await asyncio.to_thread(self.graph.delete_scope, ids)
+            ops = [JournalOp(i.id, Event.DELETE, i.memory, None, None) for i in items]
+            if self.graph is not None:
+                # Journaled with the memories' DELETEs, so a crash in between is finished by
+                # the replay, and each relation's history ends with its DELETE.
+                relations = await asyncio.to_thread(self.graph.all_relations, ids)
+                ops += [JournalOp(r.id, Event.DELETE, r.describe(), None, {"kind": "invalidate"})
+                        for r in relations]
+                ops.append(JournalOp(f"wipe:{uuid.uuid4().hex}", Event.DELETE, None, None,
+                                     {"kind": "wipe_scope", "scope": ids}))
+            await self._commit(Plan(ops=ops), ids)
         return MessageResult(message="Memories deleted successfully!", count=len(items))
 
     async def reset(self) -> MessageResult:
         """Delete every memory of every scope, all history, and the graph this library
         created (nothing else in a shared Neo4j database is touched)."""
         await self.open()
-        await asyncio.to_thread(self.store.drop)
-        if self.graph is not None:
-            await asyncio.to_thread(self.graph.reset)
-        await asyncio.to_thread(self.history_store.reset)
+        begin = getattr(self.history_store, "begin_reset", None)
+        if begin is not None:  # a crash from here on is finished by the next open
+            await asyncio.to_thread(begin)
+        await self._wipe_everything()
         return MessageResult(message="Memory store reset successfully!")

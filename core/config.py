@@ -38,7 +38,9 @@ DEFAULT_DATA_DIR = Path.home() / ".mem_integrations"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Validation errors must not echo what was given: it may be an API key, a password
+    # or a URL with credentials (pydantic prints input_value otherwise).
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class LLMConfig(_Section):
@@ -187,7 +189,7 @@ class SearchConfig(_Section):
 class MemoryConfig(BaseModel):
     """Everything `Memory` needs. `MemoryConfig()` is a working, fully local setup."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     data_dir: Path = Field(default_factory=lambda: DEFAULT_DATA_DIR)
     llm: LLMConfig = Field(default_factory=LLMConfig)

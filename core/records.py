@@ -14,6 +14,7 @@ from core.scope import SCOPE_KEYS
 
 MAX_METADATA_BYTES = 64 * 1024
 MAX_MEMORY_CHARS = 20_000
+MAX_ADD_CHARS = 200_000  # one add's messages together (~50k tokens for the extraction call)
 _KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 
 
@@ -41,6 +42,21 @@ def check_metadata(metadata: Any) -> dict[str, Any] | None:
     if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
         raise InvalidInputError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
     return json.loads(encoded)
+
+
+def check_messages_size(messages: list[dict[str, str]], *, verbatim: bool) -> None:
+    """Reject an add too large to remember: with `verbatim` (infer=False) every message
+    becomes a memory, so each is held to MAX_MEMORY_CHARS; all together to MAX_ADD_CHARS."""
+    total = sum(len(m["content"]) for m in messages)
+    if total > MAX_ADD_CHARS:
+        raise InvalidInputError(
+            f"messages are {total} characters long; one add takes at most {MAX_ADD_CHARS}")
+    if verbatim:
+        longest = max(len(m["content"]) for m in messages)
+        if longest > MAX_MEMORY_CHARS:
+            raise InvalidInputError(
+                f"with infer=False each message is stored as a memory, and a memory is at "
+                f"most {MAX_MEMORY_CHARS} characters (this one is {longest})")
 
 
 def check_text(text: Any, what: str = "memory text") -> str:

@@ -92,6 +92,15 @@ class GraphStore(Protocol):
     def close(self) -> None: ...
 
 
+_ENTITY_SCOPE = "e.user_id AS user_id, e.agent_id AS agent_id, e.run_id AS run_id"
+
+
+def _own_scope(row: dict[str, Any]) -> dict[str, str]:
+    """An entity's own scope ids (not the query's: a query for {run_id} also finds the
+    entities of (alice, run))."""
+    return {k: row[k] for k in SCOPE_KEYS if row.get(k) is not None}
+
+
 def scope_clause(alias: str, scope: dict[str, str]) -> str:
     """`alias.user_id = $user_id AND ...` for the scope ids that are set."""
     keys = [k for k in SCOPE_KEYS if scope.get(k) is not None]
@@ -132,21 +141,21 @@ class CypherGraphStore:
             return []
         rows = self._run(
             f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope)} AND e.name_key IN $keys "
-            "RETURN e.id AS id, e.name AS name, e.type AS type",
+            f"RETURN e.id AS id, e.name AS name, e.type AS type, {_ENTITY_SCOPE}",
             {**self._scope_params(scope), "keys": keys})
-        return [EntityRecord(r["id"], r["name"], r["type"] or "entity", dict(scope), score=1.0)
-                for r in rows]
+        return [EntityRecord(r["id"], r["name"], r["type"] or "entity", _own_scope(r),
+                             score=1.0) for r in rows]
 
     def similar_entities(self, scope: dict[str, str], vector: list[float], *, limit: int,
                          threshold: float) -> list[EntityRecord]:
         rows = self._run(
             f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope)} "
             f"WITH e, {self._similarity('vector')} AS score WHERE score >= $threshold "
-            "RETURN e.id AS id, e.name AS name, e.type AS type, score "
+            f"RETURN e.id AS id, e.name AS name, e.type AS type, {_ENTITY_SCOPE}, score "
             "ORDER BY score DESC LIMIT $limit",
             {**self._scope_params(scope), "vector": vector, "threshold": threshold,
              "limit": limit})
-        return [EntityRecord(r["id"], r["name"], r["type"] or "entity", dict(scope),
+        return [EntityRecord(r["id"], r["name"], r["type"] or "entity", _own_scope(r),
                              score=float(r["score"])) for r in rows]
 
     def _relations(self, where: str, params: dict[str, Any], limit: int | None
@@ -217,6 +226,10 @@ class CypherGraphStore:
 
     def delete_scope(self, scope: dict[str, str]) -> None:
         with self._lock:
+            # the scope's relations by their own scope ids, wherever their ends are...
+            self._run(f"MATCH (:{ENTITY})-[r:{RELATION}]->(:{ENTITY}) "
+                      f"WHERE {scope_clause('r', scope)} DELETE r", self._scope_params(scope))
+            # ...then the scope's entities, with whatever else still touches them
             self._run(f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope)} DETACH DELETE e",
                       self._scope_params(scope))
 

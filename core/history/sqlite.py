@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS pending_adds (
     error       TEXT,
     created_at  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS maintenance (
+    name        TEXT PRIMARY KEY,
+    started_at  TEXT NOT NULL
+);
 """
 
 
@@ -195,10 +199,22 @@ class SQLiteHistory:
         # lock of AsyncMemory is all a SQLite history ever needs.
         return nullcontext()
 
+    def begin_reset(self) -> None:
+        """Record that a reset started: until `reset()` commits, the next open finishes it."""
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO maintenance VALUES ('reset', ?)",
+                               (utcnow().isoformat(),))
+
+    def reset_started(self) -> bool:
+        with self._lock:
+            return self._conn.execute(
+                "SELECT 1 FROM maintenance WHERE name = 'reset'").fetchone() is not None
+
     def reset(self) -> None:
         with self._transaction() as conn:
             conn.execute("DELETE FROM history")
             conn.execute("DELETE FROM pending_adds")
+            conn.execute("DELETE FROM maintenance WHERE name = 'reset'")
 
     def close(self) -> None:
         with self._lock:

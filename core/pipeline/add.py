@@ -66,13 +66,14 @@ class AddPlanner:
         self.graph = graph
         self._new_id = new_id
 
-    async def _existing_hashes(self, hashes: list[str], scope_filter: FilterNode | None
-                               ) -> set[str]:
+    async def _hash_owners(self, hashes: list[str], scope_filter: FilterNode | None
+                           ) -> dict[str, str]:
+        """Content hash -> id of a memory of the scope that holds it."""
         if not hashes:
-            return set()
-        where = all_of(scope_filter, Condition("hash", "in", hashes))
+            return {}
+        where = all_of(scope_filter, Condition("hash", "in", list(set(hashes))))
         hits, _ = await asyncio.to_thread(self.store.scroll, where, limit=len(hashes) * 4)
-        return {h.payload.get("hash") for h in hits}
+        return {h.payload.get("hash"): h.id for h in hits}
 
     async def _fresh(self, facts: list[Fact], scope_filter: FilterNode | None
                      ) -> list[tuple[int, Fact]]:
@@ -81,7 +82,7 @@ class AddPlanner:
         unique: dict[str, tuple[int, Fact]] = {}
         for index, fact in enumerate(facts):
             unique.setdefault(content_hash(fact.text), (index, fact))
-        known = await self._existing_hashes(list(unique), scope_filter)
+        known = await self._hash_owners(list(unique), scope_filter)
         if known:
             log.debug("dropping %d exact repeat(s) without asking the LLM", len(known))
         return [item for h, item in unique.items() if h not in known]
@@ -152,7 +153,9 @@ class AddPlanner:
                                 vectors: list[list[float]]) -> None:
         by_text = {f.text: (f, v) for f, v in zip(facts, vectors, strict=True)}
         touched: set[int] = set()
-        seen_hashes = {h.payload.get("hash") for h in hits}
+        # content that stays stored: not the memories this reply deletes
+        doomed = {op.id for op in operations if op.event is Event.DELETE}
+        seen_hashes = {h.payload.get("hash") for i, h in enumerate(hits) if i not in doomed}
         to_embed: list[tuple[Operation, Hit | None]] = []
         for op in operations:
             target = None
@@ -173,10 +176,31 @@ class AddPlanner:
                 log.warning("ignoring %s without text", op.event.value)
                 continue
             digest = content_hash(text)
-            if digest in seen_hashes and op.event is Event.ADD:
-                continue  # the LLM re-added something already stored
+            if op.event is Event.UPDATE and digest == target.payload.get("hash"):
+                continue  # an UPDATE to the same content changes nothing
+            if digest in seen_hashes:
+                if op.event is Event.ADD:
+                    continue  # the LLM re-added something already stored
+                # An UPDATE to content another memory (or this batch) already holds would
+                # store it twice: the target is redundant instead.
+                self._delete(plan, target)
+                continue
             seen_hashes.add(digest)
             to_embed.append((op, target))
+        # The LLM may also write a text that is stored in the scope but was not shown to it
+        # (not a neighbour of any fact): hash de-duplication covers the whole scope.
+        owners = await self._hash_owners([content_hash(op.text.strip()) for op, _ in to_embed],
+                                         ctx.scope_filter)
+        deleted = {op.memory_id for op in plan.ops if op.event is Event.DELETE}
+        kept: list[tuple[Operation, Hit | None]] = []
+        for op, target in to_embed:
+            owner = owners.get(content_hash(op.text.strip()))
+            owner = None if owner in deleted else owner
+            if owner is None or (target is not None and owner == target.id):
+                kept.append((op, target))
+            elif op.event is Event.UPDATE:
+                self._delete(plan, target)
+        to_embed = kept
         missing = [op.text.strip() for op, _ in to_embed if op.text.strip() not in by_text]
         extra = dict(zip(missing, await self.embedder.embed(missing, "document"), strict=True)) \
             if missing else {}
@@ -227,7 +251,7 @@ class AddPlanner:
         unique: dict[str, tuple[str, str | None, str | None]] = {}
         for item in texts:
             unique.setdefault(content_hash(item[0]), item)
-        known = await self._existing_hashes(list(unique), ctx.scope_filter)
+        known = await self._hash_owners(list(unique), ctx.scope_filter)
         fresh = [item for h, item in unique.items() if h not in known]
         if not fresh:
             return plan

@@ -92,6 +92,10 @@ class LLMExtractor:
                     reply = await self.chat.complete(messages, json_schema=schema,
                                                      schema_name=name)
                     last_text = reply.text
+                    if getattr(reply, "finish_reason", None) == "length":
+                        # json_repair would "complete" the cut JSON and a cut-off fact
+                        # ("Lives in") would be stored: ask again instead
+                        raise UnparseableReply("the reply was cut by the token limit")
                     return parse_json_object(reply.text)
         except UnparseableReply as exc:
             raise LLMResponseError(

@@ -74,7 +74,8 @@ class GraphPlanner:
                     threshold=self.config.resolution_threshold)
                 entity = similar[0] if similar else EntityRecord(
                     self._new_id(), names[key], types.get(key, "entity"), dict(scope))
-            entity.scope = dict(scope)
+            # an existing entity keeps its own scope: a write in a wider scope ({run_id})
+            # that resolves to it must not re-scope it (delete_all would then miss it)
             draft.entities[key] = entity
             draft.vectors[entity.id] = vector
         existing_ids = [e.id for k, e in draft.entities.items() if k in known or e.score]
@@ -107,8 +108,10 @@ class GraphPlanner:
         for _, record in draft.new:
             source, target = by_id[record.source_id], by_id[record.target_id]
             payload = {"kind": "relation", "relation": record.relation, "scope": record.scope,
-                       "source": {"id": source.id, "name": source.name, "type": source.type},
-                       "target": {"id": target.id, "name": target.name, "type": target.type}}
+                       "source": {"id": source.id, "name": source.name, "type": source.type,
+                                  "scope": source.scope},
+                       "target": {"id": target.id, "name": target.name, "type": target.type,
+                                  "scope": target.scope}}
             ops.append(JournalOp(record.id, Event.ADD, None, record.describe(), payload))
             events.append(Relation(source=record.source, relationship=record.relation,
                                    destination=record.target, event=Event.ADD))
@@ -138,7 +141,8 @@ def graph_writes(ops: list[JournalOp], vectors: dict[str, list[float]]
             p = op.payload
             for end in (p["source"], p["target"]):
                 entities[end["id"]] = EntityRecord(end["id"], end["name"], end["type"],
-                                                   p["scope"], vectors.get(end["id"]))
+                                                   end.get("scope", p["scope"]),
+                                                   vectors.get(end["id"]))
             relations.append(RelationRecord(op.memory_id, p["source"]["id"], p["source"]["name"],
                                             p["relation"], p["target"]["id"], p["target"]["name"],
                                             scope=p["scope"]))
@@ -158,4 +162,4 @@ def texts_to_embed(op: JournalOp) -> dict[str, str]:
 
 
 def is_graph_op(op: JournalOp) -> bool:
-    return (op.payload or {}).get("kind") in ("relation", "invalidate")
+    return (op.payload or {}).get("kind") in ("relation", "invalidate", "wipe_scope")

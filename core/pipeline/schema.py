@@ -18,7 +18,8 @@ log = logging.getLogger(f"mem_integrations.{__name__}")
 class Fact(BaseModel):
     """One fact extracted from the conversation."""
 
-    text: str = Field(min_length=1)
+    # at most core.records.MAX_MEMORY_CHARS: a runaway reply is dropped, not stored
+    text: str = Field(min_length=1, max_length=20_000)
     categories: list[str] = Field(default_factory=list)
 
     @field_validator("text")
@@ -36,6 +37,8 @@ class Fact(BaseModel):
             return []
         if isinstance(value, str):
             return [value]
+        if not isinstance(value, (list, tuple)):  # 5, true, {...}: not categories
+            return []
         return [str(v) for v in value if v]
 
 
@@ -54,9 +57,10 @@ class Operation(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _int_id(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # true/false are not ids
+            return None
         if isinstance(value, str):
-            value = value.strip()
-            return int(value) if value.lstrip("-").isdigit() else None
+            return _as_int(value)
         return value
 
 
@@ -235,8 +239,22 @@ def read_extraction(payload: dict[str, Any]) -> Extraction:
                       relations=_lenient(Triple, payload.get("relations"), "relation"))
 
 
+def _as_int(value: str) -> int | None:
+    """An id written as text ("3", " 3 "); None for anything else (including "²", which
+    str.isdigit() accepts and int() rejects)."""
+    text = value.strip()
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdecimal()):
+        return None
+    return int(text)
+
+
 def read_decisions(payload: dict[str, Any]) -> Decisions:
     ids = payload.get("invalidate")
-    invalidate = [int(i) for i in ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())] \
-        if isinstance(ids, list) else []
+    invalidate: list[int] = []
+    for i in ids if isinstance(ids, list) else []:
+        value = i if isinstance(i, int) and not isinstance(i, bool) else \
+            _as_int(i) if isinstance(i, str) else None
+        if value is not None:
+            invalidate.append(value)
     return Decisions(operations=read_operations(payload), invalidate=invalidate)

@@ -13,6 +13,8 @@ class ChatReply:
     text: str
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # "length" when the provider cut the reply at its token limit: the text is incomplete
+    finish_reason: str | None = None
 
 
 @runtime_checkable

@@ -89,4 +89,5 @@ class OpenAIChatModel:
                 text=text,
                 prompt_tokens=usage.prompt_tokens if usage else None,
                 completion_tokens=usage.completion_tokens if usage else None,
+                finish_reason=choice.finish_reason if choice else None,
             )

@@ -7,13 +7,16 @@ every open. `user_id` gets a tenant payload index, so one collection serves many
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
-from core.errors import StoreError
+from core.errors import StoreError, StoreLockedError
 from core.filters import FilterNode
 from core.stores.base import (
     DENSE,
@@ -61,6 +64,24 @@ def _hit(record: Any) -> Hit:
                vector=list(vector) if vector is not None else None)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _serialised(method: F) -> F:
+    """qdrant-client's local mode is not thread-safe (numpy arrays, one sqlite3
+    connection) and the engine calls the store from several worker threads: one call at a
+    time there. A server needs no lock."""
+
+    @functools.wraps(method)
+    def call(self: QdrantClientStore, *args: Any, **kwargs: Any) -> Any:
+        if self._is_server:
+            return method(self, *args, **kwargs)
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return call  # type: ignore[return-value]
+
+
 def _is_local(client: QdrantClient) -> bool:
     from qdrant_client.local.qdrant_local import QdrantLocal
 
@@ -79,11 +100,20 @@ class QdrantClientStore:
         self.on_disk = on_disk
         self._where = url or path or ":memory:"
         self._is_server = bool(url) or (client is not None and not _is_local(client))
+        self._lock = threading.RLock()
         if client is None:
             if url:
                 client = QdrantClient(url=url, api_key=api_key)
             elif path and path != ":memory:":
-                client = QdrantClient(path=path)
+                try:
+                    client = QdrantClient(path=path)
+                except RuntimeError as exc:
+                    if "already accessed" in str(exc):
+                        raise StoreLockedError(
+                            f"{path} is open in another process (or another Memory); "
+                            "qdrant-client's local mode allows one at a time (use a Qdrant "
+                            "server, or the embedded default, qdrant_edge)") from exc
+                    raise
             else:
                 client = QdrantClient(":memory:")
         self.client = client
@@ -92,6 +122,7 @@ class QdrantClientStore:
     def __repr__(self) -> str:
         return f"QdrantClientStore(location={self._where!r}, collection={self.collection!r})"
 
+    @_serialised
     def open(self, info: CollectionInfo) -> None:
         if self.client.collection_exists(self.collection):
             config = self.client.get_collection(self.collection).config
@@ -129,6 +160,7 @@ class QdrantClientStore:
         self.client.create_payload_index(self.collection, "created_at",
                                          m.PayloadSchemaType.DATETIME)
 
+    @_serialised
     def upsert(self, points: list[Point]) -> None:
         if not points:
             return
@@ -140,10 +172,12 @@ class QdrantClientStore:
             structs.append(m.PointStruct(id=p.id, vector=vectors, payload=p.payload))
         self.client.upsert(self.collection, structs, wait=True)
 
+    @_serialised
     def delete(self, ids: list[str]) -> None:
         if ids:
             self.client.delete(self.collection, m.PointIdsList(points=list(ids)), wait=True)
 
+    @_serialised
     def retrieve(self, ids: list[str], *, with_vectors: bool = False) -> list[Hit]:
         if not ids:
             return []
@@ -151,6 +185,7 @@ class QdrantClientStore:
                                        with_vectors=[DENSE] if with_vectors else False)
         return [_hit(r) for r in records]
 
+    @_serialised
     def search_batch(self, requests: list[SearchRequest]) -> list[list[Hit]]:
         if not requests:
             return []
@@ -177,6 +212,7 @@ class QdrantClientStore:
         return [[_hit(p) for p in next(answers).points] if q is not None else []
                 for q in queries]
 
+    @_serialised
     def scroll(self, filter: FilterNode | None, *, limit: int,
                offset: str | None = None) -> tuple[list[Hit], str | None]:
         records, next_offset = self.client.scroll(
@@ -184,23 +220,28 @@ class QdrantClientStore:
             offset=offset, with_payload=True, with_vectors=False)
         return [_hit(r) for r in records], (str(next_offset) if next_offset else None)
 
+    @_serialised
     def count(self, filter: FilterNode | None) -> int:
         return self.client.count(self.collection, count_filter=translate_filter(filter, _DIALECT),
                                  exact=True).count
 
+    @_serialised
     def delete_where(self, filter: FilterNode) -> None:
         self.client.delete(self.collection,
                            m.FilterSelector(filter=translate_filter(filter, _DIALECT)), wait=True)
 
+    @_serialised
     def facet(self, key: str, filter: FilterNode | None = None) -> dict[str, int]:
         response = self.client.facet(self.collection, key=key, limit=1_000_000, exact=True,
                                      facet_filter=translate_filter(filter, _DIALECT))
         return {str(h.value): h.count for h in response.hits}
 
+    @_serialised
     def drop(self) -> None:
         self.client.delete_collection(self.collection)
         if self._info is not None:
             self._create(self._info)
 
+    @_serialised
     def close(self) -> None:
         self.client.close()

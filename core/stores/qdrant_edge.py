@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,8 @@ class QdrantEdgeStore:
             self._info = info
 
     def _load_or_create(self, info: CollectionInfo) -> Any:
+        for trash in self.dir.parent.glob(f"{self.dir.name}.trash-*"):
+            shutil.rmtree(trash, ignore_errors=True)  # left by a drop that was interrupted
         self.dir.mkdir(parents=True, exist_ok=True)
         try:
             if any(self._shard_path.glob("*")):
@@ -221,7 +224,12 @@ class QdrantEdgeStore:
             if self._shard is not None:
                 self._shard.close()
                 self._shard = None
-            shutil.rmtree(self.dir, ignore_errors=True)
+            if self.dir.exists():
+                # Renamed first (atomic), then removed: a crash half-way through the removal
+                # leaves a trash directory, never a half-deleted shard that still loads.
+                trash = self.dir.with_name(f"{self.dir.name}.trash-{uuid.uuid4().hex[:8]}")
+                self.dir.rename(trash)
+                shutil.rmtree(trash, ignore_errors=True)
         if self._info is not None:
             self.open(self._info)
 
