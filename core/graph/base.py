@@ -67,15 +67,16 @@ class GraphStore(Protocol):
 
     def open(self, dimension: int) -> None: ...
 
-    def entities_named(self, scope: dict[str, str], keys: list[str]) -> list[EntityRecord]:
+    def entities_named(self, scope: dict[str, str], keys: list[str], *,
+                       exact: bool = False) -> list[EntityRecord]:
         """Entities of the scope whose `name_key` is one of `keys`."""
 
     def similar_entities(self, scope: dict[str, str], vector: list[float], *, limit: int,
-                         threshold: float) -> list[EntityRecord]:
+                         threshold: float, exact: bool = False) -> list[EntityRecord]:
         """Entities of the scope by cosine similarity of their name embedding, best first."""
 
     def relations_of(self, scope: dict[str, str], entity_ids: list[str], *,
-                     limit: int) -> list[RelationRecord]:
+                     limit: int, exact: bool = False) -> list[RelationRecord]:
         """Valid relations touching the entities, most recently updated first."""
 
     def all_relations(self, scope: dict[str, str]) -> list[RelationRecord]: ...
@@ -101,10 +102,14 @@ def _own_scope(row: dict[str, Any]) -> dict[str, str]:
     return {k: row[k] for k in SCOPE_KEYS if row.get(k) is not None}
 
 
-def scope_clause(alias: str, scope: dict[str, str]) -> str:
-    """`alias.user_id = $user_id AND ...` for the scope ids that are set."""
-    keys = [k for k in SCOPE_KEYS if scope.get(k) is not None]
-    return " AND ".join(f"{alias}.{k} = ${k}" for k in keys) or "true"
+def scope_clause(alias: str, scope: dict[str, str], *, exact: bool = False) -> str:
+    """`alias.user_id = $user_id AND ...` for the scope ids that are set. With `exact`,
+    the unset ids must be unset too: writes resolve entities within exactly their own
+    scope, so a relation never links entities of two scopes (reads match like the
+    vector store does: every id given must match)."""
+    parts = [f"{alias}.{k} = ${k}" if scope.get(k) is not None else f"{alias}.{k} IS NULL"
+             for k in SCOPE_KEYS if exact or scope.get(k) is not None]
+    return " AND ".join(parts) or "true"
 
 
 class CypherGraphStore:
@@ -136,20 +141,22 @@ class CypherGraphStore:
     def _scope_params(scope: dict[str, str]) -> dict[str, Any]:
         return {k: v for k, v in scope.items() if k in SCOPE_KEYS and v is not None}
 
-    def entities_named(self, scope: dict[str, str], keys: list[str]) -> list[EntityRecord]:
+    def entities_named(self, scope: dict[str, str], keys: list[str], *,
+                       exact: bool = False) -> list[EntityRecord]:
         if not keys:
             return []
         rows = self._run(
-            f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope)} AND e.name_key IN $keys "
+            f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope, exact=exact)} "
+            "AND e.name_key IN $keys "
             f"RETURN e.id AS id, e.name AS name, e.type AS type, {_ENTITY_SCOPE}",
             {**self._scope_params(scope), "keys": keys})
         return [EntityRecord(r["id"], r["name"], r["type"] or "entity", _own_scope(r),
                              score=1.0) for r in rows]
 
     def similar_entities(self, scope: dict[str, str], vector: list[float], *, limit: int,
-                         threshold: float) -> list[EntityRecord]:
+                         threshold: float, exact: bool = False) -> list[EntityRecord]:
         rows = self._run(
-            f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope)} "
+            f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope, exact=exact)} "
             f"WITH e, {self._similarity('vector')} AS score WHERE score >= $threshold "
             f"RETURN e.id AS id, e.name AS name, e.type AS type, {_ENTITY_SCOPE}, score "
             "ORDER BY score DESC LIMIT $limit",
@@ -174,11 +181,12 @@ class CypherGraphStore:
         ) for r in self._run(query, params)]
 
     def relations_of(self, scope: dict[str, str], entity_ids: list[str], *,
-                     limit: int) -> list[RelationRecord]:
+                     limit: int, exact: bool = False) -> list[RelationRecord]:
         if not entity_ids:
             return []
         return self._relations(
-            f"r.valid = true AND (a.id IN $ids OR b.id IN $ids) AND {scope_clause('r', scope)}",
+            "r.valid = true AND (a.id IN $ids OR b.id IN $ids) AND "
+            f"{scope_clause('r', scope, exact=exact)}",
             {**self._scope_params(scope), "ids": entity_ids}, limit)
 
     def all_relations(self, scope: dict[str, str]) -> list[RelationRecord]:

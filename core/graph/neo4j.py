@@ -92,13 +92,14 @@ class Neo4jGraphStore(CypherGraphStore):
         return True
 
     def similar_entities(self, scope: dict[str, str], vector: list[float], *, limit: int,
-                         threshold: float) -> list[EntityRecord]:
+                         threshold: float, exact: bool = False) -> list[EntityRecord]:
         if not self.vector_index:
-            return super().similar_entities(scope, vector, limit=limit, threshold=threshold)
+            return super().similar_entities(scope, vector, limit=limit, threshold=threshold,
+                                            exact=exact)
         # The index ranks all users' entities: oversample, then keep this scope's.
         rows = self._run(
             "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node AS e, score "
-            f"WHERE {scope_clause('e', scope)} AND score >= $threshold "
+            f"WHERE {scope_clause('e', scope, exact=exact)} AND score >= $threshold "
             "RETURN e.id AS id, e.name AS name, e.type AS type, score "
             "ORDER BY score DESC LIMIT $limit",
             {**self._scope_params(scope), "index": VECTOR_INDEX, "k": max(limit * 20, 100),

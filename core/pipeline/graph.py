@@ -65,13 +65,13 @@ class GraphPlanner:
         keys = list(names)
         vectors = [name_vectors[k] for k in keys]
         known = {name_key(e.name): e for e in
-                 await asyncio.to_thread(self.store.entities_named, scope, keys)}
+                 await asyncio.to_thread(self.store.entities_named, scope, keys, exact=True)}
         for key, vector in zip(keys, vectors, strict=True):
             entity = known.get(key)
             if entity is None:
                 similar = await asyncio.to_thread(
                     self.store.similar_entities, scope, vector, limit=1,
-                    threshold=self.config.resolution_threshold)
+                    threshold=self.config.resolution_threshold, exact=True)
                 entity = similar[0] if similar else EntityRecord(
                     self._new_id(), names[key], types.get(key, "entity"), dict(scope))
             # an existing entity keeps its own scope: a write in a wider scope ({run_id})
@@ -80,7 +80,7 @@ class GraphPlanner:
             draft.vectors[entity.id] = vector
         existing_ids = [e.id for k, e in draft.entities.items() if k in known or e.score]
         touching = await asyncio.to_thread(self.store.relations_of, scope, existing_ids,
-                                           limit=MAX_CANDIDATES)
+                                           limit=MAX_CANDIDATES, exact=True)
         present = {(r.source_id, r.relation, r.target_id) for r in touching}
         for t in triples:
             source, target = draft.entities[name_key(t.source)], draft.entities[name_key(t.target)]

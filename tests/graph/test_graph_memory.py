@@ -195,3 +195,22 @@ def test_entity_lookup_uses_a_vector_index_only_where_the_server_has_one(
     assert getattr(graph, "vector_index", False) is (graph_backend == "neo4j")
     found = memory.search("the capital of France", user_id=alice).relations
     assert ("user", "lives_in", "Paris") in triples(found)
+
+
+def test_relations_never_link_entities_of_two_scopes(make_graph_memory, uid):
+    """An add for {run_id} alone must not reuse the entities of {user_id, run_id}: else a
+    relation links two scopes and delete_all(user_id) cuts the other scope's graph."""
+    memory = make_graph_memory(offline=True)
+    alice, run = uid("alice"), uid("run")
+    memory.add("I live in Paris", user_id=alice, run_id=run)
+    memory.add("I work at Acme", run_id=run)
+    memory.delete_all(user_id=alice)
+    assert triples(memory.get_all(run_id=run).relations) == [("user", "works_at", "Acme")]
+    graph = memory.async_memory.graph
+    rows = graph._run(
+        "MATCH (a:MemIntEntity)-[r:MEMINT_REL]->(b:MemIntEntity) "
+        "RETURN a.user_id AS au, a.run_id AS ar, b.user_id AS bu, b.run_id AS br, "
+        "r.user_id AS ru, r.run_id AS rr")
+    mine = [r for r in rows if run in (r["ar"], r["br"], r["rr"])]
+    assert mine and all(r["au"] == r["bu"] == r["ru"] and r["ar"] == r["br"] == r["rr"]
+                        for r in mine)
