@@ -9,7 +9,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench stress lint clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ demo: $(VENV)/.base
 test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
+# Side by side with mem0 (installed in its own virtual environments under benchmarks/.work);
+# regenerates benchmarks/RESULTS.md. BENCH_ARGS=--full adds the 100k sizes.
 bench: $(VENV)/.dev
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# The long reliability runs: SIGKILL crash trials, faults, concurrency, isolation.
+stress: $(VENV)/.dev
+	$(PY) -m stress.run $(STRESS_ARGS)
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check core mem_integrations tests benchmarks

@@ -1,0 +1,369 @@
+"""The benchmark LLM: an OpenAI-compatible chat-completions server on 127.0.0.1 that
+answers mem0's prompts (1.0.11: fact extraction, update-memory, graph tool calls; 2.x:
+additive extraction) and ours (extraction, reconcile) with the same decisions, so the LLM
+is held constant and only the libraries differ.
+
+The script:
+- facts: each declarative user sentence is a fact (or, when the driver sets
+  `facts_override`, exactly those facts, e.g. LOCOMO's per-session observations);
+- a new fact identical to a memory shown is NONE; a new fact sharing its subject and verb
+  with a memory shown UPDATEs it; otherwise it is ADDed (mem0 2.x can only ADD);
+- graph: a fact "Anna lives in Paris" is the relation (anna, lives_in, paris); an existing
+  relation with the same source and relation but another target is superseded
+  (mem0: a delete_graph_memory tool call; ours: its id in "invalidate").
+
+Every request is recorded: which library and step it came from (recognised from the
+prompt), and its prompt tokens, estimated as ~4 characters a token over the messages
+plus the tool definitions and the JSON schema sent (what a provider bills for).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+STOP = {"a", "an", "the", "in", "on", "at", "to", "of", "for", "with", "and", "is", "are",
+        "was", "were", "my", "her", "his", "their", "our", "about", "from", "by", "as", "it"}
+PREPOSITIONS = {"in", "on", "at", "to", "for", "with", "from", "about", "by", "as", "of"}
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / 4)) if text else 0
+
+
+# --- the deterministic "model" -----------------------------------------------------------
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w'’-]+", text)
+
+
+def fact_key(fact: str) -> tuple[str, str]:
+    """(subject, verb): the first two words, lowercased."""
+    words = [w.lower() for w in _words(fact)]
+    return (words[0] if words else "", words[1] if len(words) > 1 else "")
+
+
+def facts_from_text(text: str) -> list[str]:
+    """Each declarative sentence of the user's lines is a fact."""
+    facts: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        role, sep, rest = line.partition(": ")
+        if sep and role in ("assistant", "system"):
+            continue
+        if sep and role == "user":
+            line = rest
+        for sentence in re.split(r"(?<=[.!?])\s+", line):
+            sentence = sentence.strip()
+            if not sentence or sentence.endswith("?") or len(_words(sentence)) < 3:
+                continue
+            fact = sentence.rstrip(".! ")
+            if fact and fact not in facts:
+                facts.append(fact)
+    return facts
+
+
+def triple(fact: str) -> tuple[str, str, str] | None:
+    """(source, relation, target) of a fact: subject, verb (+ preposition), object."""
+    words = _words(fact)
+    if len(words) < 3:
+        return None
+    source, relation, rest = words[0], [words[1].lower()], words[2:]
+    if rest and rest[0].lower() in PREPOSITIONS:
+        relation.append(rest[0].lower())
+        rest = rest[1:]
+    target = [w for w in rest if w.lower() not in STOP][:3]
+    if not target:
+        return None
+    return source, "_".join(relation), " ".join(target)
+
+
+def _norm(name: str) -> str:
+    return "_".join(str(name).lower().split())
+
+
+def entities_of(facts: list[str]) -> list[tuple[str, str]]:
+    out: dict[str, str] = {}
+    for fact in facts:
+        t = triple(fact)
+        if t:
+            out.setdefault(t[0], "person")
+            out.setdefault(t[2], "thing")
+    return list(out.items())
+
+
+def decide(existing: list[tuple[Any, str]], facts: list[str]) -> list[dict[str, Any]]:
+    """ADD / UPDATE / NONE for each new fact against the memories shown."""
+    ops: list[dict[str, Any]] = []
+    used: set[Any] = set()
+    for fact in facts:
+        same = next((i for i, text in existing if text.strip().lower() == fact.lower()), None)
+        if same is not None:
+            ops.append({"event": "NONE", "id": same, "text": fact})
+            continue
+        key = fact_key(fact)
+        match = next((i for i, text in existing
+                      if i not in used and key[0] and fact_key(text) == key), None)
+        if match is not None:
+            used.add(match)
+            ops.append({"event": "UPDATE", "id": match, "text": fact,
+                        "old_memory": dict(existing)[match]})
+        else:
+            ops.append({"event": "ADD", "id": None, "text": fact})
+    return ops
+
+
+def superseded(existing: list[tuple[str, str, str]],
+               new: list[tuple[str, str, str]]) -> list[int]:
+    """Indices of existing relations that a new one (same source and relation, another
+    target) replaces."""
+    out = []
+    for i, (s, r, t) in enumerate(existing):
+        for ns, nr, nt in new:
+            if _norm(s) == _norm(ns) and _norm(r) == _norm(nr) and _norm(t) != _norm(nt):
+                out.append(i)
+                break
+    return out
+
+
+# --- the server ----------------------------------------------------------------------------
+
+@dataclass
+class Call:
+    lib: str
+    kind: str
+    prompt_tokens: int
+    at: float
+
+
+class BenchLLM:
+    """The scripted server. `delay` (seconds) can be changed between phases."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.facts_override: list[str] | None = None
+        self.calls: list[Call] = []
+        self.unknown: list[str] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._server.request_queue_size = 128
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> BenchLLM:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="bench-llm")
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.calls)
+
+    def since(self, mark: int) -> list[Call]:
+        with self._lock:
+            return list(self.calls[mark:])
+
+    # --- answering ----------------------------------------------------------------------
+
+    def _facts(self, text: str) -> list[str]:
+        if self.facts_override is not None:
+            return list(self.facts_override)
+        return facts_from_text(text)
+
+    def answer(self, body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """(library, step, message) for a request."""
+        messages = body.get("messages") or []
+        system = next((m.get("content") or "" for m in messages if m.get("role") == "system"), "")
+        user = "\n".join(m.get("content") or "" for m in messages if m.get("role") == "user")
+        tools = [t.get("function", {}).get("name") for t in body.get("tools") or []]
+
+        if tools:
+            return self._mem0_graph(tools[0], system, user)
+        if user.startswith("Conversation:\n"):
+            return self._ours_extract(system, user)
+        if user.startswith("EXISTING:\n"):
+            return self._ours_reconcile(user)
+        if "smart memory manager" in user and "new retrieved facts" in user:
+            return self._mem0_update(user)
+        if user.startswith("Input:\n"):
+            facts = self._facts(user[len("Input:\n"):])
+            return "mem0-1", "extract", _content({"facts": facts})
+        if "## New Messages" in user:
+            return self._mem0_additive(user)
+        self.unknown.append(user[:200])
+        return "unknown", "unknown", _content({})
+
+    def _ours_extract(self, system: str, user: str) -> tuple[str, str, dict[str, Any]]:
+        facts = self._facts(user[len("Conversation:\n"):])
+        reply: dict[str, Any] = {"facts": [{"text": f, "categories": []} for f in facts]}
+        if '"relations"' in system:
+            reply["entities"] = [{"name": n, "type": t} for n, t in entities_of(facts)]
+            reply["relations"] = [{"source": s, "relation": r, "target": t}
+                                  for s, r, t in filter(None, map(triple, facts))]
+        return "ours", "extract", _content(reply)
+
+    def _ours_reconcile(self, user: str) -> tuple[str, str, dict[str, Any]]:
+        existing_part, _, rest = user[len("EXISTING:\n"):].partition("\n\nNEW:\n")
+        new_part, _, graph_part = rest.partition("\n\nRELATIONS:\n")
+        existing = [(m["id"], m["text"]) for m in json.loads(existing_part)]
+        facts = json.loads(new_part)
+        ops = [{"event": o["event"], "id": o["id"], "text": o["text"]}
+               for o in decide(existing, facts)]
+        reply: dict[str, Any] = {"operations": ops}
+        if graph_part:
+            rel_part, _, new_rel_part = graph_part.partition("\n\nNEW_RELATIONS:\n")
+            relations = json.loads(rel_part)
+            parsed = [_parse_described(r["relation"]) for r in relations]
+            new = [t for t in map(_parse_described, json.loads(new_rel_part)) if t]
+            keep = [(i, t) for i, t in enumerate(parsed) if t]
+            hits = superseded([t for _, t in keep], new)
+            reply["invalidate"] = [relations[keep[i][0]]["id"] for i in hits]
+        return "ours", "reconcile", _content(reply)
+
+    def _mem0_update(self, user: str) -> tuple[str, str, dict[str, Any]]:
+        blocks = user.split("```")
+        # ... [existing block] ... facts block ... ; blocks at odd indices are inside fences
+        inside = [blocks[i] for i in range(1, len(blocks), 2)]
+        facts = ast.literal_eval(inside[-1].strip())
+        existing: list[tuple[Any, str]] = []
+        if "Below is the current content of my memory" in user and len(inside) >= 2:
+            existing = [(m["id"], m["text"]) for m in ast.literal_eval(inside[-2].strip())]
+        ops = []
+        for n, op in enumerate(decide(existing, facts)):
+            if op["event"] == "ADD":
+                op["id"] = str(len(existing) + n)
+            op.setdefault("old_memory", "")
+            ops.append(op)
+        return "mem0-1", "update", _content({"memory": ops})
+
+    def _mem0_additive(self, user: str) -> tuple[str, str, dict[str, Any]]:
+        section = user.split("## New Messages\n", 1)[1].split("\n\n## ", 1)[0]
+        existing_part = user.split("## Existing Memories\n", 1)[-1].split("\n\n## ", 1)[0]
+        try:
+            known = {m.get("text", "").strip().lower() for m in json.loads(existing_part)}
+        except ValueError:
+            known = set()
+        facts = [f for f in self._facts(section) if f.lower() not in known]
+        return "mem0-2", "extract", _content(
+            {"memory": [{"text": f, "attributed_to": "user"} for f in facts]})
+
+    def _mem0_graph(self, tool: str, system: str, user: str) -> tuple[str, str, dict[str, Any]]:
+        if tool == "extract_entities":
+            facts = self._facts(user)
+            args = {"entities": [{"entity": n, "entity_type": t} for n, t in entities_of(facts)]}
+            return "mem0-1", "graph_entities", _tool_call(tool, args)
+        if tool == "establish_relationships":
+            facts = self._facts(user.split("Text: ", 1)[-1])
+            args = {"entities": [{"source": s, "relationship": r, "destination": t}
+                                 for s, r, t in filter(None, map(triple, facts))]}
+            return "mem0-1", "graph_relations", _tool_call(tool, args)
+        if tool == "delete_graph_memory":
+            head, _, data = user.partition("\n\n New Information: ")
+            lines = head.replace("Here are the existing memories: ", "").strip().splitlines()
+            existing = [tuple(part.strip() for part in line.split(" -- "))
+                        for line in lines if line.count(" -- ") == 2]
+            new = list(filter(None, map(triple, self._facts(data))))
+            calls = [("delete_graph_memory", {"source": existing[i][0],
+                                              "relationship": existing[i][1],
+                                              "destination": existing[i][2]})
+                     for i in superseded(existing, new)]  # type: ignore[arg-type]
+            return "mem0-1", "graph_delete", _tool_calls(calls)
+        self.unknown.append(f"tool {tool}")
+        return "mem0-1", f"tool:{tool}", _tool_calls([])
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
+        extra = ""
+        if body.get("tools"):
+            extra += json.dumps(body["tools"])
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            extra += json.dumps(fmt.get("json_schema", {}).get("schema", {}))
+        tokens = estimate_tokens(prompt) + estimate_tokens(extra)
+        lib, kind, message = self.answer(body)
+        with self._lock:
+            self.calls.append(Call(lib, kind, tokens, time.perf_counter()))
+        if self.delay:
+            time.sleep(self.delay)
+        text = message.get("content") or json.dumps(message.get("tool_calls"))
+        completion = estimate_tokens(text)
+        return {
+            "id": f"chatcmpl-{len(self.calls)}", "object": "chat.completion",
+            "created": int(time.time()), "model": body.get("model", "bench"),
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
+            "usage": {"prompt_tokens": tokens, "completion_tokens": completion,
+                      "total_tokens": tokens + completion},
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else ~40 ms of delayed-ACK latency a request
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                    if self.path.endswith("/chat/completions"):
+                        status, payload = 200, server._chat(body)
+                    else:
+                        status, payload = 404, {"error": {"message": f"no route {self.path}"}}
+                except Exception as exc:  # a bug in the script must show, not hang
+                    server.unknown.append(f"error: {exc!r}")
+                    status, payload = 500, {"error": {"message": repr(exc)}}
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _content(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"role": "assistant", "content": json.dumps(payload)}
+
+
+def _tool_call(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    return _tool_calls([(name, args)])
+
+
+def _tool_calls(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    return {"role": "assistant", "content": None,
+            "tool_calls": [{"id": f"call_{i}", "type": "function",
+                            "function": {"name": n, "arguments": json.dumps(a)}}
+                           for i, (n, a) in enumerate(calls)] or None}
+
+
+def _parse_described(text: str) -> tuple[str, str, str] | None:
+    """Our relation rendering: 'source --relation--> target'."""
+    m = re.fullmatch(r"(.*?) --(.*?)--> (.*)", text.strip())
+    return (m.group(1), m.group(2), m.group(3)) if m else None
