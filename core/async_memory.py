@@ -18,6 +18,8 @@ from core.errors import (
     InvalidInputError,
     MemoryNotFoundError,
     ProviderError,
+    StoreError,
+    StoreLockedError,
 )
 from core.factory import (
     build_embedder,
@@ -281,6 +283,19 @@ class AsyncMemory:
         except ProviderError as exc:
             await asyncio.to_thread(self.history_store.fail_pending, pending_id, exc.reason)
             raise exc.with_pending(pending_id) from exc
+        except StoreError as exc:
+            if isinstance(exc, StoreLockedError):  # another process owns the data: not ours
+                self.history_store.drop_pending(pending_id)
+                raise
+            # The store failed while replaying the journal: a transient failure, like a
+            # provider's. Keep the messages, and say so: a StoreError raised by the write
+            # itself means "journaled, applied by the next call"; this one does not.
+            await asyncio.to_thread(self.history_store.fail_pending, pending_id, str(exc))
+            error = StoreError(f"{exc}. Nothing of this add was written; its messages are "
+                               f"kept as pending add {pending_id!r}: call "
+                               f"reprocess({pending_id!r}) once the store is back.")
+            error.pending_id = pending_id
+            raise error from exc
         except BaseException:  # not openable (locked, mismatched embedder): nothing started
             self.history_store.drop_pending(pending_id)
             raise

@@ -83,7 +83,11 @@ class LLMResponseError(ProviderError):
 
 
 class StoreError(MemoryLayerError):
-    """A vector, graph or history store failed or is in an unexpected state."""
+    """A vector, graph or history store failed or is in an unexpected state.
+
+    `pending_id` is set when an `add` kept its messages for `reprocess()`."""
+
+    pending_id: str | None = None
 
 
 class StoreLockedError(StoreError):

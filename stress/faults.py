@@ -32,6 +32,7 @@ def run_fault_campaign(workdir: Path, *, adds: int = 300, users: int = 10, seed:
     violations: Counter[str] = Counter()
     examples: list[str] = []
     said: dict[str, list[str]] = {}  # user -> sentences that must end up stored
+    story: dict[str, str] = {}  # sentence -> what happened to the add that carried it
     with FaultyServer(responder=sensible_llm) as server:
         memory = Memory({
             "data_dir": str(workdir / f"faults-{seed}"),
@@ -63,20 +64,38 @@ def run_fault_campaign(workdir: Path, *, adds: int = 300, users: int = 10, seed:
                 sentences.append(rng.choice(said[user]))
             injected = inject(rng, server, store_faults, fault_rate, counts)
             counts["adds"] += 1
+            for sentence in sentences:
+                story.setdefault(sentence, f"add {i}, fault {injected or 'none'}")
             try:
-                memory.add(". ".join(sentences) + ".", user_id=user)
+                result = memory.add(". ".join(sentences) + ".", user_id=user)
                 counts["adds_succeeded"] += 1
                 said.setdefault(user, []).extend(sentences)
+                for sentence in sentences:
+                    story[sentence] += f", ok {[(e.event.value, e.memory) for e in result.results]}"
             except ProviderError as exc:
+                for sentence in sentences:
+                    story[sentence] += f", {type(exc).__name__} pending={exc.pending_id}"
                 counts[f"adds_failed_{type(exc).__name__}"] += 1
                 if exc.pending_id:  # kept: re-processed below, so it must end up stored
                     said.setdefault(user, []).extend(sentences)
                 else:  # the caller was told, but the messages were not kept
                     violations["input_not_kept"] += 1
                     examples.append(f"not kept: {type(exc).__name__}: {exc}")
-            except StoreError:  # journaled before the store failed: replayed later
-                counts["adds_failed_StoreError_journaled"] += 1
-                said.setdefault(user, []).extend(sentences)
+            except StoreError as exc:
+                # Raised by the write itself, the operations are journaled and the next call
+                # replays them; raised while opening (replaying an earlier journal), the add
+                # never started: then its messages must have been kept.
+                journaled = any(op.new_memory in sentences for _, op in
+                                memory.async_memory.history_store.unapplied())
+                kept = getattr(exc, "pending_id", None)
+                for sentence in sentences:
+                    story[sentence] += f", StoreError journaled={journaled} pending={kept}"
+                if journaled or kept:
+                    counts[f"adds_failed_StoreError_{'journaled' if journaled else 'kept'}"] += 1
+                    said.setdefault(user, []).extend(sentences)
+                else:
+                    violations["input_not_kept"] += 1
+                    examples.append(f"not kept: StoreError: {exc}")
             except MemoryLayerError as exc:
                 violations["unexpected_typed_error"] += 1
                 examples.append(f"{type(exc).__name__}: {exc}")
@@ -121,7 +140,7 @@ def run_fault_campaign(workdir: Path, *, adds: int = 300, users: int = 10, seed:
                 if n == 0:
                     violations["lost"] += 1
                     if len(examples) < 10:
-                        examples.append(f"lost: {user}: {sentence}")
+                        examples.append(f"lost: {user}: {sentence} ({story.get(sentence)})")
                 elif n > 1:
                     violations["duplicates"] += n - 1
         counts["seconds"] = round(time.monotonic() - started)
@@ -130,10 +149,10 @@ def run_fault_campaign(workdir: Path, *, adds: int = 300, users: int = 10, seed:
 
 
 def inject(rng: random.Random, server: FaultyServer, store_faults: list[int], rate: float,
-           counts: Counter[str]) -> bool:
-    """Queue the faults the next add will meet; True if any."""
+           counts: Counter[str]) -> str:
+    """Queue the faults the next add will meet; their kind ("" for none)."""
     if rng.random() >= rate:
-        return False
+        return ""
     kind = rng.choice(["llm_http", "llm_http", "llm_timeout", "embed_http", "embed_timeout",
                        "garbage", "garbage_twice", "store"])
     n = rng.randint(1, 3)  # 3 = more than the retry budget of 2: the add fails
@@ -154,7 +173,7 @@ def inject(rng: random.Random, server: FaultyServer, store_faults: list[int], ra
     else:
         store_faults[0] = 1
     counts[f"fault_kind_{kind}"] += 1
-    return True
+    return f"{kind} x{n}"
 
 
 def drain(server: FaultyServer, store_faults: list[int]) -> None:

@@ -235,3 +235,32 @@ def test_an_add_that_fails_while_replaying_the_journal_keeps_its_messages(
         memory.add("I have a cat named Tom", user_id="alice")
     assert raised.value.pending_id, str(raised.value)
     assert [p.messages[0]["content"] for p in memory.pending()] == ["I have a cat named Tom"]
+
+
+def test_an_add_that_meets_a_store_fault_while_replaying_keeps_its_messages(
+        make_faulty, faulty, monkeypatch) -> None:
+    from mem_integrations import StoreError
+
+    memory = make_faulty()
+    store = memory.async_memory.store
+    real_upsert = store.upsert
+    failures = [2]  # the first add's write, then the replay of it by the second add
+
+    def flaky(points: Any) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise StoreError("the vector store is unavailable")
+        real_upsert(points)
+
+    monkeypatch.setattr(store, "upsert", flaky)
+    faulty.queue(facts("Lives in Paris"))
+    with pytest.raises(StoreError):  # journaled; replayed by the next call
+        memory.add("I live in Paris", user_id="alice")
+    with pytest.raises(StoreError) as raised:  # the replay fails: this add never started
+        memory.add("I have a cat named Tom", user_id="alice")
+    kept = {p.id: p for p in memory.pending()}
+    assert getattr(raised.value, "pending_id", None) in kept, str(raised.value)
+    faulty.queue(facts("Has a cat named Tom"))
+    memory.reprocess(raised.value.pending_id)  # the store is back: replay, then the add
+    assert sorted(scope_items(memory, user_id="alice").values()) == [
+        "Has a cat named Tom", "Lives in Paris"]
