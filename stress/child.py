@@ -392,7 +392,8 @@ def scenario_entry(sink: Any, config: dict[str, Any], scenario: str) -> None:
     * `delete_all_graph`: delete_all has journaled and applied the memories' DELETEs,
       the graph's delete_scope has not run;
     * `reset_history`: reset has dropped the vector store and the graph, not the history;
-    * `reset_rmtree`: reset dies half-way through removing the embedded Qdrant directory.
+    * `reset_rmtree`: reset dies half-way through removing the embedded Qdrant directory;
+    * `kill_after_writes`: nothing more, the process just dies after its acknowledged writes.
     """
     import logging
     import os
@@ -415,7 +416,9 @@ def scenario_entry(sink: Any, config: dict[str, Any], scenario: str) -> None:
         memory.add(f"Stress note {i} amber basil cedar", user_id="alice", infer=False)
     emit(t="ready")
     engine = memory.async_memory
-    if scenario == "delete_all_graph":
+    if scenario == "kill_after_writes":  # the writes above are acknowledged; then a crash
+        die()
+    elif scenario == "delete_all_graph":
         engine.graph.delete_scope = die
         memory.delete_all(user_id="alice")
     elif scenario == "reset_history":

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
 
 from mem_integrations import Memory
-from stress.common import Findings, check_snapshot, snapshot
+from stress.child import scenario_entry
+from stress.common import Findings, HashEmbedder, check_snapshot, memory_config, snapshot
+from stress.crash import context
 from stress.llm import FaultyServer, schema_name, sensible_llm
 
 __all__ = ["FaultyServer", "schema_name", "sensible_llm", "run", "state", "consistency",
-           "scope_items", "replies", "extraction_payloads", "reconcile_payloads"]
+           "scope_items", "crash_in", "replies", "extraction_payloads", "reconcile_payloads"]
 
 
 def run(memory: Memory, coro: Any) -> Any:
@@ -29,6 +32,22 @@ def state(memory: Memory) -> dict[str, Any]:
 
 def consistency(memory: Memory, **kwargs: Any) -> Findings:
     return check_snapshot(state(memory), **kwargs)
+
+
+def crash_in(tmp_path: Path, scenario: str, *, reopen: bool = True) -> Any:
+    """Run `scenario` (see `stress.child.scenario_entry`) in a fresh process that SIGKILLs
+    itself at the crash point, then reopen its data directory here, as the user would
+    (or, with `reopen=False`, return its config)."""
+    config = memory_config(tmp_path / scenario, graph=True)
+    ctx = context()
+    reader, writer = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=scenario_entry, args=(writer, config, scenario))
+    process.start()
+    writer.close()
+    process.join(120)
+    assert process.exitcode == -9, f"the scenario process ended with {process.exitcode}"
+    reader.close()
+    return Memory(config, embedder=HashEmbedder()) if reopen else config
 
 
 def scope_items(memory: Memory, **scope: str) -> dict[str, str]:

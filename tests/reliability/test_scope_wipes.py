@@ -13,25 +13,8 @@ from typing import Any
 import pytest
 
 from mem_integrations import Memory
-from stress.child import scenario_entry
-from stress.common import HashEmbedder, graph_relations, memory_config
-from stress.crash import context
-from tests.reliability.support import consistency, run
-
-
-def crash_in(tmp_path: Path, scenario: str) -> Memory:
-    """Run `scenario` in a fresh process that SIGKILLs itself at the crash point, then
-    reopen its data directory here, as the user would."""
-    config = memory_config(tmp_path / scenario, graph=True)
-    ctx = context()
-    reader, writer = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=scenario_entry, args=(writer, config, scenario))
-    process.start()
-    writer.close()
-    process.join(120)
-    assert process.exitcode == -9, f"the scenario process ended with {process.exitcode}"
-    reader.close()
-    return Memory(config, embedder=HashEmbedder())
+from stress.common import graph_relations
+from tests.reliability.support import consistency, crash_in, run
 
 
 @pytest.fixture
