@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: demo test bench stress lint clean
 
-$(VENV)/.base: pyproject.toml
+$(VENV)/.base: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	# CPU torch first: an unpinned torch pulls gigabytes of CUDA packages.

@@ -16,8 +16,8 @@ import time
 import warnings
 from pathlib import Path
 
-from core.config import EmbedderConfig
-from core.providers.embedders import SentenceTransformerEmbedder
+from mem_integrations.core.config import EmbedderConfig
+from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
 from mem_integrations import Memory
 from mem_integrations.testing import ScriptedLLMServer
 

@@ -46,8 +46,8 @@ class Worker:
         import warnings
 
         warnings.simplefilter("ignore")
-        from core.config import EmbedderConfig
-        from core.providers.embedders import SentenceTransformerEmbedder
+        from mem_integrations.core.config import EmbedderConfig
+        from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
         from mem_integrations import Memory
 
         start = time.perf_counter()
@@ -129,8 +129,8 @@ class Worker:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from synthetic import CREATED_AT, memories
 
-        from core.records import make_payload
-        from core.stores.base import Point
+        from mem_integrations.core.records import make_payload
+        from mem_integrations.core.stores.base import Point
 
         inner = self.memory.async_memory
         now = datetime.fromisoformat(CREATED_AT).astimezone(UTC)

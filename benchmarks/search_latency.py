@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.filters import scope_filter
-from core.search.lexical import BM25Encoder
-from core.stores.base import CollectionInfo, Point, SearchRequest
-from core.stores.qdrant_client import QdrantClientStore
-from core.stores.qdrant_edge import QdrantEdgeStore
+from mem_integrations.core.filters import scope_filter
+from mem_integrations.core.search.lexical import BM25Encoder
+from mem_integrations.core.stores.base import CollectionInfo, Point, SearchRequest
+from mem_integrations.core.stores.qdrant_client import QdrantClientStore
+from mem_integrations.core.stores.qdrant_edge import QdrantEdgeStore
 
 DIMENSION = 384
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -84,8 +84,8 @@ def summary(times: list[float]) -> dict[str, float]:
 
 
 def end_to_end(store, queries: int) -> dict[str, float]:
-    from core.config import EmbedderConfig
-    from core.providers.embedders import SentenceTransformerEmbedder
+    from mem_integrations.core.config import EmbedderConfig
+    from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
     from mem_integrations import AsyncMemory
 
     async def run() -> list[float]:

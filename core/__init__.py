@@ -3,9 +3,9 @@
 `core` never imports an agent framework; the adapters in `mem_integrations` do.
 """
 
-from core.async_memory import AsyncMemory
-from core.config import MemoryConfig, load_config
-from core.errors import (
+from mem_integrations.core.async_memory import AsyncMemory
+from mem_integrations.core.config import MemoryConfig, load_config
+from mem_integrations.core.errors import (
     ConfigurationError,
     EmbeddingMismatchError,
     FilterError,
@@ -18,7 +18,7 @@ from core.errors import (
     StoreError,
     StoreLockedError,
 )
-from core.models import (
+from mem_integrations.core.models import (
     AddResult,
     Event,
     HistoryEntry,
@@ -30,7 +30,7 @@ from core.models import (
     SearchResult,
     UsersResult,
 )
-from core.sync_memory import Memory
+from mem_integrations.core.sync_memory import Memory
 
 __all__ = [
     "AddResult", "AsyncMemory", "ConfigurationError", "EmbeddingMismatchError", "Event",

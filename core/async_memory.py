@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.config import MemoryConfig, load_config
-from core.errors import (
+from mem_integrations.core.config import MemoryConfig, load_config
+from mem_integrations.core.errors import (
     ConfigurationError,
     InvalidInputError,
     MemoryNotFoundError,
@@ -21,18 +21,18 @@ from core.errors import (
     StoreError,
     StoreLockedError,
 )
-from core.factory import (
+from mem_integrations.core.factory import (
     build_embedder,
     build_extractor,
     build_graph_store,
     build_history,
     build_vector_store,
 )
-from core.filters import FilterNode, all_of, parse_filters, scope_filter
-from core.graph.base import GraphStore, RelationRecord, name_key
-from core.history.base import HistoryStore, JournalOp
-from core.messages import Message, normalize_messages
-from core.models import (
+from mem_integrations.core.filters import FilterNode, all_of, parse_filters, scope_filter
+from mem_integrations.core.graph.base import GraphStore, RelationRecord, name_key
+from mem_integrations.core.history.base import HistoryStore, JournalOp
+from mem_integrations.core.messages import Message, normalize_messages
+from mem_integrations.core.models import (
     AddResult,
     Event,
     HistoryEntry,
@@ -46,17 +46,17 @@ from core.models import (
     SearchResult,
     UsersResult,
 )
-from core.pipeline.add import AddContext, AddPlanner, Plan
-from core.pipeline.extractor import Extractor
-from core.pipeline.graph import GraphPlanner, graph_writes, is_graph_op, texts_to_embed
-from core.providers.base import ChatModel, Embedder
-from core.records import check_messages_size, check_metadata, check_text, make_payload, to_item
-from core.scope import SCOPE_KEYS, Scope
-from core.search.fusion import fuse
-from core.search.lexical import BM25Encoder
-from core.stores.base import CollectionInfo, Hit, Point, SearchRequest, VectorStore
+from mem_integrations.core.pipeline.add import AddContext, AddPlanner, Plan
+from mem_integrations.core.pipeline.extractor import Extractor
+from mem_integrations.core.pipeline.graph import GraphPlanner, graph_writes, is_graph_op, texts_to_embed
+from mem_integrations.core.providers.base import ChatModel, Embedder
+from mem_integrations.core.records import check_messages_size, check_metadata, check_text, make_payload, to_item
+from mem_integrations.core.scope import SCOPE_KEYS, Scope
+from mem_integrations.core.search.fusion import fuse
+from mem_integrations.core.search.lexical import BM25Encoder
+from mem_integrations.core.stores.base import CollectionInfo, Hit, Point, SearchRequest, VectorStore
 
-log = logging.getLogger("mem_integrations")
+log = logging.getLogger(__name__)
 
 PROCEDURAL = "procedural_memory"
 PAGE = 256

@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.errors import ConfigurationError
+from mem_integrations.core.errors import ConfigurationError
 
 ENV_PREFIX = "MEMINT_"
 

@@ -6,18 +6,18 @@ import logging
 import warnings
 from pathlib import Path
 
-from core.config import MemoryConfig
-from core.errors import ConfigurationError
-from core.graph.base import GraphStore
-from core.history.base import HistoryStore
-from core.history.sqlite import SQLiteHistory
-from core.pipeline.extractor import Extractor, LLMExtractor
-from core.pipeline.offline import OfflineExtractor
-from core.providers.base import ChatModel, Embedder
-from core.providers.embedders import make_embedder
-from core.stores.base import VectorStore
+from mem_integrations.core.config import MemoryConfig
+from mem_integrations.core.errors import ConfigurationError
+from mem_integrations.core.graph.base import GraphStore
+from mem_integrations.core.history.base import HistoryStore
+from mem_integrations.core.history.sqlite import SQLiteHistory
+from mem_integrations.core.pipeline.extractor import Extractor, LLMExtractor
+from mem_integrations.core.pipeline.offline import OfflineExtractor
+from mem_integrations.core.providers.base import ChatModel, Embedder
+from mem_integrations.core.providers.embedders import make_embedder
+from mem_integrations.core.stores.base import VectorStore
 
-log = logging.getLogger(f"mem_integrations.{__name__}")
+log = logging.getLogger(__name__)
 
 
 class OfflineExtractorWarning(UserWarning):
@@ -50,7 +50,7 @@ def build_extractor(config: MemoryConfig, chat: ChatModel | None = None) -> Extr
             if llm.provider is None:
                 _warn_offline()
             return OfflineExtractor()
-        from core.providers.openai_chat import OpenAIChatModel
+        from mem_integrations.core.providers.openai_chat import OpenAIChatModel
         chat = OpenAIChatModel(llm)
     return LLMExtractor(chat, config.extraction, config.reconcile,
                         parse_retries=llm.parse_retries)
@@ -64,14 +64,14 @@ def build_vector_store(config: MemoryConfig) -> VectorStore:
     vs = config.vector_store
     engine = vs.engine or ("qdrant_client" if (vs.url or vs.path) else "qdrant_edge")
     if engine == "qdrant_client":
-        from core.stores.qdrant_client import QdrantClientStore
+        from mem_integrations.core.stores.qdrant_client import QdrantClientStore
         return QdrantClientStore(
             vs.collection, url=vs.url, api_key=vs.api_key.get_secret_value() if vs.api_key else None,
             path=_inside(config.data_dir, vs.path) if vs.path and vs.path != ":memory:" else vs.path,
             on_disk=vs.on_disk)
     if vs.url:
         raise ConfigurationError("vector_store.url needs engine 'qdrant_client' (or unset)")
-    from core.stores.qdrant_edge import QdrantEdgeStore
+    from mem_integrations.core.stores.qdrant_edge import QdrantEdgeStore
     return QdrantEdgeStore(config.data_dir / "qdrant", vs.collection, on_disk=vs.on_disk)
 
 
@@ -83,12 +83,12 @@ def build_graph_store(config: MemoryConfig) -> GraphStore | None:
     if graph.provider == "neo4j":
         if not graph.url:
             raise ConfigurationError("graph_store.url is required for provider 'neo4j'")
-        from core.graph.neo4j import Neo4jGraphStore
+        from mem_integrations.core.graph.neo4j import Neo4jGraphStore
         return Neo4jGraphStore(
             graph.url, username=graph.username,
             password=graph.password.get_secret_value() if graph.password else None,
             database=graph.database)
-    from core.graph.ladybug import LadybugGraphStore
+    from mem_integrations.core.graph.ladybug import LadybugGraphStore
     return LadybugGraphStore(Path(_inside(config.data_dir, graph.path)) if graph.path
                              else config.data_dir / "graph")
 
@@ -97,7 +97,7 @@ def build_history(config: MemoryConfig) -> HistoryStore:
     """SQLite in the data directory by default; PostgreSQL when `history.url` is set."""
     history = config.history
     if history.url is not None:
-        from core.history.postgres import PostgresHistory  # psycopg only when asked for
+        from mem_integrations.core.history.postgres import PostgresHistory  # psycopg only when asked for
         return PostgresHistory(history.url.get_secret_value(),
                                table_prefix=history.table_prefix)
     path = history.path

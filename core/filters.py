@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from core.errors import FilterError
+from mem_integrations.core.errors import FilterError
 
 BUILTIN_FIELDS = frozenset({
     "user_id", "agent_id", "run_id", "actor_id", "role", "categories", "memory_type",

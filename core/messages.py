@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from core.errors import InvalidInputError
+from mem_integrations.core.errors import InvalidInputError
 
 Message = dict[str, str]
 

@@ -8,9 +8,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from core.errors import InvalidInputError
-from core.models import MemoryItem
-from core.scope import SCOPE_KEYS
+from mem_integrations.core.errors import InvalidInputError
+from mem_integrations.core.models import MemoryItem
+from mem_integrations.core.scope import SCOPE_KEYS
 
 MAX_METADATA_BYTES = 64 * 1024
 MAX_MEMORY_CHARS = 20_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.errors import InvalidInputError, MissingScopeError
+from mem_integrations.core.errors import InvalidInputError, MissingScopeError
 
 SCOPE_KEYS: tuple[str, ...] = ("user_id", "agent_id", "run_id")
 

@@ -17,10 +17,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from core.async_memory import AsyncMemory
-from core.config import MemoryConfig
-from core.providers.base import ChatModel, Embedder
-from core.stores.base import VectorStore
+from mem_integrations.core.async_memory import AsyncMemory
+from mem_integrations.core.config import MemoryConfig
+from mem_integrations.core.providers.base import ChatModel, Embedder
+from mem_integrations.core.stores.base import VectorStore
 
 P = ParamSpec("P")
 R = TypeVar("R")

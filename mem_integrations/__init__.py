@@ -6,8 +6,8 @@ Adapters live in subpackages: `mem_integrations.langchain`, `mem_integrations.ll
 `mem_integrations.tools`, `mem_integrations.server`.
 """
 
-from core import *  # noqa: F403 - the public API of the engine, re-exported
-from core import __all__ as _core_all
+from mem_integrations.core import *  # noqa: F403 - the public API of the engine, re-exported
+from mem_integrations.core import __all__ as _core_all
 
 __all__ = list(_core_all)
 __version__ = "0.1.0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.models import AddResult, Event, MemoryItem, SearchResult
+from mem_integrations.core.models import AddResult, Event, MemoryItem, SearchResult
 
 NOTHING_NEW = "Nothing new to remember: this is already known."
 NO_MEMORIES = "No relevant memories found."

@@ -34,15 +34,15 @@ from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from core.async_memory import AsyncMemory
-from core.errors import (
+from mem_integrations.core.async_memory import AsyncMemory
+from mem_integrations.core.errors import (
     InvalidInputError,
     MemoryLayerError,
     MemoryNotFoundError,
     ProviderError,
 )
-from core.scope import SCOPE_KEYS, Scope
-from core.sync_memory import Memory
+from mem_integrations.core.scope import SCOPE_KEYS, Scope
+from mem_integrations.core.sync_memory import Memory
 from mem_integrations.rendering import describe_add, describe_recall
 
 __all__ = [
@@ -50,7 +50,7 @@ __all__ = [
     "ToolCall", "create_memory_tools", "parse_tool_call", "tool_schemas",
 ]
 
-log = logging.getLogger("mem_integrations.tools")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -20,7 +20,7 @@ warnings.simplefilter("ignore")
 
 
 async def inspect(config: dict[str, Any], *, reprocess: bool = True) -> dict[str, Any]:
-    from core.async_memory import AsyncMemory
+    from mem_integrations.core.async_memory import AsyncMemory
     from stress.common import HashEmbedder, raw_history, snapshot
 
     db = Path(config["data_dir"]) / "history.db"

@@ -189,7 +189,7 @@ async def startup(memory: Any, *, reprocess: bool = True) -> None:
 
 async def run_async(config: dict[str, Any], seed: int, tasks: int, tag: str,
                     max_ops: int, crash: tuple[str, int] = ("", 0)) -> None:
-    from core.async_memory import AsyncMemory
+    from mem_integrations.core.async_memory import AsyncMemory
     from stress.common import HashEmbedder
 
     memory = AsyncMemory(config, embedder=HashEmbedder())
@@ -223,7 +223,7 @@ async def run_async(config: dict[str, Any], seed: int, tasks: int, tag: str,
 def run_sync(config: dict[str, Any], seed: int, tasks: int, tag: str, max_ops: int,
              crash: tuple[str, int] = ("", 0)) -> None:
     """The blocking facade from `tasks` threads (each call goes to the facade's loop)."""
-    from core.sync_memory import Memory
+    from mem_integrations.core.sync_memory import Memory
     from stress.common import HashEmbedder
 
     memory = Memory(config, embedder=HashEmbedder())
@@ -316,7 +316,7 @@ def install_crash_point(memory: Any, point: str, after: int) -> None:
 
 def sabotage(kind: str) -> None:
     """Break the engine on purpose, to prove the checks catch what they claim to catch."""
-    from core.async_memory import AsyncMemory
+    from mem_integrations.core.async_memory import AsyncMemory
 
     if kind == "no_recover":  # never replay the journal
         async def _skip(self: Any) -> None:
@@ -403,7 +403,7 @@ def scenario_entry(sink: Any, config: dict[str, Any], scenario: str) -> None:
     global _sink
     _sink = sink
     logging.getLogger("mem_integrations").setLevel(logging.ERROR)
-    from core.sync_memory import Memory
+    from mem_integrations.core.sync_memory import Memory
     from stress.common import HashEmbedder
 
     def die(*_: Any, **__: Any) -> None:
@@ -425,7 +425,7 @@ def scenario_entry(sink: Any, config: dict[str, Any], scenario: str) -> None:
         engine.history_store.reset = die
         memory.reset()
     elif scenario == "reset_rmtree":
-        import core.stores.qdrant_edge as edge
+        import mem_integrations.core.stores.qdrant_edge as edge
 
         def half_rmtree(path: Any, ignore_errors: bool = False) -> None:
             files = sorted(p for p in __import__("pathlib").Path(path).rglob("*") if p.is_file())
@@ -445,8 +445,8 @@ def hammer_history(path: str, worker: int, rounds: int) -> None:
     """Many processes sharing one SQLite history: journal, confirm and keep pending adds
     as fast as possible (the "database is locked" test). Exits 0 only if every call
     succeeded."""
-    from core.history.sqlite import JournalOp, SQLiteHistory
-    from core.models import Event
+    from mem_integrations.core.history.sqlite import JournalOp, SQLiteHistory
+    from mem_integrations.core.models import Event
 
     history = SQLiteHistory(path)
     for i in range(rounds):

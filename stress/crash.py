@@ -32,8 +32,8 @@ from typing import Any
 
 from stress.common import check_snapshot, memory_config
 
-PRELOAD = ["core.async_memory", "core.sync_memory", "core.stores.qdrant_edge",
-           "core.stores.qdrant_client", "core.graph.ladybug", "stress.common", "stress.child"]
+PRELOAD = ["mem_integrations.core.async_memory", "mem_integrations.core.sync_memory", "mem_integrations.core.stores.qdrant_edge",
+           "mem_integrations.core.stores.qdrant_client", "mem_integrations.core.graph.ladybug", "stress.common", "stress.child"]
 
 _context: Any = None
 

@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.errors import MemoryLayerError, ProviderError, StoreError
-from core.records import content_hash
+from mem_integrations.core.errors import MemoryLayerError, ProviderError, StoreError
+from mem_integrations.core.records import content_hash
 from mem_integrations import Memory
 from mem_integrations.testing import Fault
 from stress.common import check_snapshot, on_loop, snapshot

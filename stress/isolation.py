@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.models import Event
-from core.records import content_hash
+from mem_integrations.core.models import Event
+from mem_integrations.core.records import content_hash
 from mem_integrations import Memory
 from stress.common import (
     HashEmbedder,

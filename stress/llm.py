@@ -86,7 +86,7 @@ def sensible_llm(body: dict[str, Any]) -> dict[str, Any]:
     """A responder that behaves like a careful model: extraction keeps every user sentence;
     reconcile says NONE for a fact already known, UPDATE for a fact about the same thing
     (same first two words: "Lives in Paris" -> "Lives in Rome"), ADD otherwise."""
-    from core.records import content_hash
+    from mem_integrations.core.records import content_hash
 
     user = "\n".join(m.get("content") or "" for m in body.get("messages", [])
                      if m.get("role") == "user")

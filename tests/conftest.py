@@ -13,8 +13,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from core.config import EmbedderConfig  # noqa: E402
-from core.providers.embedders import SentenceTransformerEmbedder  # noqa: E402
+from mem_integrations.core.config import EmbedderConfig  # noqa: E402
+from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder  # noqa: E402
 from mem_integrations import Memory  # noqa: E402
 from mem_integrations.testing import ScriptedLLMServer  # noqa: E402
 

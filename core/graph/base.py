@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from core.scope import SCOPE_KEYS
+from mem_integrations.core.scope import SCOPE_KEYS
 
 ENTITY = "MemIntEntity"
 RELATION = "MEMINT_REL"

@@ -9,10 +9,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigurationError, StoreError, StoreLockedError
-from core.graph.base import ENTITY, RELATION, CypherGraphStore
+from mem_integrations.core.errors import ConfigurationError, StoreError, StoreLockedError
+from mem_integrations.core.graph.base import ENTITY, RELATION, CypherGraphStore
 
-log = logging.getLogger(f"mem_integrations.{__name__}")
+log = logging.getLogger(__name__)
 
 
 class LadybugGraphStore(CypherGraphStore):

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from core.errors import ConfigurationError, StoreError
-from core.graph.base import ENTITY, CypherGraphStore, EntityRecord, scope_clause
+from mem_integrations.core.errors import ConfigurationError, StoreError
+from mem_integrations.core.graph.base import ENTITY, CypherGraphStore, EntityRecord, scope_clause
 
-log = logging.getLogger(f"mem_integrations.{__name__}")
+log = logging.getLogger(__name__)
 
 VECTOR_INDEX = "memint_entity_embedding"
 

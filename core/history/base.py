@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from core.models import Event, HistoryEntry, PendingAdd
+from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
 
 __all__ = ["HistoryStore", "JournalOp"]
 

@@ -33,9 +33,9 @@ from datetime import UTC
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from core.errors import ConfigurationError, StoreError
-from core.history.base import JournalOp
-from core.models import Event, HistoryEntry, PendingAdd
+from mem_integrations.core.errors import ConfigurationError, StoreError
+from mem_integrations.core.history.base import JournalOp
+from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
 
 try:
     import psycopg

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.history.base import JournalOp
-from core.models import Event, HistoryEntry, PendingAdd
+from mem_integrations.core.history.base import JournalOp
+from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS history (

@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.config import ReconcileConfig
-from core.filters import Condition, FilterNode, all_of
-from core.history.base import JournalOp
-from core.models import Event, MemoryEvent, Relation
-from core.pipeline.extractor import Extractor, ReconcileInput
-from core.pipeline.graph import GraphDraft, GraphPlanner
-from core.pipeline.schema import Extraction, Fact, Operation, Triple
-from core.providers.base import Embedder
-from core.records import content_hash, make_payload
-from core.stores.base import Hit, SearchRequest, VectorStore
+from mem_integrations.core.config import ReconcileConfig
+from mem_integrations.core.filters import Condition, FilterNode, all_of
+from mem_integrations.core.history.base import JournalOp
+from mem_integrations.core.models import Event, MemoryEvent, Relation
+from mem_integrations.core.pipeline.extractor import Extractor, ReconcileInput
+from mem_integrations.core.pipeline.graph import GraphDraft, GraphPlanner
+from mem_integrations.core.pipeline.schema import Extraction, Fact, Operation, Triple
+from mem_integrations.core.providers.base import Embedder
+from mem_integrations.core.records import content_hash, make_payload
+from mem_integrations.core.stores.base import Hit, SearchRequest, VectorStore
 
-log = logging.getLogger(f"mem_integrations.{__name__}")
+log = logging.getLogger(__name__)
 
 NOT_PROCEDURAL = Condition("memory_type", "ne", "procedural_memory")
 

@@ -9,12 +9,12 @@ from typing import Any, Protocol
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-from core.config import ExtractionConfig, ReconcileConfig
-from core.errors import LLMResponseError
-from core.messages import Message, render_transcript
-from core.pipeline import prompts
-from core.pipeline.parsing import UnparseableReply, parse_json_object
-from core.pipeline.schema import (
+from mem_integrations.core.config import ExtractionConfig, ReconcileConfig
+from mem_integrations.core.errors import LLMResponseError
+from mem_integrations.core.messages import Message, render_transcript
+from mem_integrations.core.pipeline import prompts
+from mem_integrations.core.pipeline.parsing import UnparseableReply, parse_json_object
+from mem_integrations.core.pipeline.schema import (
     Decisions,
     Extraction,
     Fact,
@@ -24,7 +24,7 @@ from core.pipeline.schema import (
     read_extraction,
     reconcile_schema,
 )
-from core.providers.base import ChatModel
+from mem_integrations.core.providers.base import ChatModel
 
 
 @dataclass

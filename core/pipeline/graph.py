@@ -13,12 +13,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.config import GraphStoreConfig
-from core.graph.base import EntityRecord, GraphStore, RelationRecord, name_key
-from core.history.base import JournalOp
-from core.models import Event, Relation
-from core.pipeline.schema import Extraction, Triple
-from core.providers.base import Embedder
+from mem_integrations.core.config import GraphStoreConfig
+from mem_integrations.core.graph.base import EntityRecord, GraphStore, RelationRecord, name_key
+from mem_integrations.core.history.base import JournalOp
+from mem_integrations.core.models import Event, Relation
+from mem_integrations.core.pipeline.schema import Extraction, Triple
+from mem_integrations.core.providers.base import Embedder
 
 MAX_CANDIDATES = 30
 

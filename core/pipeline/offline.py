@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import re
 
-from core.messages import Message, render_transcript
-from core.models import Event
-from core.pipeline.extractor import ReconcileInput
-from core.pipeline.schema import Decisions, EntityMention, Extraction, Fact, Operation, Triple
+from mem_integrations.core.messages import Message, render_transcript
+from mem_integrations.core.models import Event
+from mem_integrations.core.pipeline.extractor import ReconcileInput
+from mem_integrations.core.pipeline.schema import Decisions, EntityMention, Extraction, Fact, Operation, Triple
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _SMALL_TALK = re.compile(r"^(hi|hello|hey|thanks|thank you|ok|okay|bye|good (morning|night))\b",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from core.config import ExtractionConfig
+from mem_integrations.core.config import ExtractionConfig
 
 EXTRACTION_INSTRUCTIONS = """\
 You extract durable facts worth remembering from a conversation: personal details, \

@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from core.models import Event
-from core.pipeline.parsing import UnparseableReply
+from mem_integrations.core.models import Event
+from mem_integrations.core.pipeline.parsing import UnparseableReply
 
-log = logging.getLogger(f"mem_integrations.{__name__}")
+log = logging.getLogger(__name__)
 
 
 class Fact(BaseModel):

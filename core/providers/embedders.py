@@ -9,11 +9,11 @@ from typing import Any
 
 import openai
 
-from core.config import EmbedderConfig
-from core.errors import ConfigurationError, ProviderError
-from core.providers.base import EmbedKind
+from mem_integrations.core.config import EmbedderConfig
+from mem_integrations.core.errors import ConfigurationError, ProviderError
+from mem_integrations.core.providers.base import EmbedKind
 
-log = logging.getLogger(f"mem_integrations.{__name__}")
+log = logging.getLogger(__name__)
 
 OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 _OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,

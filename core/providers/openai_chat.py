@@ -7,11 +7,11 @@ from typing import Any
 
 import openai
 
-from core.config import LLMConfig
-from core.errors import ConfigurationError, ProviderError
-from core.providers.base import ChatReply
+from mem_integrations.core.config import LLMConfig
+from mem_integrations.core.errors import ConfigurationError, ProviderError
+from mem_integrations.core.providers.base import ChatReply
 
-log = logging.getLogger(f"mem_integrations.{__name__}")
+log = logging.getLogger(__name__)
 
 _MODES = ("json_schema", "json_object", "none")
 

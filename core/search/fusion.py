@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.stores.base import Hit
+from mem_integrations.core.stores.base import Hit
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import qdrant_edge as qe
 
-from core.stores.base import SparseVector
+from mem_integrations.core.stores.base import SparseVector
 
 
 class BM25Encoder:

@@ -1,5 +1,5 @@
 """Vector stores: Qdrant, embedded (qdrant-edge) or through qdrant-client."""
 
-from core.stores.base import Hit, Point, SearchRequest, VectorStore
+from mem_integrations.core.stores.base import Hit, Point, SearchRequest, VectorStore
 
 __all__ = ["Hit", "Point", "SearchRequest", "VectorStore"]

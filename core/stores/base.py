@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.errors import EmbeddingMismatchError
-from core.filters import Condition, FilterNode, Logical
+from mem_integrations.core.errors import EmbeddingMismatchError
+from mem_integrations.core.filters import Condition, FilterNode, Logical
 
 DENSE = "dense"
 LEXICAL = "lexical"

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
 
-from core.errors import StoreError, StoreLockedError
-from core.filters import FilterNode
-from core.stores.base import (
+from mem_integrations.core.errors import StoreError, StoreLockedError
+from mem_integrations.core.filters import FilterNode
+from mem_integrations.core.stores.base import (
     DENSE,
     KEYWORD_INDEXES,
     LEXICAL,
@@ -31,7 +31,7 @@ from core.stores.base import (
     translate_filter,
 )
 
-log = logging.getLogger(f"mem_integrations.{__name__}")
+log = logging.getLogger(__name__)
 
 
 class _ClientDialect:

@@ -36,9 +36,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from core.config import MemoryConfig, load_config
-from core.errors import MemoryLayerError, ProviderError
-from core.sync_memory import Memory
+from mem_integrations.core.config import MemoryConfig, load_config
+from mem_integrations.core.errors import MemoryLayerError, ProviderError
+from mem_integrations.core.sync_memory import Memory
 
 __all__ = ["app", "main", "read_conversations"]
 
@@ -584,8 +584,8 @@ def _safe_redact(url: str | None) -> str:
 def _doctor_checks(state: State) -> list[Check]:
     from importlib import metadata as importlib_metadata
 
-    from core.factory import build_embedder, build_vector_store
-    from core.stores.base import CollectionInfo
+    from mem_integrations.core.factory import build_embedder, build_vector_store
+    from mem_integrations.core.stores.base import CollectionInfo
 
     checks: list[Check] = []
     try:

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any, TypedDict, TypeVar, cast
 
-from core.async_memory import AsyncMemory
-from core.errors import MissingScopeError
-from core.scope import SCOPE_KEYS
-from core.sync_memory import Memory
+from mem_integrations.core.async_memory import AsyncMemory
+from mem_integrations.core.errors import MissingScopeError
+from mem_integrations.core.scope import SCOPE_KEYS
+from mem_integrations.core.sync_memory import Memory
 
-log = logging.getLogger("mem_integrations.langchain")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 AnyMemory = Memory | AsyncMemory

@@ -26,7 +26,7 @@ from typing import Any
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 
-from core.errors import InvalidInputError, ProviderError
+from mem_integrations.core.errors import InvalidInputError, ProviderError
 from mem_integrations.langchain._core import (
     AnyMemory,
     Background,

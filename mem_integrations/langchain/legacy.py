@@ -21,7 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
 from langchain_core.messages import BaseMessage, SystemMessage
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from core.errors import InvalidInputError
+from mem_integrations.core.errors import InvalidInputError
 from mem_integrations.langchain._core import (
     Engine,
     ScopeIds,

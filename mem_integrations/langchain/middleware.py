@@ -18,8 +18,8 @@ from langchain.agents.middleware.types import ModelCallResult, ModelResponse
 from langchain_core.messages import AnyMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from core.errors import InvalidInputError
-from core.models import MemoryItem
+from mem_integrations.core.errors import InvalidInputError
+from mem_integrations.core.models import MemoryItem
 from mem_integrations.langchain._core import (
     AnyMemory,
     Background,

@@ -21,10 +21,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.runnables import Runnable
 
-from core.errors import ConfigurationError, ProviderError
-from core.providers.base import ChatReply, EmbedKind
+from mem_integrations.core.errors import ConfigurationError, ProviderError
+from mem_integrations.core.providers.base import ChatReply, EmbedKind
 
-log = logging.getLogger("mem_integrations.langchain")
+log = logging.getLogger(__name__)
 
 StructuredMode = Literal["auto", "none"]
 

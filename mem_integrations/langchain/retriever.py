@@ -13,8 +13,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig, ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from core.models import MemoryItem
-from core.scope import SCOPE_KEYS
+from mem_integrations.core.models import MemoryItem
+from mem_integrations.core.scope import SCOPE_KEYS
 from mem_integrations.langchain._core import (
     Engine,
     configurable_of,

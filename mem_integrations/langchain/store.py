@@ -53,12 +53,12 @@ from langgraph.store.base import (
 )
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
-from core.errors import InvalidInputError
-from core.filters import Condition, FilterNode, all_of
-from core.models import PutItem
-from core.records import MAX_MEMORY_CHARS
-from core.scope import SCOPE_KEYS, Scope
-from core.stores.base import Hit, SearchRequest
+from mem_integrations.core.errors import InvalidInputError
+from mem_integrations.core.filters import Condition, FilterNode, all_of
+from mem_integrations.core.models import PutItem
+from mem_integrations.core.records import MAX_MEMORY_CHARS
+from mem_integrations.core.scope import SCOPE_KEYS, Scope
+from mem_integrations.core.stores.base import Hit, SearchRequest
 from mem_integrations.langchain._core import AnyMemory, Engine
 
 ITEM_TYPE = "langgraph_item"

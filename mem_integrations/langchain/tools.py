@@ -24,8 +24,8 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, InjectedToolArg
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from core.errors import InvalidInputError, MemoryNotFoundError
-from core.scope import SCOPE_KEYS
+from mem_integrations.core.errors import InvalidInputError, MemoryNotFoundError
+from mem_integrations.core.scope import SCOPE_KEYS
 from mem_integrations.langchain._core import (
     Engine,
     ScopeIds,

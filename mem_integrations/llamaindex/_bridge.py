@@ -15,13 +15,13 @@ from typing import Any, TypeAlias
 from llama_index.core.async_utils import asyncio_run
 from llama_index.core.base.llms.types import ChatMessage, TextBlock, ToolCallBlock
 
-from core.async_memory import AsyncMemory
-from core.errors import ProviderError
-from core.models import AddResult, MemoryItem
-from core.scope import Scope
-from core.sync_memory import Memory
+from mem_integrations.core.async_memory import AsyncMemory
+from mem_integrations.core.errors import ProviderError
+from mem_integrations.core.models import AddResult, MemoryItem
+from mem_integrations.core.scope import Scope
+from mem_integrations.core.sync_memory import Memory
 
-log = logging.getLogger("mem_integrations.llamaindex")
+log = logging.getLogger(__name__)
 
 AnyMemory: TypeAlias = Memory | AsyncMemory
 """Either facade of the engine: the blocking `Memory` or the async `AsyncMemory`."""

@@ -29,7 +29,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.memory import Memory as ChatMemory
 from llama_index.core.memory.memory import BaseMemoryBlock
 
-from core.models import AddResult
+from mem_integrations.core.models import AddResult
 from mem_integrations.llamaindex._bridge import (
     AnyMemory,
     BoundScope,

@@ -31,7 +31,7 @@ from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, mod
 from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.memory.types import BaseMemory
 
-from core.models import AddResult
+from mem_integrations.core.models import AddResult
 from mem_integrations.llamaindex._bridge import (
     AnyMemory,
     BoundScope,

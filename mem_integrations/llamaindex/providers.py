@@ -29,8 +29,8 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 from llama_index.core.llms import LLM
 
-from core.errors import ConfigurationError, ProviderError
-from core.providers.base import ChatReply, EmbedKind
+from mem_integrations.core.errors import ConfigurationError, ProviderError
+from mem_integrations.core.providers.base import ChatReply, EmbedKind
 
 _ROLES = {"system", "user", "assistant", "tool", "developer"}
 

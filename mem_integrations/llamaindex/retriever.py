@@ -19,7 +19,7 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from core.models import MemoryItem, SearchResult
+from mem_integrations.core.models import MemoryItem, SearchResult
 from mem_integrations.llamaindex._bridge import AnyMemory, BoundScope, Engine
 
 # Shown to the LLM with the memory: when it was stated, and its categories. The ids are

@@ -16,8 +16,8 @@ from typing import Any
 
 from llama_index.core.tools import FunctionTool, ToolOutput
 
-from core.errors import InvalidInputError, MemoryNotFoundError
-from core.models import MemoryItem
+from mem_integrations.core.errors import InvalidInputError, MemoryNotFoundError
+from mem_integrations.core.models import MemoryItem
 from mem_integrations.llamaindex._bridge import AnyMemory, BoundScope, Engine
 from mem_integrations.rendering import describe_add, describe_recall
 

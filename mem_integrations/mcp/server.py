@@ -21,8 +21,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from core.async_memory import AsyncMemory
-from core.sync_memory import Memory
+from mem_integrations.core.async_memory import AsyncMemory
+from mem_integrations.core.sync_memory import Memory
 from mem_integrations.tools import (
     ERROR_PREFIX,
     FORGET_DESCRIPTION,
@@ -39,7 +39,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("the MCP server needs the official MCP SDK 2.x: "
                       "pip install 'mem-integrations[mcp]'") from exc
 
-log = logging.getLogger("mem_integrations.mcp")
+log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
     "Long-term memory for this user. Call recall at the start of a task to find what is "

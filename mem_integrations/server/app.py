@@ -32,9 +32,9 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from core.async_memory import AsyncMemory
-from core.config import MemoryConfig
-from core.errors import (
+from mem_integrations.core.async_memory import AsyncMemory
+from mem_integrations.core.config import MemoryConfig
+from mem_integrations.core.errors import (
     ConfigurationError,
     InvalidInputError,
     MemoryLayerError,
@@ -42,7 +42,7 @@ from core.errors import (
     ProviderError,
     StoreError,
 )
-from core.models import (
+from mem_integrations.core.models import (
     AddResult,
     HistoryEntry,
     MemoryItem,
@@ -51,7 +51,7 @@ from core.models import (
     SearchResult,
     UsersResult,
 )
-from core.sync_memory import Memory
+from mem_integrations.core.sync_memory import Memory
 from mem_integrations.server.schemas import (
     AddRequest,
     ErrorBody,
@@ -68,7 +68,7 @@ from mem_integrations.server.security import (
     keys_from_text,
 )
 
-log = logging.getLogger("mem_integrations.server")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MemorySource = AsyncMemory | Memory | MemoryConfig | dict[str, Any] | str | Path | None

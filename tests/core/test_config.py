@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from core.config import load_config
-from core.factory import build_extractor
-from core.pipeline.extractor import LLMExtractor
-from core.pipeline.offline import OfflineExtractor
+from mem_integrations.core.config import load_config
+from mem_integrations.core.factory import build_extractor
+from mem_integrations.core.pipeline.extractor import LLMExtractor
+from mem_integrations.core.pipeline.offline import OfflineExtractor
 from mem_integrations import ConfigurationError, Memory
 from mem_integrations.testing import ScriptedLLMServer
 
@@ -87,7 +87,7 @@ def test_offline_extractor_only_without_llm_settings(recwarn):
 
 
 def test_offline_extractor_warns_once(monkeypatch):
-    import core.factory as factory
+    import mem_integrations.core.factory as factory
 
     monkeypatch.setattr(factory, "_warned_offline", False)
     with pytest.warns(factory.OfflineExtractorWarning):

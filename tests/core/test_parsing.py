@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.models import Event
-from core.pipeline.parsing import UnparseableReply, parse_json_object
-from core.pipeline.schema import read_facts, read_operations
+from mem_integrations.core.models import Event
+from mem_integrations.core.pipeline.parsing import UnparseableReply, parse_json_object
+from mem_integrations.core.pipeline.schema import read_facts, read_operations
 
 
 @pytest.mark.parametrize("reply", [

@@ -81,7 +81,7 @@ def table_prefix(postgres_url: str) -> Iterator[str]:
     """Tables of their own for one test; dropped afterwards."""
     prefix = f"t{uuid.uuid4().hex[:12]}_"
     yield prefix
-    from core.history.postgres import PostgresHistory
+    from mem_integrations.core.history.postgres import PostgresHistory
 
     cleanup = PostgresHistory(postgres_url, table_prefix=prefix)
     cleanup.drop_tables()
@@ -102,13 +102,13 @@ def open_store(history_backend: str, tmp_path: Path, request: pytest.FixtureRequ
     if history_backend == "postgres":
         url = request.getfixturevalue("postgres_url")
         prefix = request.getfixturevalue("table_prefix")
-        from core.history.postgres import PostgresHistory
+        from mem_integrations.core.history.postgres import PostgresHistory
 
         def make() -> object:
             opened.append(PostgresHistory(url, table_prefix=prefix))
             return opened[-1]
     else:
-        from core.history.sqlite import SQLiteHistory
+        from mem_integrations.core.history.sqlite import SQLiteHistory
 
         def make() -> object:
             opened.append(SQLiteHistory(tmp_path / "history.db"))

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from core.history.base import HistoryStore
-from core.history.sqlite import JournalOp
-from core.models import Event
+from mem_integrations.core.history.base import HistoryStore
+from mem_integrations.core.history.sqlite import JournalOp
+from mem_integrations.core.models import Event
 
 SCOPE = {"user_id": "alice"}
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from core.errors import LLMResponseError
-from core.models import Event
+from mem_integrations.core.errors import LLMResponseError
+from mem_integrations.core.models import Event
 from mem_integrations import Memory
 from mem_integrations.testing import ScriptedLLMServer
 from tests.conftest import facts
@@ -98,7 +98,7 @@ def test_replicas_sharing_postgres_do_not_duplicate_a_scope(
     still store each fact once (the scope lock is a PostgreSQL advisory lock)."""
     import asyncio
 
-    from core.stores.qdrant_edge import QdrantEdgeStore
+    from mem_integrations.core.stores.qdrant_edge import QdrantEdgeStore
     from mem_integrations import AsyncMemory
 
     shared_vectors = QdrantEdgeStore(tmp_path / "qdrant", "memories")

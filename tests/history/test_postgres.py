@@ -7,12 +7,12 @@ import pytest
 
 psycopg = pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
 
-from core.config import load_config  # noqa: E402
-from core.errors import ConfigurationError  # noqa: E402
-from core.factory import build_history  # noqa: E402
-from core.history.postgres import PostgresHistory, redact_url  # noqa: E402
-from core.history.sqlite import JournalOp  # noqa: E402
-from core.models import Event  # noqa: E402
+from mem_integrations.core.config import load_config  # noqa: E402
+from mem_integrations.core.errors import ConfigurationError  # noqa: E402
+from mem_integrations.core.factory import build_history  # noqa: E402
+from mem_integrations.core.history.postgres import PostgresHistory, redact_url  # noqa: E402
+from mem_integrations.core.history.sqlite import JournalOp  # noqa: E402
+from mem_integrations.core.models import Event  # noqa: E402
 
 SCOPE = {"user_id": "alice"}
 
@@ -122,7 +122,7 @@ def test_invalid_history_settings_are_configuration_errors(history: dict) -> Non
 
 
 def test_an_unreachable_server_is_a_store_error() -> None:
-    from core.errors import StoreError
+    from mem_integrations.core.errors import StoreError
 
     with pytest.raises(StoreError, match=r"cannot connect.*\*\*\*"):
         PostgresHistory("postgresql://memint:pw@127.0.0.1:1/none", connect_timeout=2)

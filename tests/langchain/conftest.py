@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from core.providers.embedders import SentenceTransformerEmbedder
+from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
 from mem_integrations import Memory
 
 if not all(importlib.util.find_spec(name) for name in ("langchain_core", "langchain",

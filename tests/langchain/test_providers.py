@@ -13,8 +13,8 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from core.errors import EmbeddingMismatchError, ProviderError
-from core.providers.embedders import SentenceTransformerEmbedder
+from mem_integrations.core.errors import EmbeddingMismatchError, ProviderError
+from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
 from mem_integrations import Memory
 from mem_integrations.langchain import LangChainChatModel, LangChainEmbedder
 from mem_integrations.testing import Fault, ScriptedLLMServer

@@ -146,7 +146,7 @@ def test_block_needs_a_scope(offline_memory):
 
 
 def test_graph_relations_follow_the_memories():
-    from core.models import MemoryItem, Relation, SearchResult
+    from mem_integrations.core.models import MemoryItem, Relation, SearchResult
     from mem_integrations.rendering import format_memories
 
     result = SearchResult(results=[MemoryItem(id="1", memory="Alice lives in Lyon")],

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from core.records import content_hash
+from mem_integrations.core.records import content_hash
 from mem_integrations import AsyncMemory, MemoryNotFoundError
 from stress.common import check_snapshot, snapshot
 from tests.conftest import vector_store_config

@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from core.records import content_hash
+from mem_integrations.core.records import content_hash
 from mem_integrations import Event, Memory, MemoryNotFoundError
 from tests.reliability.support import consistency
 

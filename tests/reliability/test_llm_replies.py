@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
-from core.pipeline.schema import read_decisions
-from core.records import content_hash
+from mem_integrations.core.pipeline.schema import read_decisions
+from mem_integrations.core.records import content_hash
 from mem_integrations import Event, LLMResponseError, MemoryLayerError, ProviderError
 from tests.conftest import facts, ops
 from tests.reliability.support import (

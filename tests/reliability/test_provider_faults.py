@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from core.history.sqlite import JournalOp
+from mem_integrations.core.history.sqlite import JournalOp
 from mem_integrations import Event, LLMResponseError, Memory, ProviderError
 from mem_integrations.testing import Fault
 from tests.conftest import facts, ops

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from core.config import load_config
-from core.records import MAX_MEMORY_CHARS, MAX_METADATA_BYTES
+from mem_integrations.core.config import load_config
+from mem_integrations.core.records import MAX_MEMORY_CHARS, MAX_METADATA_BYTES
 from mem_integrations import (
     ConfigurationError,
     InvalidInputError,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from core.errors import MissingScopeError
+from mem_integrations.core.errors import MissingScopeError
 from mem_integrations import AsyncMemory, Memory
 from mem_integrations.testing import (
     Fault,
