@@ -6,6 +6,7 @@
 from mem_integrations.core.async_memory import AsyncMemory
 from mem_integrations.core.config import MemoryConfig, load_config
 from mem_integrations.core.errors import (
+    BlockingCallError,
     ConfigurationError,
     EmbeddingMismatchError,
     FilterError,
@@ -33,9 +34,10 @@ from mem_integrations.core.models import (
 from mem_integrations.core.sync_memory import Memory
 
 __all__ = [
-    "AddResult", "AsyncMemory", "ConfigurationError", "EmbeddingMismatchError", "Event",
-    "FilterError", "HistoryEntry", "InvalidInputError", "LLMResponseError", "Memory",
-    "MemoryConfig", "MemoryEvent", "MemoryItem", "MemoryLayerError", "MemoryNotFoundError",
-    "MessageResult", "MissingScopeError", "PendingAdd", "ProviderError", "PutItem", "SearchResult",
-    "StoreError", "StoreLockedError", "UsersResult", "load_config",
+    "AddResult", "AsyncMemory", "BlockingCallError", "ConfigurationError",
+    "EmbeddingMismatchError", "Event", "FilterError", "HistoryEntry", "InvalidInputError",
+    "LLMResponseError", "Memory", "MemoryConfig", "MemoryEvent", "MemoryItem",
+    "MemoryLayerError", "MemoryNotFoundError", "MessageResult", "MissingScopeError",
+    "PendingAdd", "ProviderError", "PutItem", "SearchResult", "StoreError", "StoreLockedError",
+    "UsersResult", "load_config",
 ]

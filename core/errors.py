@@ -92,3 +92,9 @@ class StoreError(MemoryLayerError):
 
 class StoreLockedError(StoreError):
     """The embedded data directory is already open in another process."""
+
+
+class BlockingCallError(MemoryLayerError, RuntimeError):
+    """A blocking call was made where nothing can block: on an `AsyncMemory` (it lives on
+    the caller's event loop, so only its async methods work), or on `Memory` from its own
+    event-loop thread (the call would wait for itself forever)."""

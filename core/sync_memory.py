@@ -5,20 +5,26 @@ scripts, threads, and code that already runs an event loop (Jupyter, FastAPI han
 and it is thread-safe: every call is serialised onto that loop, where per-scope locks
 order concurrent adds. There is one implementation of every method; this file only
 forwards to it.
+
+It is also the one bridge onto that loop for code that calls `AsyncMemory` coroutines
+itself (the adapters, the server): `Memory.run` / `arun` / `submit`, and `bridge()` for
+code that accepts either facade.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeAlias, TypeVar
 
 from mem_integrations.core.async_memory import AsyncMemory
 from mem_integrations.core.config import MemoryConfig
+from mem_integrations.core.errors import BlockingCallError
 from mem_integrations.core.providers.base import ChatModel, Embedder
 from mem_integrations.core.stores.base import VectorStore
 
@@ -35,13 +41,6 @@ class _LoopThread:
                                        name="mem-integrations-loop")
         self.thread.start()
 
-    def run(self, coro: Coroutine[Any, Any, R]) -> R:
-        if threading.current_thread() is self.thread:
-            coro.close()
-            raise RuntimeError("Memory's blocking methods cannot be called from its own loop; "
-                               "use AsyncMemory in async code")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
-
     def stop(self) -> None:
         if self.loop.is_running():
             self.loop.call_soon_threadsafe(self.loop.stop)
@@ -56,7 +55,7 @@ def _blocking(method: Callable[Concatenate[AsyncMemory, P], Coroutine[Any, Any, 
 
     @functools.wraps(method)
     def call(self: Memory, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self._loop.run(method(self.async_memory, *args, **kwargs))
+        return self.run(method(self.async_memory, *args, **kwargs))
 
     return call
 
@@ -96,10 +95,38 @@ class Memory:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop `async_memory` runs on. Integrations that call `async_memory`
-        coroutines must run them there (`asyncio.run_coroutine_threadsafe`): its locks
-        and HTTP clients belong to that loop."""
+        """The event loop `async_memory` runs on: its locks and HTTP clients belong to it.
+        To run `async_memory` coroutines there, use `run`, `arun` or `submit`."""
         return self._loop.loop
+
+    # --- the bridge onto the engine's loop ---------------------------------------------------
+
+    def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Run a coroutine of `async_memory` on its loop and block until it is done.
+
+        Works from any thread but the loop's own, where waiting would deadlock: there it
+        raises `BlockingCallError` (await the coroutine, or use `arun`, instead).
+
+        >>> memory.run(memory.async_memory.search("tea", user_id="alice"))
+        """
+        if threading.current_thread() is self._loop.thread:
+            coro.close()
+            raise BlockingCallError(
+                "Memory cannot block on its own event loop (the call would wait for itself): "
+                "await the coroutine there, or use `await memory.arun(...)`")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop.loop).result()
+
+    async def arun(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Await a coroutine of `async_memory` from any event loop without blocking that
+        loop: it runs on the engine's loop, and directly when already there."""
+        if _running_loop() is self._loop.loop:
+            return await coro
+        return await asyncio.wrap_future(self.submit(coro))
+
+    def submit(self, coro: Coroutine[Any, Any, R]) -> concurrent.futures.Future[R]:
+        """Start a coroutine of `async_memory` on its loop without waiting for it (from
+        any thread, the loop's own included)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop.loop)
 
     def __repr__(self) -> str:
         return repr(self.async_memory).replace("AsyncMemory", "Memory", 1)
@@ -124,7 +151,7 @@ class Memory:
         """Flush and release the stores, and stop the loop thread."""
         if not self._closed:
             self._closed = True
-            self._loop.run(self.async_memory.close())
+            self.run(self.async_memory.close())
             self._finalizer()
 
     def __enter__(self) -> Memory:
@@ -132,3 +159,81 @@ class Memory:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# --- for code that accepts either facade ---------------------------------------------------
+
+AnyMemory: TypeAlias = Memory | AsyncMemory
+"""Either facade of the engine: the blocking `Memory` or the async `AsyncMemory`."""
+
+
+class MemoryBridge(Protocol):
+    """Where engine coroutines run, whichever facade an adapter was given (see `bridge`)."""
+
+    @property
+    def async_memory(self) -> AsyncMemory:
+        """The engine, whose coroutines are passed to the methods below."""
+
+    def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Block until `coro` is done (sync code)."""
+
+    async def arun(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Await `coro` from async code, on any event loop."""
+
+    def submit(self, coro: Coroutine[Any, Any, R]
+               ) -> concurrent.futures.Future[R] | asyncio.Task[R]:
+        """Start `coro` without waiting for it."""
+
+
+class _CallersLoop:
+    """An `AsyncMemory` behind the bridge: it lives on the caller's event loop, so its
+    coroutines are awaited there, and nothing can block on them."""
+
+    def __init__(self, async_memory: AsyncMemory) -> None:
+        self.async_memory = async_memory
+
+    def __repr__(self) -> str:
+        return repr(self.async_memory)
+
+    def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        coro.close()
+        raise BlockingCallError(
+            "this was given an AsyncMemory, which only works from async code: call the async "
+            "methods (ainvoke, aexecute, aget...), or pass a Memory for blocking use")
+
+    async def arun(self, coro: Coroutine[Any, Any, R]) -> R:
+        return await coro
+
+    def submit(self, coro: Coroutine[Any, Any, R]) -> asyncio.Task[R]:
+        loop = _running_loop()
+        if loop is None:
+            coro.close()
+            raise BlockingCallError(
+                "background work with an AsyncMemory needs a running event loop: call the "
+                "async methods, or pass a Memory")
+        return loop.create_task(coro)
+
+
+def bridge(memory: AnyMemory) -> MemoryBridge:
+    """How an adapter that accepts either facade runs engine coroutines.
+
+    A `Memory` is its own bridge (its loop thread owns the engine). An `AsyncMemory` is
+    awaited directly on the caller's loop; its `run` raises `BlockingCallError`, since it
+    cannot be used from blocking code. Anything else is a `TypeError`.
+
+    >>> on = bridge(memory)
+    >>> await on.arun(on.async_memory.search("tea", user_id="alice"))
+    """
+    if isinstance(memory, Memory):
+        return memory
+    if isinstance(memory, AsyncMemory):
+        return _CallersLoop(memory)
+    raise TypeError(f"expected a mem_integrations Memory or AsyncMemory, got "
+                    f"{type(memory).__name__}")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -43,3 +43,14 @@ def describe_recall(found: SearchResult | Iterable[MemoryItem]) -> str:
     """A recall tool's result: the memories with their ids, or that there are none."""
     text = format_memories(found, with_ids=True)
     return f"Relevant memories:\n{text}" if text else NO_MEMORIES
+
+
+def describe_forget(item: MemoryItem) -> str:
+    """A forget tool's result: the memory it deleted."""
+    return f"Forgot: {item.memory}"
+
+
+def describe_unknown_id(memory_id: str, *, recall: str = "recall") -> str:
+    """A forget tool's result for an id it may not delete. Unknown ids and other scopes'
+    ids read the same, so the answer reveals nothing about other scopes."""
+    return f"No memory with id {memory_id} was found. Use {recall} to see the ids."

@@ -23,39 +23,50 @@ Tool calls may be OpenAI SDK objects (Chat Completions `tool_calls` items or Res
 API `function_call` items) or plain dicts of the same shapes, or `{"name", "arguments"}`.
 `MemoryTools` works with a `Memory` (blocking and async methods) or an `AsyncMemory`
 (async methods: `aexecute`, `ahandle`, `arun`).
+
+This module is also the one implementation of the three tools: `MemoryToolset` (the
+scope given per call) holds their descriptions, arguments, scope check and wording, and
+the LangChain, LlamaIndex and MCP tools only resolve the scope and translate.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from mem_integrations.core.async_memory import AsyncMemory
 from mem_integrations.core.errors import (
     InvalidInputError,
     MemoryLayerError,
     MemoryNotFoundError,
     ProviderError,
 )
+from mem_integrations.core.models import MemoryItem
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
-from mem_integrations.core.sync_memory import Memory
-from mem_integrations.rendering import describe_add, describe_recall
+from mem_integrations.core.sync_memory import AnyMemory, bridge
+from mem_integrations.rendering import (
+    describe_add,
+    describe_forget,
+    describe_recall,
+    describe_unknown_id,
+)
 
 __all__ = [
-    "ERROR_PREFIX", "FORGET_DESCRIPTION", "MemoryTools", "RECALL_DESCRIPTION", "REMEMBER_DESCRIPTION",
-    "ToolCall", "create_memory_tools", "parse_tool_call", "tool_schemas",
+    "DEFAULT_LIMIT", "ERROR_PREFIX", "FACT_DESCRIPTION", "FORGET_DESCRIPTION", "MAX_LIMIT",
+    "MEMORY_ID_DESCRIPTION", "MemoryTools", "MemoryToolset", "QUERY_DESCRIPTION",
+    "RECALL_DESCRIPTION", "REMEMBER_DESCRIPTION", "TOOL_NAMES", "ToolArgumentError", "ToolCall",
+    "create_memory_tools", "limit_description", "parse_tool_call", "tool_names",
+    "tool_schemas",
 ]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 TOOL_NAMES = ("remember", "recall", "forget")
 ERROR_PREFIX = "Error: "  # every failed call's text starts with it
+DEFAULT_LIMIT = 5  # how many memories recall returns when the model does not say
+MAX_LIMIT = 20  # the most the model may ask recall for
 
 REMEMBER_DESCRIPTION = (
     "Save a durable fact about the user or the task to long-term memory, so that it can be "
@@ -69,23 +80,29 @@ FORGET_DESCRIPTION = (
     "Delete one memory by the id shown in brackets by recall, when it is wrong, outdated, or "
     "the user asks you to forget it.")
 
+FACT_DESCRIPTION = "One short, self-contained fact, e.g. 'Prefers window seats'."
+QUERY_DESCRIPTION = "What to look for, in natural language."
+MEMORY_ID_DESCRIPTION = "The id of the memory, as shown by recall."
 
-def _parameters(name: str, *, max_limit: int, strict: bool) -> dict[str, Any]:
+
+def limit_description(limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT) -> str:
+    """The description of recall's `limit` argument."""
+    return f"How many memories to return (1-{max_limit}, default {limit})."
+
+
+def _parameters(name: str, *, limit: int, max_limit: int, strict: bool) -> dict[str, Any]:
     if name == "remember":
-        properties: dict[str, Any] = {"fact": {
-            "type": "string",
-            "description": "One short, self-contained fact, e.g. 'Prefers window seats'."}}
+        properties: dict[str, Any] = {"fact": {"type": "string",
+                                               "description": FACT_DESCRIPTION}}
     elif name == "recall":
-        limit: dict[str, Any] = {
+        limit_schema: dict[str, Any] = {
             "type": ["integer", "null"] if strict else "integer",
             "minimum": 1, "maximum": max_limit,
-            "description": f"How many memories to return (1-{max_limit}, default 5)."}
-        properties = {"query": {"type": "string",
-                                "description": "What to look for, in natural language."},
-                      "limit": limit}
+            "description": limit_description(limit, max_limit)}
+        properties = {"query": {"type": "string", "description": QUERY_DESCRIPTION},
+                      "limit": limit_schema}
     else:
-        properties = {"memory_id": {
-            "type": "string", "description": "The id of the memory, as shown by recall."}}
+        properties = {"memory_id": {"type": "string", "description": MEMORY_ID_DESCRIPTION}}
     required = list(properties) if strict else [next(iter(properties))]
     return {"type": "object", "properties": properties, "required": required,
             "additionalProperties": False}
@@ -96,14 +113,15 @@ _DESCRIPTIONS = {"remember": REMEMBER_DESCRIPTION, "recall": RECALL_DESCRIPTION,
 
 
 def tool_schemas(*, names: Mapping[str, str] | None = None, api: str = "chat",
-                 strict: bool = False, max_limit: int = 20,
+                 strict: bool = False, limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT,
                  include: Iterable[str] = TOOL_NAMES) -> list[dict[str, Any]]:
     """The tools as OpenAI function-calling definitions.
 
     `api="chat"` gives Chat Completions' shape (`{"type": "function", "function": {...}}`),
     `api="responses"` the Responses API's flat one. `strict=True` makes every parameter
     required (optional ones nullable), as OpenAI's strict mode wants. `names` renames
-    tools, e.g. `{"recall": "search_memory"}`; `include` picks a subset.
+    tools, e.g. `{"recall": "search_memory"}`; `include` picks a subset. `limit` and
+    `max_limit` are recall's default and maximum, as its description states them.
     """
     if api not in ("chat", "responses"):
         raise ValueError("api must be 'chat' or 'responses'")
@@ -114,7 +132,8 @@ def tool_schemas(*, names: Mapping[str, str] | None = None, api: str = "chat",
             raise ValueError(f"unknown tool {tool!r}; the tools are {', '.join(TOOL_NAMES)}")
         function: dict[str, Any] = {
             "name": names.get(tool, tool), "description": _DESCRIPTIONS[tool],
-            "parameters": _parameters(tool, max_limit=max_limit, strict=strict)}
+            "parameters": _parameters(tool, limit=limit, max_limit=max_limit,
+                                      strict=strict)}
         if strict:
             function["strict"] = True
         schemas.append({"type": "function", "function": function} if api == "chat"
@@ -173,181 +192,107 @@ def _calls_of(source: Any) -> list[Any]:
     return [source]
 
 
-class ToolArgumentError(Exception):
-    """A tool call's arguments are unusable; the message is shown to the model."""
+class ToolArgumentError(InvalidInputError):
+    """A tool call's arguments are unusable; the message is written for the model."""
 
 
-class MemoryTools:
-    """The three memory tools bound to one scope, with a dispatcher for tool calls.
+# A valid call's arguments per tool, shown to the model after a bad call.
+_EXAMPLES = {"remember": '{"fact": "Prefers window seats"}',
+             "recall": '{"query": "seat preferences", "limit": 5}',
+             "forget": '{"memory_id": "<id shown by recall>"}'}
+
+
+def tool_names(names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each tool's name once `names` renames some (`{"recall": "search_memory"}`); an
+    unknown tool in `names` is a `ValueError`."""
+    renamed = dict(names or {})
+    unknown = set(renamed) - set(TOOL_NAMES)
+    if unknown:
+        raise ValueError(f"unknown tool(s) to rename: {sorted(unknown)}; "
+                         f"the tools are {', '.join(TOOL_NAMES)}")
+    return {tool: renamed.get(tool, tool) for tool in TOOL_NAMES}
+
+
+class MemoryToolset:
+    """remember / recall / forget with the scope given on each call: the one
+    implementation behind `MemoryTools` (and the MCP server) and the LangChain and
+    LlamaIndex tools, which only resolve the scope and translate.
+
+    Each method checks what the model sent (a `ToolArgumentError`, whose message is
+    written for the model, when it is unusable), checks the scope the caller resolved
+    (never the model's choice), and returns the text the model reads. They can be awaited
+    from any event loop; `toolset.bridge.run(...)` runs one from blocking code.
 
     `infer` and `metadata` are passed to `add` by `remember`; `limit` is `recall`'s
     default (the model may ask for up to `max_limit`), `threshold` its minimum score.
-    `names` renames the tools (the dispatcher answers to the new names).
+    `names` are the tools' names as the model knows them (used in messages to it).
     """
 
-    def __init__(self, memory: Memory | AsyncMemory, *, user_id: str | None = None,
-                 agent_id: str | None = None, run_id: str | None = None, infer: bool = True,
-                 metadata: dict[str, Any] | None = None, limit: int = 5, max_limit: int = 20,
-                 threshold: float | None = None, names: Mapping[str, str] | None = None,
-                 strict: bool = False) -> None:
-        if not isinstance(memory, (Memory, AsyncMemory)):
-            raise TypeError("MemoryTools needs a mem_integrations Memory or AsyncMemory, got "
-                            f"{type(memory).__name__}")
-        self.memory = memory
-        self.scope = Scope.of("MemoryTools", user_id=user_id, agent_id=agent_id,
-                              run_id=run_id).ids()
+    def __init__(self, memory: AnyMemory, *, infer: bool = True,
+                 metadata: dict[str, Any] | None = None, limit: int = DEFAULT_LIMIT,
+                 max_limit: int = MAX_LIMIT, threshold: float | None = None,
+                 names: Mapping[str, str] | None = None) -> None:
         if not 1 <= limit <= max_limit:
             raise ValueError(f"limit must be between 1 and max_limit ({max_limit})")
+        self.bridge = bridge(memory)
         self.infer, self.metadata, self.limit, self.max_limit = infer, metadata, limit, max_limit
-        self.threshold, self.strict = threshold, strict
-        renamed = dict(names or {})
-        unknown = set(renamed) - set(TOOL_NAMES)
-        if unknown:
-            raise ValueError(f"unknown tool(s) to rename: {sorted(unknown)}")
-        self.names = {tool: renamed.get(tool, tool) for tool in TOOL_NAMES}
-        self._by_name = {name: tool for tool, name in self.names.items()}
+        self.threshold = threshold
+        self.names = tool_names(names)
 
-    def __repr__(self) -> str:
-        scope = ", ".join(f"{k}={v!r}" for k, v in self.scope.items())
-        return f"MemoryTools({scope}, tools={list(self._by_name)})"
+    async def remember(self, scope: Mapping[str, Any], fact: object) -> str:
+        """Save `fact` to the scope's memories (extracted and reconciled with what is
+        known unless `infer=False`); says what changed."""
+        text = self._text(fact, "fact", "remember")
+        engine = self.bridge.async_memory
+        result = await self.bridge.arun(engine.add(
+            [{"role": "user", "content": text}], infer=self.infer, metadata=self.metadata,
+            **self._scope(scope, "remember")))
+        return describe_add(result)
 
-    # --- schemas -------------------------------------------------------------------------
+    async def recall(self, scope: Mapping[str, Any], query: object, limit: object = None
+                     ) -> tuple[str, list[MemoryItem]]:
+        """The scope's memories most relevant to `query`: the text listing them with their
+        ids, and the memories themselves."""
+        text = self._text(query, "query", "recall")
+        engine = self.bridge.async_memory
+        result = await self.bridge.arun(engine.search(
+            text, limit=self._limit(limit), threshold=self.threshold,
+            **self._scope(scope, "recall")))
+        return describe_recall(result), list(result.results)
 
-    @property
-    def schemas(self) -> list[dict[str, Any]]:
-        """Chat Completions tool definitions (pass as `tools=`)."""
-        return tool_schemas(names=self.names, strict=self.strict, max_limit=self.max_limit)
+    async def forget(self, scope: Mapping[str, Any], memory_id: object) -> str:
+        """Delete one memory of the scope by id. Any other id, unknown or another scope's,
+        gets the same answer, and nothing is deleted."""
+        wanted = self._text(memory_id, "memory_id", "forget").strip("[]")
+        ids = self._scope(scope, "forget")
+        return await self.bridge.arun(self._forget(wanted, ids))
 
-    @property
-    def responses_schemas(self) -> list[dict[str, Any]]:
-        """Responses API tool definitions."""
-        return tool_schemas(names=self.names, api="responses", strict=self.strict,
-                            max_limit=self.max_limit)
-
-    def owns(self, call: Any) -> bool:
-        """Whether a tool call is for one of these tools (to route calls in mixed agents)."""
+    async def _forget(self, memory_id: str, scope: Mapping[str, str]) -> str:
+        # One coroutine on the engine's loop, so get and delete cost one hop, not two.
+        engine = self.bridge.async_memory
         try:
-            return parse_tool_call(call).name in self._by_name
-        except TypeError:
-            return False
+            item = await engine.get(memory_id)
+        except (MemoryNotFoundError, InvalidInputError):
+            item = None
+        if item is None or any(getattr(item, key) != value for key, value in scope.items()):
+            return describe_unknown_id(memory_id, recall=self.names["recall"])
+        await engine.delete(item.id)
+        return describe_forget(item)
 
-    # --- running calls -------------------------------------------------------------------
+    def _scope(self, scope: Mapping[str, Any], tool: str) -> dict[str, str]:
+        # Checked here, not only by the engine: forget reads by id, and without a scope
+        # it would delete any memory.
+        return Scope.of(self.names[tool], **{key: scope.get(key) for key in SCOPE_KEYS}).ids()
 
-    def execute(self, call: Any) -> str:
-        """Run one tool call (blocking) and return the text for the model."""
-        return self._block(self._execute(parse_tool_call(call)))
-
-    async def aexecute(self, call: Any) -> str:
-        """Run one tool call and return the text for the model."""
-        return await self._await(self._execute(parse_tool_call(call)))
-
-    def run(self, name: str, arguments: str | Mapping[str, Any] | None = None) -> str:
-        """Run a tool by name with JSON or dict arguments (blocking)."""
-        return self.execute(ToolCall(id=None, name=name, arguments=arguments))
-
-    async def arun(self, name: str, arguments: str | Mapping[str, Any] | None = None) -> str:
-        return await self.aexecute(ToolCall(id=None, name=name, arguments=arguments))
-
-    def handle(self, source: Any) -> list[dict[str, Any]]:
-        """Run every tool call of an assistant message (or a list of calls, or a Responses
-        API response) and return the messages to send back: `{"role": "tool", ...}` for
-        Chat Completions, `{"type": "function_call_output", ...}` for the Responses API."""
-        calls = [parse_tool_call(c) for c in _calls_of(source)]
-        return [self._reply(call, self.execute(call)) for call in calls]
-
-    async def ahandle(self, source: Any) -> list[dict[str, Any]]:
-        calls = [parse_tool_call(c) for c in _calls_of(source)]
-        return [self._reply(call, await self.aexecute(call)) for call in calls]
-
-    @staticmethod
-    def _reply(call: ToolCall, content: str) -> dict[str, Any]:
-        if call.api == "responses":
-            return {"type": "function_call_output", "call_id": call.id, "output": content}
-        return {"role": "tool", "tool_call_id": call.id, "content": content}
-
-    # --- where the engine runs -------------------------------------------------------------
-
-    def _block(self, coro: Coroutine[Any, Any, T]) -> T:
-        if isinstance(self.memory, AsyncMemory):
-            coro.close()
-            raise TypeError("these tools were given an AsyncMemory: use aexecute / ahandle / "
-                            "arun from async code, or pass a Memory")
-        # The facade's event-loop thread owns the engine (its locks and HTTP clients).
-        return asyncio.run_coroutine_threadsafe(coro, self.memory.loop).result()
-
-    async def _await(self, coro: Coroutine[Any, Any, T]) -> T:
-        if isinstance(self.memory, AsyncMemory):
-            return await coro
-        future = asyncio.run_coroutine_threadsafe(coro, self.memory.loop)
-        return await asyncio.wrap_future(future)
-
-    @property
-    def _engine(self) -> AsyncMemory:
-        return self.memory if isinstance(self.memory, AsyncMemory) else self.memory.async_memory
-
-    # --- the tools -----------------------------------------------------------------------
-
-    async def _execute(self, call: ToolCall) -> str:
-        tool = self._by_name.get(call.name)
-        if tool is None:
-            return (f"Error: there is no tool named {call.name!r}. The memory tools are: "
-                    f"{', '.join(self._by_name)}.")
-        try:
-            arguments = self._arguments(call)
-            if tool == "remember":
-                return await self._remember(arguments)
-            if tool == "recall":
-                return await self._recall(arguments)
-            return await self._forget(arguments)
-        except ToolArgumentError as exc:
-            return f"Error: {exc}"
-        except InvalidInputError as exc:
-            return f"Error: {exc}"
-        except ProviderError as exc:
-            kept = " The text was kept and will be processed later." if exc.pending_id else ""
-            return (f"Error: the memory service could not process this right now "
-                    f"({exc.reason}).{kept} Continue without it.")
-        except MemoryLayerError as exc:
-            log.warning("memory tool %s failed: %s", call.name, exc)
-            return f"Error: the memory store failed ({type(exc).__name__}). Continue without it."
-        except Exception as exc:  # a tool call must never break the agent's loop
-            log.exception("memory tool %s failed unexpectedly", call.name)
-            return (f"Error: {call.name} failed unexpectedly ({type(exc).__name__}). "
-                    "Continue without it.")
-
-    def _arguments(self, call: ToolCall) -> dict[str, Any]:
-        raw = call.arguments
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return {}
-        if isinstance(raw, str):
-            try:
-                raw = json.loads(raw)
-            except ValueError as exc:
-                raise ToolArgumentError(
-                    f"the arguments of {call.name} are not valid JSON ({exc.msg}); send a JSON "
-                    f"object such as {self._example(call.name)}") from None
-        if not isinstance(raw, Mapping):
-            raise ToolArgumentError(f"the arguments of {call.name} must be a JSON object such "
-                                    f"as {self._example(call.name)}")
-        # Scope keys a model sends are dropped: the scope is bound, never the model's choice.
-        return {k: v for k, v in raw.items() if k not in SCOPE_KEYS}
-
-    def _example(self, name: str) -> str:
-        tool = self._by_name.get(name, name)
-        return {"remember": '{"fact": "Prefers window seats"}',
-                "recall": '{"query": "seat preferences", "limit": 5}',
-                "forget": '{"memory_id": "<id shown by recall>"}'}[tool]
-
-    def _text(self, arguments: Mapping[str, Any], key: str, tool: str) -> str:
-        value = arguments.get(key)
+    def _text(self, value: object, key: str, tool: str) -> str:
         if not isinstance(value, str) or not value.strip():
             got = "nothing" if value is None else f"{type(value).__name__} {value!r}"
             raise ToolArgumentError(
                 f"{self.names[tool]} needs {key!r}: a non-empty string (got {got}). "
-                f"Example: {self._example(self.names[tool])}")
+                f"Example: {_EXAMPLES[tool]}")
         return value.strip()
 
-    def _limit(self, value: Any) -> int:
+    def _limit(self, value: object) -> int:
         if value is None:
             return self.limit
         if isinstance(value, str) and value.strip().isdigit():
@@ -359,34 +304,141 @@ class MemoryTools:
                                     f"from 1 to {self.max_limit} (got {value!r})")
         return min(value, self.max_limit)
 
-    async def _remember(self, arguments: Mapping[str, Any]) -> str:
-        fact = self._text(arguments, "fact", "remember")
-        result = await self._engine.add([{"role": "user", "content": fact}], infer=self.infer,
-                                        metadata=self.metadata, **self.scope)
-        return describe_add(result)
 
-    async def _recall(self, arguments: Mapping[str, Any]) -> str:
-        query = self._text(arguments, "query", "recall")
-        limit = self._limit(arguments.get("limit"))
-        result = await self._engine.search(query, limit=limit, threshold=self.threshold,
-                                           **self.scope)
-        return describe_recall(result)
+class MemoryTools:
+    """The three memory tools bound to one scope, with a dispatcher for tool calls.
 
-    async def _forget(self, arguments: Mapping[str, Any]) -> str:
-        memory_id = self._text(arguments, "memory_id", "forget").strip("[]")
-        missing = (f"No memory with id {memory_id} was found. Use "
-                   f"{self.names['recall']} to see the ids.")
+    `infer` and `metadata` are passed to `add` by `remember`; `limit` is `recall`'s
+    default (the model may ask for up to `max_limit`), `threshold` its minimum score.
+    `names` renames the tools (the dispatcher answers to the new names).
+    """
+
+    def __init__(self, memory: AnyMemory, *, user_id: str | None = None,
+                 agent_id: str | None = None, run_id: str | None = None, infer: bool = True,
+                 metadata: dict[str, Any] | None = None, limit: int = DEFAULT_LIMIT,
+                 max_limit: int = MAX_LIMIT, threshold: float | None = None,
+                 names: Mapping[str, str] | None = None, strict: bool = False) -> None:
+        self.toolset = MemoryToolset(memory, infer=infer, metadata=metadata, limit=limit,
+                                     max_limit=max_limit, threshold=threshold, names=names)
+        self.memory = memory
+        self.scope = Scope.of("MemoryTools", user_id=user_id, agent_id=agent_id,
+                              run_id=run_id).ids()
+        self.strict = strict
+        self.names = self.toolset.names
+        self._by_name = {name: tool for tool, name in self.names.items()}
+
+    def __repr__(self) -> str:
+        scope = ", ".join(f"{k}={v!r}" for k, v in self.scope.items())
+        return f"MemoryTools({scope}, tools={list(self._by_name)})"
+
+    # --- schemas -------------------------------------------------------------------------
+
+    @property
+    def schemas(self) -> list[dict[str, Any]]:
+        """Chat Completions tool definitions (pass as `tools=`)."""
+        return tool_schemas(names=self.names, strict=self.strict, limit=self.toolset.limit,
+                            max_limit=self.toolset.max_limit)
+
+    @property
+    def responses_schemas(self) -> list[dict[str, Any]]:
+        """Responses API tool definitions."""
+        return tool_schemas(names=self.names, api="responses", strict=self.strict,
+                            limit=self.toolset.limit, max_limit=self.toolset.max_limit)
+
+    def owns(self, call: Any) -> bool:
+        """Whether a tool call is for one of these tools (to route calls in mixed agents)."""
         try:
-            item = await self._engine.get(memory_id)
-        except (MemoryNotFoundError, InvalidInputError):
-            return missing
-        # Another scope's memory is answered exactly like an unknown id: nothing leaks.
-        if any(getattr(item, key) != value for key, value in self.scope.items()):
-            return missing
-        await self._engine.delete(item.id)
-        return f"Forgot: {item.memory}"
+            return parse_tool_call(call).name in self._by_name
+        except TypeError:
+            return False
+
+    # --- running calls -------------------------------------------------------------------
+
+    # The whole call runs on the engine's loop: one hop, however many engine calls it makes.
+
+    def execute(self, call: Any) -> str:
+        """Run one tool call (blocking) and return the text for the model."""
+        return self.toolset.bridge.run(self._execute(parse_tool_call(call)))
+
+    async def aexecute(self, call: Any) -> str:
+        """Run one tool call and return the text for the model."""
+        return await self.toolset.bridge.arun(self._execute(parse_tool_call(call)))
+
+    def run(self, name: str, arguments: str | Mapping[str, Any] | None = None) -> str:
+        """Run a tool by name with JSON or dict arguments (blocking)."""
+        return self.execute(ToolCall(id=None, name=name, arguments=arguments))
+
+    async def arun(self, name: str, arguments: str | Mapping[str, Any] | None = None) -> str:
+        """Run a tool by name with JSON or dict arguments."""
+        return await self.aexecute(ToolCall(id=None, name=name, arguments=arguments))
+
+    def handle(self, source: Any) -> list[dict[str, Any]]:
+        """Run every tool call of an assistant message (or a list of calls, or a Responses
+        API response) and return the messages to send back: `{"role": "tool", ...}` for
+        Chat Completions, `{"type": "function_call_output", ...}` for the Responses API."""
+        calls = [parse_tool_call(c) for c in _calls_of(source)]
+        return [self._reply(call, self.execute(call)) for call in calls]
+
+    async def ahandle(self, source: Any) -> list[dict[str, Any]]:
+        """`handle` for async code."""
+        calls = [parse_tool_call(c) for c in _calls_of(source)]
+        return [self._reply(call, await self.aexecute(call)) for call in calls]
+
+    @staticmethod
+    def _reply(call: ToolCall, content: str) -> dict[str, Any]:
+        if call.api == "responses":
+            return {"type": "function_call_output", "call_id": call.id, "output": content}
+        return {"role": "tool", "tool_call_id": call.id, "content": content}
+
+    # --- dispatching ---------------------------------------------------------------------
+
+    async def _execute(self, call: ToolCall) -> str:
+        tool = self._by_name.get(call.name)
+        if tool is None:
+            return (f"{ERROR_PREFIX}there is no tool named {call.name!r}. The memory tools "
+                    f"are: {', '.join(self._by_name)}.")
+        try:
+            arguments = self._arguments(call, tool)
+            if tool == "remember":
+                return await self.toolset.remember(self.scope, arguments.get("fact"))
+            if tool == "recall":
+                text, _ = await self.toolset.recall(self.scope, arguments.get("query"),
+                                                    arguments.get("limit"))
+                return text
+            return await self.toolset.forget(self.scope, arguments.get("memory_id"))
+        except InvalidInputError as exc:  # ToolArgumentError included
+            return f"{ERROR_PREFIX}{exc}"
+        except ProviderError as exc:
+            kept = " The text was kept and will be processed later." if exc.pending_id else ""
+            return (f"{ERROR_PREFIX}the memory service could not process this right now "
+                    f"({exc.reason}).{kept} Continue without it.")
+        except MemoryLayerError as exc:
+            log.warning("memory tool %s failed: %s", call.name, exc)
+            return (f"{ERROR_PREFIX}the memory store failed ({type(exc).__name__}). "
+                    "Continue without it.")
+        except Exception as exc:  # a tool call must never break the agent's loop
+            log.exception("memory tool %s failed unexpectedly", call.name)
+            return (f"{ERROR_PREFIX}{call.name} failed unexpectedly ({type(exc).__name__}). "
+                    "Continue without it.")
+
+    def _arguments(self, call: ToolCall, tool: str) -> dict[str, Any]:
+        raw = call.arguments
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return {}
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError as exc:
+                raise ToolArgumentError(
+                    f"the arguments of {call.name} are not valid JSON ({exc.msg}); send a JSON "
+                    f"object such as {_EXAMPLES[tool]}") from None
+        if not isinstance(raw, Mapping):
+            raise ToolArgumentError(f"the arguments of {call.name} must be a JSON object such "
+                                    f"as {_EXAMPLES[tool]}")
+        # Scope keys a model sends are dropped: the scope is bound, never the model's choice.
+        return {k: v for k, v in raw.items() if k not in SCOPE_KEYS}
 
 
-def create_memory_tools(memory: Memory | AsyncMemory, **options: Any) -> MemoryTools:
+def create_memory_tools(memory: AnyMemory, **options: Any) -> MemoryTools:
     """`MemoryTools(memory, user_id=..., ...)`: the three tools and their dispatcher."""
     return MemoryTools(memory, **options)

@@ -227,9 +227,7 @@ def run_sync(config: dict[str, Any], seed: int, tasks: int, tag: str, max_ops: i
     from stress.common import HashEmbedder
 
     memory = Memory(config, embedder=HashEmbedder())
-    from stress.common import on_loop
-
-    on_loop(memory, startup(memory.async_memory))
+    memory.run(startup(memory.async_memory))
     install_crash_point(memory.async_memory, *crash)
     emit(t="ready")
     workers = [Worker(memory, k, seed, tag) for k in range(tasks)]

@@ -129,13 +129,6 @@ def graph_relations(graph: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def on_loop(memory: Any, coro: Any) -> Any:
-    """Run a coroutine on a blocking `Memory`'s own event loop (where its engine lives)."""
-    import asyncio
-
-    return asyncio.run_coroutine_threadsafe(coro, memory.loop).result()
-
-
 async def snapshot(memory: Any) -> dict[str, Any]:
     """What an opened `AsyncMemory` holds: points, history rows, relations, pending adds."""
     import asyncio

@@ -16,7 +16,7 @@ from typing import Any
 from mem_integrations.core.errors import MemoryNotFoundError
 from mem_integrations import AsyncMemory, Memory
 from mem_integrations.testing import ScriptedLLMServer
-from stress.common import HashEmbedder, check_snapshot, on_loop, snapshot
+from stress.common import HashEmbedder, check_snapshot, snapshot
 from stress.llm import sensible_llm
 
 FACTS = ["Lives in Paris", "Lives in Rome", "Has a dog named Rex", "Works as a nurse",
@@ -140,7 +140,7 @@ def _thread_round(config: dict[str, Any], plans: list[list[tuple[str, str, str]]
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(worker, plans))
-        state = on_loop(memory, snapshot(memory.async_memory))
+        state = memory.run(snapshot(memory.async_memory))
     finally:
         memory.close()
     return state, deleted, errors

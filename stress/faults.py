@@ -18,7 +18,7 @@ from mem_integrations.core.errors import MemoryLayerError, ProviderError, StoreE
 from mem_integrations.core.records import content_hash
 from mem_integrations import Memory
 from mem_integrations.testing import Fault
-from stress.common import check_snapshot, on_loop, snapshot
+from stress.common import check_snapshot, snapshot
 from stress.llm import FaultyServer, sensible_llm
 
 GARBAGE = ["Sorry, I can't help with that.", "<think>the user wants", "", "null",
@@ -125,7 +125,7 @@ def run_fault_campaign(workdir: Path, *, adds: int = 300, users: int = 10, seed:
                     violations["reprocess_failed"] += 1
                     examples.append(f"reprocess: {type(exc).__name__}: {exc}")
         counts["pending_left"] = len(memory.pending())
-        state = on_loop(memory, snapshot(memory.async_memory))
+        state = memory.run(snapshot(memory.async_memory))
         findings = check_snapshot(state)
         for kind, n in findings.counts.items():
             violations[kind] += n

@@ -22,7 +22,6 @@ from stress.common import (
     check_snapshot,
     graph_relations,
     memory_config,
-    on_loop,
     snapshot,
 )
 
@@ -167,7 +166,7 @@ def full_check(memory: Memory, items: dict[str, tuple[str, dict[str, str]]],
     """Every history entry and every relation against its owner's scope; the stores'
     agreement rules."""
     counts["full_checks"] += 1
-    state = on_loop(memory, snapshot(memory.async_memory))
+    state = memory.run(snapshot(memory.async_memory))
     findings = check_snapshot(state)
     for kind, n in findings.counts.items():
         if kind in ("history_crosses_scope", "graph_crosses_scope"):
@@ -187,7 +186,7 @@ def full_check(memory: Memory, items: dict[str, tuple[str, dict[str, str]]],
                 value = getattr(entry, key)
                 if value is not None and value != scope.get(key):
                     leaks["history_entry_of_another_scope"] += 1
-    relations = on_loop(memory, _relations(memory))
+    relations = memory.run(_relations(memory))
     counts["relations_checked"] += len(relations)
     for rel in relations:
         if not rel["user_id"] and not rel["agent_id"] and not rel["run_id"]:

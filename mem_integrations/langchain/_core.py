@@ -1,6 +1,6 @@
-"""What every LangChain adapter shares: running engine calls from sync or async code,
-background adds, reading a scope from wherever the framework keeps it, and rendering
-memories for a prompt.
+"""What every LangChain adapter shares: background adds, reading a scope from wherever
+the framework keeps it. (Running engine calls from sync or async code is
+`mem_integrations.core.sync_memory.bridge`; rendering is `mem_integrations.rendering`.)
 
 The adapters themselves only translate and call the engine's public API.
 """
@@ -11,85 +11,13 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Awaitable, Coroutine, Mapping
-from typing import Any, TypedDict, TypeVar, cast
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypedDict, cast
 
-from mem_integrations.core.async_memory import AsyncMemory
 from mem_integrations.core.errors import MissingScopeError
 from mem_integrations.core.scope import SCOPE_KEYS
-from mem_integrations.core.sync_memory import Memory
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-AnyMemory = Memory | AsyncMemory
-
-
-class Engine:
-    """Runs `AsyncMemory` coroutines on the event loop that owns the engine.
-
-    A `Memory` owns a private loop thread: its coroutines must run there (its locks and
-    HTTP clients belong to that loop), whether the caller is blocking code or another
-    event loop. An `AsyncMemory` lives on the caller's loop, so it can only be used from
-    async code.
-    """
-
-    def __init__(self, memory: AnyMemory) -> None:
-        if isinstance(memory, Memory):
-            self.memory: AnyMemory = memory
-            self.core: AsyncMemory = memory.async_memory
-            self._loop: asyncio.AbstractEventLoop | None = memory.loop
-        elif isinstance(memory, AsyncMemory):
-            self.memory = memory
-            self.core = memory
-            self._loop = None
-        else:
-            raise TypeError(
-                f"expected a mem_integrations Memory or AsyncMemory, got {type(memory).__name__}"
-            )
-
-    def _on_own_loop(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Block until `coro` is done (sync code paths)."""
-        if self._loop is None:
-            coro.close()
-            raise TypeError(
-                "this adapter was given an AsyncMemory, which only works from async code "
-                "(ainvoke / astream / the a* methods); pass a Memory for blocking use"
-            )
-        if self._on_own_loop():
-            coro.close()
-            raise RuntimeError("cannot block on Memory from its own event loop")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await `coro` from any event loop without blocking it."""
-        if self._loop is None or self._on_own_loop():
-            return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T] | asyncio.Task[T]:
-        """Start `coro` without waiting for it."""
-        if self._loop is not None:
-            return asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            coro.close()
-            raise TypeError(
-                "background work with an AsyncMemory needs a running event loop; use the "
-                "async methods, or pass a Memory"
-            ) from None
-        return loop.create_task(coro)
-
-    async def ensure_open(self) -> None:
-        """Open the stores (and replay the journal) before reading them directly."""
-        await self.core.open()
 
 
 class Background:

@@ -27,14 +27,8 @@ from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 
 from mem_integrations.core.errors import InvalidInputError, ProviderError
-from mem_integrations.langchain._core import (
-    AnyMemory,
-    Background,
-    Engine,
-    fixed_scope,
-    log,
-    require_scope,
-)
+from mem_integrations.core.sync_memory import AnyMemory, bridge
+from mem_integrations.langchain._core import Background, fixed_scope, log, require_scope
 
 HISTORY_FILE = "chat_history.db"
 
@@ -191,7 +185,7 @@ class MemoryChatMessageHistory(BaseChatMessageHistory):
     ) -> None:
         if not isinstance(session_id, str) or not session_id:
             raise InvalidInputError("session_id must be a non-empty string")
-        self.engine = Engine(memory)
+        self.bridge = bridge(memory)
         self.session_id = session_id
         self.scope = fixed_scope(user_id, agent_id, run_id)
         if remember:
@@ -199,7 +193,7 @@ class MemoryChatMessageHistory(BaseChatMessageHistory):
         self.remember = remember
         self.background = background
         self.metadata = {**(metadata or {}), "session_id": session_id}
-        self.path = Path(path) if path else self.engine.core.config.data_dir / HISTORY_FILE
+        self.path = Path(path) if path else self.bridge.async_memory.config.data_dir / HISTORY_FILE
         self._file = _ThreadFile.at(self.path)
         self._background = Background()
 
@@ -226,9 +220,9 @@ class MemoryChatMessageHistory(BaseChatMessageHistory):
         if not self.remember:
             return
         if self.background:
-            self._background.track(self.engine.submit(self._feed()), "memory add")
+            self._background.track(self.bridge.submit(self._feed()), "memory add")
         else:
-            self.engine.run(self._feed())
+            self.bridge.run(self._feed())
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
         if not messages:
@@ -237,9 +231,9 @@ class MemoryChatMessageHistory(BaseChatMessageHistory):
         if not self.remember:
             return
         if self.background:
-            self._background.track(self.engine.submit(self._feed()), "memory add")
+            self._background.track(self.bridge.submit(self._feed()), "memory add")
         else:
-            await self.engine.arun(self._feed())
+            await self.bridge.arun(self._feed())
 
     def clear(self) -> None:
         """Forget the thread (long-term memories it produced are kept)."""
@@ -265,7 +259,7 @@ class MemoryChatMessageHistory(BaseChatMessageHistory):
             if not claimed:
                 return
             try:
-                await self.engine.core.add([m for _, m in claimed], **self.scope,
+                await self.bridge.async_memory.add([m for _, m in claimed], **self.scope,
                                            metadata=self.metadata)
             except InvalidInputError:
                 return  # nothing worth remembering (tool calls only, empty text)

@@ -22,12 +22,8 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from mem_integrations.core.errors import InvalidInputError
-from mem_integrations.langchain._core import (
-    Engine,
-    ScopeIds,
-    fixed_scope,
-    require_scope,
-)
+from mem_integrations.core.sync_memory import MemoryBridge, bridge
+from mem_integrations.langchain._core import ScopeIds, fixed_scope, require_scope
 from mem_integrations.rendering import format_memories
 
 
@@ -52,10 +48,10 @@ class LongTermMemory(BaseMemory):
     limit: int = 5
     header: str = "Relevant facts from earlier conversations:"
 
-    _engine: Engine = PrivateAttr()
+    _bridge: MemoryBridge = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
-        self._engine = Engine(self.memory)
+        self._bridge = bridge(self.memory)
         require_scope(self._scope, "LongTermMemory")
 
     @property
@@ -92,16 +88,16 @@ class LongTermMemory(BaseMemory):
         query = self._input(inputs)
         if not query.strip():
             return self._variables([])
-        found = self._engine.run(self._engine.core.search(query, **self._scope,
-                                                          limit=self.limit))
+        found = self._bridge.run(self._bridge.async_memory.search(query, **self._scope,
+                                                                  limit=self.limit))
         return self._variables(found.results)
 
     async def aload_memory_variables(self, inputs: dict[str, Any]) -> dict[str, Any]:
         query = self._input(inputs)
         if not query.strip():
             return self._variables([])
-        found = await self._engine.arun(self._engine.core.search(query, **self._scope,
-                                                                 limit=self.limit))
+        found = await self._bridge.arun(self._bridge.async_memory.search(
+            query, **self._scope, limit=self.limit))
         return self._variables(found.results)
 
     def _exchange(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> list[dict[str, str]]:
@@ -110,17 +106,17 @@ class LongTermMemory(BaseMemory):
 
     async def _save(self, messages: list[dict[str, str]]) -> None:
         with contextlib.suppress(InvalidInputError):  # an empty exchange: nothing to remember
-            await self._engine.core.add(messages, **self._scope)
+            await self._bridge.async_memory.add(messages, **self._scope)
 
     def save_context(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-        self._engine.run(self._save(self._exchange(inputs, outputs)))
+        self._bridge.run(self._save(self._exchange(inputs, outputs)))
 
     async def asave_context(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
-        await self._engine.arun(self._save(self._exchange(inputs, outputs)))
+        await self._bridge.arun(self._save(self._exchange(inputs, outputs)))
 
     def clear(self) -> None:
         """Delete every memory of this scope (not only this chain's)."""
-        self._engine.run(self._engine.core.delete_all(**self._scope))
+        self._bridge.run(self._bridge.async_memory.delete_all(**self._scope))
 
     async def aclear(self) -> None:
-        await self._engine.arun(self._engine.core.delete_all(**self._scope))
+        await self._bridge.arun(self._bridge.async_memory.delete_all(**self._scope))

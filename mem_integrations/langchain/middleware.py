@@ -20,10 +20,9 @@ from langgraph.runtime import Runtime
 
 from mem_integrations.core.errors import InvalidInputError
 from mem_integrations.core.models import MemoryItem
+from mem_integrations.core.sync_memory import AnyMemory, bridge
 from mem_integrations.langchain._core import (
-    AnyMemory,
     Background,
-    Engine,
     ScopeIds,
     configurable_of,
     fixed_scope,
@@ -82,7 +81,7 @@ class MemoryMiddleware(AgentMiddleware):
             raise ValueError("extraction must be 'background', 'await' or 'off'")
         if "{memories}" not in template:
             raise ValueError("template must contain '{memories}'")
-        self.engine = Engine(memory)
+        self.bridge = bridge(memory)
         self.scope = fixed_scope(user_id, agent_id, run_id)
         self.limit = limit
         self.threshold = threshold
@@ -129,7 +128,7 @@ class MemoryMiddleware(AgentMiddleware):
                         ) -> ModelCallResult[Any]:
         args = self._search_args(request)
         if args is not None:
-            found = self.engine.run(self.engine.core.search(**args))
+            found = self.bridge.run(self.bridge.async_memory.search(**args))
             request = self._with_memories(request, found.results)
         return handler(request)
 
@@ -139,7 +138,7 @@ class MemoryMiddleware(AgentMiddleware):
                                ) -> ModelCallResult[Any]:
         args = self._search_args(request)
         if args is not None:
-            found = await self.engine.arun(self.engine.core.search(**args))
+            found = await self.bridge.arun(self.bridge.async_memory.search(**args))
             request = self._with_memories(request, found.results)
         return await handler(request)
 
@@ -150,9 +149,9 @@ class MemoryMiddleware(AgentMiddleware):
         if args is None:
             return None
         if self.extraction == "background":
-            self._background.track(self.engine.submit(self._add(args)), "memory add")
+            self._background.track(self.bridge.submit(self._add(args)), "memory add")
         else:
-            self.engine.run(self._add(args))
+            self.bridge.run(self._add(args))
         return None
 
     async def aafter_agent(self, state: AgentState[Any], runtime: Runtime[Any]
@@ -161,15 +160,15 @@ class MemoryMiddleware(AgentMiddleware):
         if args is None:
             return None
         if self.extraction == "background":
-            self._background.track(self.engine.submit(self._add(args)), "memory add")
+            self._background.track(self.bridge.submit(self._add(args)), "memory add")
         else:
-            await self.engine.arun(self._add(args))
+            await self.bridge.arun(self._add(args))
         return None
 
     async def _add(self, args: dict[str, Any]) -> None:
         # a turn with no text (tool calls only) has nothing to remember
         with contextlib.suppress(InvalidInputError):
-            await self.engine.core.add(**args)
+            await self.bridge.async_memory.add(**args)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the background adds started so far are done."""

@@ -15,8 +15,8 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from mem_integrations.core.models import MemoryItem
 from mem_integrations.core.scope import SCOPE_KEYS
+from mem_integrations.core.sync_memory import MemoryBridge, bridge
 from mem_integrations.langchain._core import (
-    Engine,
     configurable_of,
     fixed_scope,
     merge_scopes,
@@ -69,10 +69,10 @@ class MemoryRetriever(BaseRetriever):
     filters: dict[str, Any] | None = Field(
         default=None, description="Metadata filters, in the engine's filter syntax.")
 
-    _engine: Engine = PrivateAttr()
+    _bridge: MemoryBridge = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
-        self._engine = Engine(self.memory)
+        self._bridge = bridge(self.memory)
 
     # The scope may travel in the config: move it into the keyword arguments, which
     # `BaseRetriever` hands to `_get_relevant_documents` (the config itself is not).
@@ -98,14 +98,14 @@ class MemoryRetriever(BaseRetriever):
                                 run_manager: CallbackManagerForRetrieverRun,
                                 **kwargs: Any) -> list[Document]:
         args = self._search_args(query, kwargs)
-        result = self._engine.run(self._engine.core.search(**args))
+        result = self._bridge.run(self._bridge.async_memory.search(**args))
         return [memory_to_document(item) for item in result.results]
 
     async def _aget_relevant_documents(self, query: str, *,
                                        run_manager: AsyncCallbackManagerForRetrieverRun,
                                        **kwargs: Any) -> list[Document]:
         args = self._search_args(query, kwargs)
-        result = await self._engine.arun(self._engine.core.search(**args))
+        result = await self._bridge.arun(self._bridge.async_memory.search(**args))
         return [memory_to_document(item) for item in result.results]
 
 

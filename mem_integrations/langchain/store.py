@@ -59,7 +59,7 @@ from mem_integrations.core.models import PutItem
 from mem_integrations.core.records import MAX_MEMORY_CHARS
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
 from mem_integrations.core.stores.base import Hit, SearchRequest
-from mem_integrations.langchain._core import AnyMemory, Engine
+from mem_integrations.core.sync_memory import AnyMemory, bridge
 
 ITEM_TYPE = "langgraph_item"
 _ID_NAMESPACE = uuid.UUID("5b0c3f3e-6f47-4b8e-9d0a-6c2f1f6a7e11")
@@ -123,13 +123,13 @@ class MemoryStore(BaseStore):
 
     def __init__(self, memory: AnyMemory, *, scope: NamespaceScope | None = None,
                  fields: Sequence[str] | None = None) -> None:
-        self.engine = Engine(memory)
+        self.engine = bridge(memory)
         self._scope_of = _scope_function(scope)
         self.fields = list(fields) if fields else None
         self._tokenized = [(p, p if p == "$" else tokenize_path(p)) for p in self.fields or []]
 
     def __repr__(self) -> str:
-        return f"MemoryStore({self.engine.memory!r})"
+        return f"MemoryStore({self.engine!r})"
 
     # --- BaseStore -------------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ class MemoryStore(BaseStore):
                 _check_namespace(op.namespace)
             elif not isinstance(op, (GetOp, SearchOp, ListNamespacesOp)):
                 raise ValueError(f"Unknown operation type: {type(op)}")
-        await self.engine.ensure_open()
+        await self.engine.async_memory.open()
         results: list[Result] = [None] * len(ops)
         gets = {i: op for i, op in enumerate(ops) if isinstance(op, GetOp)}
         if gets:
@@ -172,7 +172,7 @@ class MemoryStore(BaseStore):
 
     @property
     def _store(self) -> Any:
-        return self.engine.core.store
+        return self.engine.async_memory.store
 
     async def _get_many(self, keys: list[tuple[tuple[str, ...], str]]) -> list[Item | None]:
         ids = [item_id(ns, key) for ns, key in keys]
@@ -199,7 +199,7 @@ class MemoryStore(BaseStore):
             return []
         if op.query and not op.filter:
             # Fast path: the vector index ranks the indexed items of the prefix.
-            [vector] = await self.engine.core.embedder.embed([op.query], "query")
+            [vector] = await self.engine.async_memory.embedder.embed([op.query], "query")
             request = SearchRequest(limit=op.offset + op.limit, dense=vector,
                                     filter=all_of(where, _INDEXED))
             [hits] = await asyncio.to_thread(self._store.search_batch, [request])
@@ -218,7 +218,7 @@ class MemoryStore(BaseStore):
         # A filtered semantic search: rank exactly the items that passed the filter.
         indexed = [h for h in candidates if _lg(h).get("indexed", 1)]
         unranked = [h for h in candidates if not _lg(h).get("indexed", 1)]
-        [vector] = await self.engine.core.embedder.embed([op.query], "query")
+        [vector] = await self.engine.async_memory.embedder.embed([op.query], "query")
         scored: list[tuple[float, Hit]] = []
         if indexed:
             with_vectors = await asyncio.to_thread(
@@ -292,9 +292,9 @@ class MemoryStore(BaseStore):
                                  metadata={"langgraph": lg}, memory_type=ITEM_TYPE,
                                  **self._scope_for(namespace)))
         if deletes:
-            await self.engine.core.delete_many(deletes)
+            await self.engine.async_memory.delete_many(deletes)
         if items:
-            await self.engine.core.put_many(items)
+            await self.engine.async_memory.put_many(items)
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -18,16 +18,14 @@ caller's scope.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, InjectedToolArg
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from mem_integrations.core.errors import InvalidInputError, MemoryNotFoundError
 from mem_integrations.core.scope import SCOPE_KEYS
 from mem_integrations.langchain._core import (
-    Engine,
     ScopeIds,
     configurable_of,
     fixed_scope,
@@ -35,7 +33,19 @@ from mem_integrations.langchain._core import (
     require_scope,
     scope_of,
 )
-from mem_integrations.rendering import describe_add, describe_recall
+from mem_integrations.tools import (
+    DEFAULT_LIMIT,
+    FACT_DESCRIPTION,
+    FORGET_DESCRIPTION,
+    MAX_LIMIT,
+    MEMORY_ID_DESCRIPTION,
+    QUERY_DESCRIPTION,
+    RECALL_DESCRIPTION,
+    REMEMBER_DESCRIPTION,
+    MemoryToolset,
+    limit_description,
+    tool_names,
+)
 
 try:  # ToolRuntime comes with langgraph (installed with `langchain`); tools work without it
     from langgraph.prebuilt import ToolRuntime
@@ -61,21 +71,22 @@ Runtime = Annotated[ToolRuntime | None, InjectedToolArg]
 
 
 class RememberInput(_ScopeArgs):
-    fact: str = Field(description="One short, self-contained fact to remember, e.g. "
-                                  "'Prefers window seats on flights'.")
+    fact: str = Field(description=FACT_DESCRIPTION)
 
 
 class RecallInput(_ScopeArgs):
-    query: str = Field(description="What to look for, in natural language.")
-    limit: int = Field(default=5, ge=1, le=20, description="How many memories to return.")
+    query: str = Field(description=QUERY_DESCRIPTION)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT,
+                       description=limit_description())
 
 
 class ForgetInput(_ScopeArgs):
-    memory_id: str = Field(description="The id of the memory to delete, as shown by recall.")
+    memory_id: str = Field(description=MEMORY_ID_DESCRIPTION)
 
 
 class _MemoryTool(BaseTool):
-    """Shared by the three tools: the engine, the build-time scope, scope resolution."""
+    """Shared by the three tools: the build-time scope and scope resolution. What the
+    tool does is `mem_integrations.tools.MemoryToolset`'s."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -85,10 +96,17 @@ class _MemoryTool(BaseTool):
     agent_id: str | None = None
     run_id: str | None = None
 
-    _engine: Engine = PrivateAttr()
+    _tool: ClassVar[str]  # which of the three tools this is
+    _toolset: MemoryToolset = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
-        self._engine = Engine(self.memory)
+        self._toolset = MemoryToolset(self.memory, names=self._names(), **self._options())
+
+    def _names(self) -> dict[str, str]:
+        return {self._tool: self.name}
+
+    def _options(self) -> dict[str, Any]:
+        return {}
 
     @property
     def _injected_args_keys(self) -> frozenset[str]:
@@ -118,33 +136,30 @@ class RememberTool(_MemoryTool):
     with `infer=False` the text is stored verbatim."""
 
     name: str = "remember"
-    description: str = (
-        "Save a durable fact about the user or the task to long-term memory, so that it "
-        "can be recalled in later conversations. Pass one short, self-contained statement."
-    )
+    description: str = REMEMBER_DESCRIPTION
     args_schema: type[BaseModel] = RememberInput
     infer: bool = True
     metadata_to_store: dict[str, Any] | None = Field(
         default=None, description="Metadata attached to every memory this tool saves.")
 
-    def _add_args(self, fact: str, scope: ScopeIds) -> dict[str, Any]:
-        return {"messages": [{"role": "user", "content": fact}], **scope, "infer": self.infer,
-                "metadata": self.metadata_to_store}
+    _tool: ClassVar[str] = "remember"
+
+    def _options(self) -> dict[str, Any]:
+        return {"infer": self.infer, "metadata": self.metadata_to_store}
 
     def _run(self, fact: str, user_id: str | None = None, agent_id: str | None = None,
              run_id: str | None = None, runtime: Runtime = None, *,
              config: RunnableConfig, **_: Any) -> str:
         scope = self._scope({"user_id": user_id, "agent_id": agent_id, "run_id": run_id},
-                             runtime, config)
-        return describe_add(self._engine.run(self._engine.core.add(**self._add_args(fact, scope))))
+                            runtime, config)
+        return self._toolset.bridge.run(self._toolset.remember(scope, fact))
 
     async def _arun(self, fact: str, user_id: str | None = None, agent_id: str | None = None,
                     run_id: str | None = None, runtime: Runtime = None, *,
                     config: RunnableConfig, **_: Any) -> str:
         scope = self._scope({"user_id": user_id, "agent_id": agent_id, "run_id": run_id},
-                             runtime, config)
-        result = await self._engine.arun(self._engine.core.add(**self._add_args(fact, scope)))
-        return describe_add(result)
+                            runtime, config)
+        return await self._toolset.bridge.arun(self._toolset.remember(scope, fact))
 
 
 class RecallTool(_MemoryTool):
@@ -153,34 +168,35 @@ class RecallTool(_MemoryTool):
     dicts."""
 
     name: str = "recall"
-    description: str = (
-        "Search long-term memory for facts relevant to a query (preferences, earlier "
-        "decisions, personal details). Returns matching memories with their ids."
-    )
+    description: str = RECALL_DESCRIPTION
     args_schema: type[BaseModel] = RecallInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     threshold: float | None = None
 
-    def _search_args(self, query: str, limit: int, scope: ScopeIds) -> dict[str, Any]:
-        return {"query": query, **scope, "limit": limit, "threshold": self.threshold}
+    _tool: ClassVar[str] = "recall"
 
-    def _run(self, query: str, limit: int = 5, user_id: str | None = None,
+    def _options(self) -> dict[str, Any]:
+        return {"threshold": self.threshold}
+
+    async def _recall(self, query: str, limit: int, scope: ScopeIds
+                      ) -> tuple[str, list[dict[str, Any]]]:
+        text, items = await self._toolset.recall(scope, query, limit)
+        return text, [item.model_dump(mode="json") for item in items]
+
+    def _run(self, query: str, limit: int = DEFAULT_LIMIT, user_id: str | None = None,
              agent_id: str | None = None, run_id: str | None = None, runtime: Runtime = None, *,
              config: RunnableConfig, **_: Any) -> tuple[str, list[dict[str, Any]]]:
         scope = self._scope({"user_id": user_id, "agent_id": agent_id, "run_id": run_id},
-                             runtime, config)
-        result = self._engine.run(self._engine.core.search(**self._search_args(query, limit, scope)))
-        return _describe_search(result.results)
+                            runtime, config)
+        return self._toolset.bridge.run(self._recall(query, limit, scope))
 
-    async def _arun(self, query: str, limit: int = 5, user_id: str | None = None,
+    async def _arun(self, query: str, limit: int = DEFAULT_LIMIT, user_id: str | None = None,
                     agent_id: str | None = None, run_id: str | None = None,
                     runtime: Runtime = None, *, config: RunnableConfig,
                     **_: Any) -> tuple[str, list[dict[str, Any]]]:
         scope = self._scope({"user_id": user_id, "agent_id": agent_id, "run_id": run_id},
-                             runtime, config)
-        result = await self._engine.arun(
-            self._engine.core.search(**self._search_args(query, limit, scope)))
-        return _describe_search(result.results)
+                            runtime, config)
+        return await self._toolset.bridge.arun(self._recall(query, limit, scope))
 
 
 class ForgetTool(_MemoryTool):
@@ -188,37 +204,30 @@ class ForgetTool(_MemoryTool):
     answered exactly like an unknown id, so the tool reveals nothing about it."""
 
     name: str = "forget"
-    description: str = (
-        "Delete a memory by its id (as shown by recall) when it is wrong, outdated, or the "
-        "user asks you to forget it."
-    )
+    description: str = FORGET_DESCRIPTION
     args_schema: type[BaseModel] = ForgetInput
+    recall_name: str = Field(default="recall", description="The name of the recall tool, "
+                             "which the answer to an unknown id points the model to.")
 
-    async def _forget(self, memory_id: str, scope: ScopeIds) -> str:
-        core = self._engine.core
-        try:
-            item = await core.get(memory_id)
-        except (MemoryNotFoundError, InvalidInputError):
-            item = None
-        if item is None or any(getattr(item, k) != v for k, v in scope.items()):
-            return f"No memory with id {memory_id} was found."
-        await core.delete(item.id)
-        return f"Forgot: {item.memory}"
+    _tool: ClassVar[str] = "forget"
+
+    def _names(self) -> dict[str, str]:
+        return {"forget": self.name, "recall": self.recall_name}
 
     def _run(self, memory_id: str, user_id: str | None = None, agent_id: str | None = None,
              run_id: str | None = None, runtime: Runtime = None, *,
              config: RunnableConfig, **_: Any) -> str:
         scope = self._scope({"user_id": user_id, "agent_id": agent_id, "run_id": run_id},
-                             runtime, config)
-        return self._engine.run(self._forget(memory_id.strip(), scope))
+                            runtime, config)
+        return self._toolset.bridge.run(self._toolset.forget(scope, memory_id))
 
     async def _arun(self, memory_id: str, user_id: str | None = None,
                     agent_id: str | None = None, run_id: str | None = None,
                     runtime: Runtime = None, *, config: RunnableConfig,
                     **_: Any) -> str:
         scope = self._scope({"user_id": user_id, "agent_id": agent_id, "run_id": run_id},
-                             runtime, config)
-        return await self._engine.arun(self._forget(memory_id.strip(), scope))
+                            runtime, config)
+        return await self._toolset.bridge.arun(self._toolset.forget(scope, memory_id))
 
 
 def create_memory_tools(
@@ -230,24 +239,16 @@ def create_memory_tools(
     names: Mapping[str, str] | None = None,
     infer: bool = True,
 ) -> list[BaseTool]:
-    """The three memory tools, sharing one engine and one build-time scope.
+    """The three memory tools, sharing one build-time scope.
 
     `names` renames them, e.g. `{"remember": "save_memory", "recall": "search_memory"}`.
     The ids given here are defaults; the runtime's (context, injected arguments, config)
     take precedence, key by key.
     """
-    names = dict(names or {})
-    unknown = set(names) - {"remember", "recall", "forget"}
-    if unknown:
-        raise ValueError(f"unknown tool(s) to rename: {sorted(unknown)}; "
-                         "use 'remember', 'recall', 'forget'")
+    named = tool_names(names)
     common = {"memory": memory, "user_id": user_id, "agent_id": agent_id, "run_id": run_id}
     return [
-        RememberTool(name=names.get("remember", "remember"), infer=infer, **common),
-        RecallTool(name=names.get("recall", "recall"), **common),
-        ForgetTool(name=names.get("forget", "forget"), **common),
+        RememberTool(name=named["remember"], infer=infer, **common),
+        RecallTool(name=named["recall"], **common),
+        ForgetTool(name=named["forget"], recall_name=named["recall"], **common),
     ]
-
-
-def _describe_search(items: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-    return describe_recall(items), [item.model_dump(mode="json") for item in items]

@@ -30,15 +30,9 @@ from llama_index.core.memory import Memory as ChatMemory
 from llama_index.core.memory.memory import BaseMemoryBlock
 
 from mem_integrations.core.models import AddResult
-from mem_integrations.llamaindex._bridge import (
-    AnyMemory,
-    BoundScope,
-    Engine,
-    add_quietly,
-    conversation,
-    query_from,
-    role_of,
-)
+from mem_integrations.core.scope import Scope
+from mem_integrations.core.sync_memory import AnyMemory, MemoryBridge, bridge
+from mem_integrations.llamaindex._shared import add_quietly, conversation, query_from, role_of
 from mem_integrations.rendering import format_memories
 
 CHARS_PER_TOKEN = 4  # rough, for truncation hints only
@@ -79,16 +73,16 @@ class LongTermMemoryBlock(BaseMemoryBlock[str]):
         "logged and the conversation goes on; the engine keeps the messages as a pending "
         "add for `reprocess`.")
 
-    _engine: Engine = PrivateAttr()
-    _scope: BoundScope = PrivateAttr()
+    _bridge: MemoryBridge = PrivateAttr()
+    _scope: Scope = PrivateAttr()
 
     def __init__(self, **data: Any) -> None:
         # Checked before pydantic runs, so a missing scope raises MissingScopeError itself.
-        scope = BoundScope.of("LongTermMemoryBlock", user_id=data.get("user_id"),
-                              agent_id=data.get("agent_id"), run_id=data.get("run_id"))
+        scope = Scope.of("LongTermMemoryBlock", user_id=data.get("user_id"),
+                         agent_id=data.get("agent_id"), run_id=data.get("run_id"))
         super().__init__(**data)
         self._scope = scope
-        self._engine = Engine(self.memory)
+        self._bridge = bridge(self.memory)
 
     async def _aget(self, messages: list[ChatMessage] | None = None,
                     **block_kwargs: Any) -> str:
@@ -96,9 +90,9 @@ class LongTermMemoryBlock(BaseMemoryBlock[str]):
         query = query_from(messages or [], self.query_window)
         if not query:
             return ""
-        result = await self._engine.acall("search", query, limit=self.limit,
-                                          filters=self.filters, threshold=self.threshold,
-                                          **self._scope.ids())
+        result = await self._bridge.arun(self._bridge.async_memory.search(
+            query, limit=self.limit, filters=self.filters, threshold=self.threshold,
+            **self._scope.ids()))
         return format_memories(result)
 
     async def _aput(self, messages: list[ChatMessage]) -> None:
@@ -111,7 +105,7 @@ class LongTermMemoryBlock(BaseMemoryBlock[str]):
                            if m.additional_kwargs.get("session_id")), None)
         if session_id is not None:
             metadata.setdefault("session_id", str(session_id))
-        return await add_quietly(self._engine, conversation(messages), self._scope,
+        return await add_quietly(self._bridge, conversation(messages), self._scope,
                                  metadata=metadata or None, infer=self.infer,
                                  raise_errors=self.raise_errors)
 

@@ -32,10 +32,9 @@ from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.memory.types import BaseMemory
 
 from mem_integrations.core.models import AddResult
-from mem_integrations.llamaindex._bridge import (
-    AnyMemory,
-    BoundScope,
-    Engine,
+from mem_integrations.core.scope import Scope
+from mem_integrations.core.sync_memory import AnyMemory, MemoryBridge, bridge
+from mem_integrations.llamaindex._shared import (
     add_quietly,
     conversation,
     has_tool_calls,
@@ -90,17 +89,17 @@ class LongTermMemory(BaseMemory):
         "logged and the conversation goes on; the engine keeps the messages as a pending "
         "add for `reprocess`.")
 
-    _engine: Engine = PrivateAttr()
-    _scope: BoundScope = PrivateAttr()
+    _bridge: MemoryBridge = PrivateAttr()
+    _scope: Scope = PrivateAttr()
     _pending: list[ChatMessage] = PrivateAttr(default_factory=list)
 
     def __init__(self, **data: Any) -> None:
         # Checked before pydantic runs, so a missing scope raises MissingScopeError itself.
-        scope = BoundScope.of("LongTermMemory", user_id=data.get("user_id"),
-                              agent_id=data.get("agent_id"), run_id=data.get("run_id"))
+        scope = Scope.of("LongTermMemory", user_id=data.get("user_id"),
+                         agent_id=data.get("agent_id"), run_id=data.get("run_id"))
         super().__init__(**data)
         self._scope = scope
-        self._engine = Engine(self.memory)
+        self._bridge = bridge(self.memory)
 
     @model_validator(mode="after")
     def _check_prompt(self) -> LongTermMemory:
@@ -147,9 +146,9 @@ class LongTermMemory(BaseMemory):
             else query_from(history, self.query_window)
         if not query:
             return history
-        result = await self._engine.acall("search", query, limit=self.limit,
-                                          filters=self.filters, threshold=self.threshold,
-                                          **self._scope.ids())
+        result = await self._bridge.arun(self._bridge.async_memory.search(
+            query, limit=self.limit, filters=self.filters, threshold=self.threshold,
+            **self._scope.ids()))
         return self._with_memories(history, format_memories(result))
 
     def get(self, input: str | None = None, **kwargs: Any) -> list[ChatMessage]:
@@ -197,7 +196,7 @@ class LongTermMemory(BaseMemory):
     async def aflush(self) -> AddResult | None:
         """Extract the buffered messages now (normally done at the end of each turn)."""
         pending, self._pending = self._pending, []
-        return await add_quietly(self._engine, conversation(pending), self._scope,
+        return await add_quietly(self._bridge, conversation(pending), self._scope,
                                  metadata=self.metadata, infer=self.infer,
                                  raise_errors=self.raise_errors)
 

@@ -13,6 +13,7 @@ Each memory becomes a `TextNode` (its id the memory id, its text the memory) in 
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -20,7 +21,8 @@ from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
 from mem_integrations.core.models import MemoryItem, SearchResult
-from mem_integrations.llamaindex._bridge import AnyMemory, BoundScope, Engine
+from mem_integrations.core.scope import Scope
+from mem_integrations.core.sync_memory import AnyMemory, bridge
 
 # Shown to the LLM with the memory: when it was stated, and its categories. The ids are
 # kept in the node's metadata for code, but hidden from the LLM and the embedder.
@@ -64,24 +66,23 @@ class MemoryRetriever(BaseRetriever):
     ) -> None:
         """`limit` memories at most, each with similarity `threshold` or more, narrowed by
         metadata `filters` (see `core.filters`)."""
-        self._scope = BoundScope.of("MemoryRetriever", user_id=user_id, agent_id=agent_id,
-                                    run_id=run_id)
-        self._engine = Engine(memory)
+        self._scope = Scope.of("MemoryRetriever", user_id=user_id, agent_id=agent_id,
+                               run_id=run_id)
+        self._bridge = bridge(memory)
         self.limit = limit
         self.threshold = threshold
         self.filters = filters
         super().__init__(callback_manager=callback_manager, verbose=verbose)
 
-    def _search_kwargs(self) -> dict[str, Any]:
-        return {"limit": self.limit, "threshold": self.threshold, "filters": self.filters,
-                **self._scope.ids()}
+    def _search(self, query_bundle: QueryBundle) -> Coroutine[Any, Any, SearchResult]:
+        return self._bridge.async_memory.search(
+            query_bundle.query_str, limit=self.limit, threshold=self.threshold,
+            filters=self.filters, **self._scope.ids())
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        result: SearchResult = self._engine.call("search", query_bundle.query_str,
-                                                 **self._search_kwargs())
+        result = self._bridge.run(self._search(query_bundle))
         return [memory_to_node(item) for item in result.results]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        result: SearchResult = await self._engine.acall("search", query_bundle.query_str,
-                                                        **self._search_kwargs())
+        result = await self._bridge.arun(self._search(query_bundle))
         return [memory_to_node(item) for item in result.results]

@@ -10,29 +10,26 @@ tools' JSON schema, so the model never sees or chooses it, and a model that send
 of the bound scope, whatever id the model passes.
 """
 
-from __future__ import annotations
-
-from typing import Any
+# No `from __future__ import annotations`: LlamaIndex reads the argument descriptions from
+# the tools' `Annotated` hints at runtime, and they refer to `memory_tools`' locals.
+from typing import Annotated, Any
 
 from llama_index.core.tools import FunctionTool, ToolOutput
 
-from mem_integrations.core.errors import InvalidInputError, MemoryNotFoundError
-from mem_integrations.core.models import MemoryItem
-from mem_integrations.llamaindex._bridge import AnyMemory, BoundScope, Engine
-from mem_integrations.rendering import describe_add, describe_recall
-
-SCOPE_PARAMS = ("user_id", "agent_id", "run_id")
-
-REMEMBER_DESCRIPTION = (
-    "Save information to long-term memory so it is available in later conversations: "
-    "facts about the user, preferences, plans, standing instructions. Pass one short, "
-    "self-contained statement. Memories that contradict or refine it are updated.")
-RECALL_DESCRIPTION = (
-    "Search long-term memory for what is known that is relevant to a query. Returns one "
-    "memory per line with its id in brackets.")
-FORGET_DESCRIPTION = (
-    "Delete one memory from long-term memory, by the id shown in brackets by recall. Use "
-    "it when the user asks to forget something or a memory is wrong.")
+from mem_integrations.core.scope import SCOPE_KEYS, Scope
+from mem_integrations.core.sync_memory import AnyMemory
+from mem_integrations.tools import (
+    FACT_DESCRIPTION,
+    FORGET_DESCRIPTION,
+    MAX_LIMIT,
+    MEMORY_ID_DESCRIPTION,
+    QUERY_DESCRIPTION,
+    RECALL_DESCRIPTION,
+    REMEMBER_DESCRIPTION,
+    TOOL_NAMES,
+    MemoryToolset,
+    limit_description,
+)
 
 
 class ScopedFunctionTool(FunctionTool):
@@ -60,60 +57,52 @@ def memory_tools(
     agent_id: str | None = None,
     run_id: str | None = None,
     limit: int = 5,
+    max_limit: int = MAX_LIMIT,
     infer: bool = True,
     metadata: dict[str, Any] | None = None,
     name_prefix: str = "",
 ) -> list[FunctionTool]:
     """The tools `remember`, `recall` and `forget` for one scope (at least one id).
 
-    `limit` caps what `recall` returns; `infer` and `metadata` are passed to `add` by
-    `remember` (with `infer=True` the statement goes through extraction and reconcile,
-    so it updates what it contradicts). `name_prefix` tells apart two sets of tools in
-    one agent (say, "user_" and "team_").
+    `limit` is how many memories `recall` returns unless the model asks for another
+    number (up to `max_limit`); `infer` and `metadata` are passed to `add` by `remember`
+    (with `infer=True` the fact goes through extraction and reconcile, so it updates what
+    it contradicts). `name_prefix` tells apart two sets of tools in one agent (say,
+    "user_" and "team_").
+
+    What the tools do, and how they answer, is `mem_integrations.tools.MemoryToolset`'s;
+    an unusable argument raises its `ToolArgumentError`, which LlamaIndex agents show the
+    model.
     """
-    scope = BoundScope.of("memory_tools", user_id=user_id, agent_id=agent_id, run_id=run_id)
-    engine = Engine(memory)
+    scope = Scope.of("memory_tools", user_id=user_id, agent_id=agent_id, run_id=run_id)
+    toolset = MemoryToolset(memory, infer=infer, metadata=metadata, limit=limit,
+                            max_limit=max_limit,
+                            names={tool: f"{name_prefix}{tool}" for tool in TOOL_NAMES})
     # Every scope parameter is bound (unset ones to None) so none appears in the schema.
-    bound: dict[str, Any] = {key: getattr(scope, key) for key in SCOPE_PARAMS}
+    bound: dict[str, Any] = {key: getattr(scope, key) for key in SCOPE_KEYS}
 
-    def ids(user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, str]:
-        return {k: v for k, v in (("user_id", user_id), ("agent_id", agent_id),
-                                  ("run_id", run_id)) if v is not None}
+    def scope_of(user_id: str | None, agent_id: str | None, run_id: str | None
+                 ) -> dict[str, str | None]:
+        return {"user_id": user_id, "agent_id": agent_id, "run_id": run_id}
 
-    async def remember(text: str, user_id: str | None = None, agent_id: str | None = None,
-                       run_id: str | None = None) -> str:
-        """Save a statement to long-term memory."""
-        if not text or not text.strip():
-            return "Nothing to remember: the text is empty."
-        result = await engine.acall("add", [{"role": "user", "content": text}],
-                                    infer=infer, metadata=metadata,
-                                    **ids(user_id, agent_id, run_id))
-        return describe_add(result)
+    async def remember(fact: Annotated[str, FACT_DESCRIPTION], user_id: str | None = None,
+                       agent_id: str | None = None, run_id: str | None = None) -> str:
+        return await toolset.remember(scope_of(user_id, agent_id, run_id), fact)
 
-    async def recall(query: str, user_id: str | None = None, agent_id: str | None = None,
+    async def recall(query: Annotated[str, QUERY_DESCRIPTION],
+                     limit: Annotated[int | None, limit_description(limit, max_limit)] = None,
+                     user_id: str | None = None, agent_id: str | None = None,
                      run_id: str | None = None) -> str:
-        """Search long-term memory."""
-        if not query or not query.strip():
-            return "Nothing to search for: the query is empty."
-        result = await engine.acall("search", query, limit=limit,
-                                    **ids(user_id, agent_id, run_id))
-        return describe_recall(result)
+        text, _ = await toolset.recall(scope_of(user_id, agent_id, run_id), query, limit)
+        return text
 
-    async def forget(memory_id: str, user_id: str | None = None,
-                     agent_id: str | None = None, run_id: str | None = None) -> str:
-        """Delete one memory of this scope by id."""
-        owner = BoundScope(**ids(user_id, agent_id, run_id))
-        try:
-            item: MemoryItem = await engine.acall("get", memory_id)
-        except (MemoryNotFoundError, InvalidInputError):
-            item = None  # type: ignore[assignment]
-        if item is None or not owner.contains(item):
-            return f"No memory with id {memory_id!r} to forget."
-        await engine.acall("delete", item.id)
-        return f"Forgot: {item.memory}"
+    async def forget(memory_id: Annotated[str, MEMORY_ID_DESCRIPTION],
+                     user_id: str | None = None, agent_id: str | None = None,
+                     run_id: str | None = None) -> str:
+        return await toolset.forget(scope_of(user_id, agent_id, run_id), memory_id)
 
     specs = ((remember, REMEMBER_DESCRIPTION), (recall, RECALL_DESCRIPTION),
              (forget, FORGET_DESCRIPTION))
-    return [ScopedFunctionTool.from_defaults(async_fn=fn, name=f"{name_prefix}{fn.__name__}",
+    return [ScopedFunctionTool.from_defaults(async_fn=fn, name=toolset.names[fn.__name__],
                                              description=description, partial_params=bound)
             for fn, description in specs]

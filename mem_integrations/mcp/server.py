@@ -21,14 +21,19 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from mem_integrations.core.async_memory import AsyncMemory
-from mem_integrations.core.sync_memory import Memory
+from mem_integrations.core.sync_memory import AnyMemory
 from mem_integrations.tools import (
+    DEFAULT_LIMIT,
     ERROR_PREFIX,
+    FACT_DESCRIPTION,
     FORGET_DESCRIPTION,
+    MAX_LIMIT,
+    MEMORY_ID_DESCRIPTION,
+    QUERY_DESCRIPTION,
     RECALL_DESCRIPTION,
     REMEMBER_DESCRIPTION,
     MemoryTools,
+    limit_description,
 )
 
 try:
@@ -48,10 +53,10 @@ INSTRUCTIONS = (
     "recall when a memory is wrong or the user asks to forget it.")
 
 
-def create_mcp_server(memory: Memory | AsyncMemory, *, user_id: str | None = None,
+def create_mcp_server(memory: AnyMemory, *, user_id: str | None = None,
                       agent_id: str | None = None, run_id: str | None = None,
-                      name: str = "mem-integrations", infer: bool = True, limit: int = 5,
-                      max_limit: int = 20) -> MCPServer:
+                      name: str = "mem-integrations", infer: bool = True,
+                      limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT) -> MCPServer:
     """An `MCPServer` with the three memory tools, bound to one scope."""
     from mem_integrations import __version__
 
@@ -67,23 +72,18 @@ def create_mcp_server(memory: Memory | AsyncMemory, *, user_id: str | None = Non
             raise ToolError(text.removeprefix(ERROR_PREFIX))
         return text
 
-    async def remember(
-        fact: Annotated[str, Field(description="One short, self-contained fact, e.g. "
-                                               "'Prefers window seats'.")],
-    ) -> str:
+    async def remember(fact: Annotated[str, Field(description=FACT_DESCRIPTION)]) -> str:
         return await call("remember", {"fact": fact})
 
     async def recall(
-        query: Annotated[str, Field(description="What to look for, in natural language.")],
-        limit: Annotated[int, Field(ge=1, le=max_limit,
-                                    description="How many memories to return.")] = limit,
+        query: Annotated[str, Field(description=QUERY_DESCRIPTION)],
+        limit: Annotated[int, Field(ge=1, le=max_limit, description=limit_description(
+            limit, max_limit))] = limit,
     ) -> str:
         return await call("recall", {"query": query, "limit": limit})
 
-    async def forget(
-        memory_id: Annotated[str, Field(description="The id of the memory, as shown by "
-                                                    "recall.")],
-    ) -> str:
+    async def forget(memory_id: Annotated[str, Field(description=MEMORY_ID_DESCRIPTION)]
+                     ) -> str:
         return await call("forget", {"memory_id": memory_id})
 
     server.add_tool(remember, description=REMEMBER_DESCRIPTION, structured_output=False,

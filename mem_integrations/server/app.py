@@ -23,10 +23,10 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
@@ -51,7 +51,7 @@ from mem_integrations.core.models import (
     SearchResult,
     UsersResult,
 )
-from mem_integrations.core.sync_memory import Memory
+from mem_integrations.core.sync_memory import Memory, MemoryBridge, bridge
 from mem_integrations.server.schemas import (
     AddRequest,
     ErrorBody,
@@ -70,7 +70,6 @@ from mem_integrations.server.security import (
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 MemorySource = AsyncMemory | Memory | MemoryConfig | dict[str, Any] | str | Path | None
 
 _api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
@@ -90,27 +89,13 @@ class _FromEnv:
 FROM_ENV = _FromEnv()
 
 
-class _Engine:
-    """Runs engine coroutines where the engine lives: on the app's loop for an
-    `AsyncMemory`, on the facade's own loop thread for a `Memory`."""
-
-    def __init__(self, memory: AsyncMemory | Memory) -> None:
-        self.facade = memory if isinstance(memory, Memory) else None
-        self.memory: AsyncMemory = memory.async_memory if isinstance(memory, Memory) else memory
-
-    async def __call__(self, coro: Awaitable[T]) -> T:
-        if self.facade is None:
-            return await coro
-        future = asyncio.run_coroutine_threadsafe(coro, self.facade.loop)  # type: ignore[union-attr]
-        return await asyncio.wrap_future(future)
+def _bridge_of(request: Request) -> MemoryBridge:
+    return request.app.state.bridge
 
 
-def _engine_of(request: Request) -> _Engine:
-    return request.app.state.engine
-
-
+# The app's memory, whichever facade it is (`bridge` runs its coroutines where it lives).
 # Module level: routes' annotations are resolved in this module's namespace.
-Engine = Annotated[_Engine, Depends(_engine_of)]
+Served = Annotated[MemoryBridge, Depends(_bridge_of)]
 
 
 def _error(status: int, exc: BaseException, **extra: Any) -> JSONResponse:
@@ -221,9 +206,8 @@ def create_app(
         built = given
         if built is None:
             built = await asyncio.to_thread(AsyncMemory, memory, **memory_parts)
-        engine = _Engine(built)
         app.state.memory = built
-        app.state.engine = engine
+        app.state.bridge = bridge(built)
         try:
             yield
         finally:
@@ -246,8 +230,8 @@ def create_app(
 
     @router.post("/memories", response_model=AddResult, tags=["memories"],
                  summary="Add memories from messages")
-    async def add(body: AddRequest, run: Engine) -> Any:
-        result = await run(run.memory.add(
+    async def add(body: AddRequest, served: Served) -> Any:
+        result = await served.arun(served.async_memory.add(
             body.messages, user_id=body.user_id, agent_id=body.agent_id, run_id=body.run_id,
             metadata=body.metadata, infer=body.infer, memory_type=body.memory_type,
             prompt=body.prompt))
@@ -256,78 +240,83 @@ def create_app(
     @router.get("/memories", response_model=SearchResult, tags=["memories"],
                 summary="List a scope's memories, newest first")
     async def list_memories(
-        run: Engine,
+        served: Served,
         user_id: str | None = None, agent_id: str | None = None, run_id: str | None = None,
         limit: Annotated[int | None, Query(ge=1)] = None,
         filters: Annotated[str | None, Query(description="A JSON filter object, e.g. "
                                                           '{"topic": "travel"}')] = None,
     ) -> Any:
-        result = await run(run.memory.get_all(user_id=user_id, agent_id=agent_id, run_id=run_id,
-                                              filters=_parse_filters(filters), limit=limit))
+        result = await served.arun(served.async_memory.get_all(
+            user_id=user_id, agent_id=agent_id, run_id=run_id, filters=_parse_filters(filters),
+            limit=limit))
         return result.model_dump(mode="json")
 
     @router.delete("/memories", response_model=MessageResult, tags=["memories"],
                    summary="Delete every memory of a scope (a scope id is required)")
-    async def delete_all(run: Engine, user_id: str | None = None, agent_id: str | None = None,
+    async def delete_all(served: Served, user_id: str | None = None, agent_id: str | None = None,
                          run_id: str | None = None) -> Any:
-        result = await run(run.memory.delete_all(user_id=user_id, agent_id=agent_id,
-                                                 run_id=run_id))
+        result = await served.arun(served.async_memory.delete_all(
+            user_id=user_id, agent_id=agent_id, run_id=run_id))
         return result.model_dump(mode="json")
 
     @router.get("/memories/{memory_id}", response_model=MemoryItem, tags=["memories"],
                 summary="Get one memory", responses={404: {"model": ErrorBody}})
-    async def get(memory_id: str, run: Engine) -> Any:
-        return (await run(run.memory.get(memory_id))).model_dump(mode="json")
+    async def get(memory_id: str, served: Served) -> Any:
+        return (await served.arun(served.async_memory.get(memory_id))).model_dump(mode="json")
 
     @router.put("/memories/{memory_id}", response_model=MessageResult, tags=["memories"],
                 summary="Change a memory's text and/or metadata",
                 responses={404: {"model": ErrorBody}})
-    async def update(memory_id: str, body: UpdateRequest, run: Engine) -> Any:
-        result = await run(run.memory.update(memory_id, text=body.text, metadata=body.metadata))
+    async def update(memory_id: str, body: UpdateRequest, served: Served) -> Any:
+        result = await served.arun(served.async_memory.update(
+            memory_id, text=body.text, metadata=body.metadata))
         return result.model_dump(mode="json")
 
     @router.delete("/memories/{memory_id}", response_model=MessageResult, tags=["memories"],
                    summary="Delete one memory (its history is kept)",
                    responses={404: {"model": ErrorBody}})
-    async def delete(memory_id: str, run: Engine) -> Any:
-        return (await run(run.memory.delete(memory_id))).model_dump(mode="json")
+    async def delete(memory_id: str, served: Served) -> Any:
+        return (await served.arun(served.async_memory.delete(memory_id))).model_dump(mode="json")
 
     @router.get("/memories/{memory_id}/history", response_model=list[HistoryEntry],
                 tags=["memories"], summary="Every change to a memory, oldest first")
-    async def history(memory_id: str, run: Engine) -> Any:
-        return [e.model_dump(mode="json") for e in await run(run.memory.history(memory_id))]
+    async def history(memory_id: str, served: Served) -> Any:
+        entries = await served.arun(served.async_memory.history(memory_id))
+        return [e.model_dump(mode="json") for e in entries]
 
     @router.post("/search", response_model=SearchResult, tags=["memories"],
                  summary="Hybrid search of a scope's memories")
-    async def search(body: SearchRequest, run: Engine) -> Any:
-        result = await run(run.memory.search(
+    async def search(body: SearchRequest, served: Served) -> Any:
+        result = await served.arun(served.async_memory.search(
             body.query, user_id=body.user_id, agent_id=body.agent_id, run_id=body.run_id,
             limit=body.limit, filters=body.filters, threshold=body.threshold))
         return result.model_dump(mode="json")
 
     @router.get("/users", response_model=UsersResult, tags=["scopes"],
                 summary="The users, agents and runs that hold memories")
-    async def users(run: Engine) -> Any:
-        return (await run(run.memory.users())).model_dump(mode="json")
+    async def users(served: Served) -> Any:
+        return (await served.arun(served.async_memory.users())).model_dump(mode="json")
 
     @router.get("/pending", response_model=list[PendingAdd], tags=["pending"],
                 summary="Adds whose messages are kept after an LLM failure or a crash")
-    async def pending(run: Engine) -> Any:
-        return [p.model_dump(mode="json") for p in await run(run.memory.pending())]
+    async def pending(served: Served) -> Any:
+        kept = await served.arun(served.async_memory.pending())
+        return [p.model_dump(mode="json") for p in kept]
 
     @router.post("/pending/{pending_id}/reprocess", response_model=AddResult, tags=["pending"],
                  summary="Run a kept add again")
-    async def reprocess(pending_id: str, run: Engine) -> Any:
-        return (await run(run.memory.reprocess(pending_id))).model_dump(mode="json")
+    async def reprocess(pending_id: str, served: Served) -> Any:
+        result = await served.arun(served.async_memory.reprocess(pending_id))
+        return result.model_dump(mode="json")
 
     @router.post("/reset", response_model=MessageResult, tags=["admin"],
                  summary="Delete every memory of every scope, and all history",
                  responses={403: {"model": ErrorBody}})
-    async def reset(run: Engine) -> Any:
+    async def reset(served: Served) -> Any:
         if not allow_reset:
             return JSONResponse(status_code=403, content={
                 "detail": "reset is disabled on this server", "error": "Forbidden"})
-        return (await run(run.memory.reset())).model_dump(mode="json")
+        return (await served.arun(served.async_memory.reset())).model_dump(mode="json")
 
     app = FastAPI(
         title=title, version=__version__, lifespan=lifespan,

@@ -11,7 +11,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnablePassthrough
 
-from mem_integrations.core.errors import MissingScopeError
+from mem_integrations.core.errors import BlockingCallError, MissingScopeError
 from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
 from mem_integrations import Memory
 from mem_integrations.langchain import MemoryRetriever
@@ -100,5 +100,5 @@ async def test_works_on_an_async_memory(tmp_path: Any,
         retriever = MemoryRetriever(memory=memory, user_id="zoe")
         assert [d.page_content for d in await retriever.ainvoke("hobbies")] == \
             ["I collect vinyl records"]
-        with pytest.raises(TypeError, match="async"):
+        with pytest.raises(BlockingCallError, match="async"):
             retriever.invoke("hobbies")

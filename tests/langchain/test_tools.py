@@ -84,7 +84,7 @@ def test_forget_only_deletes_within_the_callers_scope(memory: Memory) -> None:
     forget = by_name(create_memory_tools(memory))["forget"]
 
     refused = forget.invoke({"memory_id": item.id, "user_id": "mallory"})
-    assert refused == f"No memory with id {item.id} was found."
+    assert refused == f"No memory with id {item.id} was found. Use recall to see the ids."
     assert memory.get(item.id).memory == "I work as a nurse in Oslo"
     assert "No memory" in forget.invoke({"memory_id": "not-a-uuid", "user_id": "erin"})
 
@@ -101,6 +101,8 @@ async def test_async_tools(memory: Memory) -> None:
                                         "user_id": "fay"})
     found = await tools["search_memory"].ainvoke({"query": "sports", "user_id": "fay"})
     assert "marathons" in found
+    unknown = await tools["forget"].ainvoke({"memory_id": "nope", "user_id": "fay"})
+    assert unknown.endswith("Use search_memory to see the ids.")  # the recall tool's new name
 
 
 def test_infer_false_stores_the_text_verbatim(memory: Memory) -> None:

@@ -3,7 +3,6 @@ strategies for hostile LLM replies (the fault-injecting server lives in `stress.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -16,18 +15,13 @@ from stress.common import Findings, HashEmbedder, check_snapshot, memory_config,
 from stress.crash import context
 from stress.llm import FaultyServer, schema_name, sensible_llm
 
-__all__ = ["FaultyServer", "schema_name", "sensible_llm", "run", "state", "consistency",
+__all__ = ["FaultyServer", "schema_name", "sensible_llm", "state", "consistency",
            "scope_items", "crash_in", "replies", "extraction_payloads", "reconcile_payloads"]
-
-
-def run(memory: Memory, coro: Any) -> Any:
-    """Run a coroutine of `memory.async_memory` on the facade's own loop."""
-    return asyncio.run_coroutine_threadsafe(coro, memory.loop).result()
 
 
 def state(memory: Memory) -> dict[str, Any]:
     """Everything the memory's stores hold (all scopes), see `stress.common.snapshot`."""
-    return run(memory, snapshot(memory.async_memory))
+    return memory.run(snapshot(memory.async_memory))
 
 
 def consistency(memory: Memory, **kwargs: Any) -> Findings:

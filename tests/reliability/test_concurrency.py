@@ -15,7 +15,7 @@ from mem_integrations.core.records import content_hash
 from mem_integrations import AsyncMemory, MemoryNotFoundError
 from stress.common import check_snapshot, snapshot
 from tests.conftest import vector_store_config
-from tests.reliability.support import consistency, run, sensible_llm
+from tests.reliability.support import consistency, sensible_llm
 
 POOL = ["Lives in Paris", "Has a dog named Rex", "Works as a nurse", "Likes green tea",
         "Plays chess on Sundays", "Speaks three languages"]
@@ -102,7 +102,7 @@ def test_many_threads_on_the_blocking_facade(make_memory, llm) -> None:
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         deleted = [d for batch in pool.map(worker, range(12)) for d in batch]
-    state = run(memory, snapshot(memory.async_memory))
+    state = memory.run(snapshot(memory.async_memory))
     findings = check_snapshot(state)
     assert not +findings.counts, findings.as_dict()
     assert not set(deleted) & {m["id"] for m in state["memories"]}
@@ -167,7 +167,7 @@ def test_an_update_racing_a_delete_does_not_bring_the_memory_back(make_memory,
         await asyncio.sleep(0.05)
         return await asyncio.gather(update, engine.delete(added.id), return_exceptions=True)
 
-    updated, deleted = run(memory, race())
+    updated, deleted = memory.run(race())
     assert not isinstance(deleted, BaseException)  # the delete was acknowledged...
     # ...so the memory is gone, or the update failed because it was gone first
     if not isinstance(updated, BaseException):
@@ -186,7 +186,7 @@ def test_two_deletes_racing_record_one_delete(make_memory) -> None:
         return await asyncio.gather(engine.delete(added.id), engine.delete(added.id),
                                     return_exceptions=True)
 
-    outcomes = run(memory, race())
+    outcomes = memory.run(race())
     assert sum(isinstance(o, MemoryNotFoundError) for o in outcomes) == 1, outcomes
     assert [h.event.value for h in memory.history(added.id)] == ["ADD", "DELETE"]
 
@@ -205,7 +205,7 @@ def test_two_updates_racing_lose_nothing(make_memory, monkeypatch) -> None:
         await engine.update(added.id, metadata={"topic": "documents"})
         await text
 
-    run(memory, race())
+    memory.run(race())
     item = memory.get(added.id)
     assert item.memory == "Passport is in the safe"
     assert item.metadata == {"topic": "documents"}, "an acknowledged update was lost"

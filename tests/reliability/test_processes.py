@@ -15,7 +15,6 @@ from mem_integrations import Memory, StoreLockedError
 from stress.child import hammer_history
 from stress.common import HashEmbedder, memory_config, snapshot
 from stress.crash import ChainSpec, Figures, Model, Trial, context, evaluate, process_lines
-from tests.reliability.support import run
 
 
 def writer_and_intruder(tmp_path, engine: str, graph: bool, tasks: int = 2
@@ -47,7 +46,7 @@ def writer_and_intruder(tmp_path, engine: str, graph: bool, tasks: int = 2
     model.known = True  # started empty: every acknowledged write is in the model
     memory = Memory(config, embedder=HashEmbedder())
     memory.open()
-    state = run(memory, snapshot(memory.async_memory))
+    state = memory.run(snapshot(memory.async_memory))
     pending = [{"messages": [m["content"] for m in p.messages]} for p in memory.pending()]
     evaluate(model, state, pending, figures, "after the writer's SIGKILL")
     assert not +figures.violations, figures.as_dict()

@@ -14,7 +14,7 @@ import pytest
 
 from mem_integrations import Memory
 from stress.common import graph_relations
-from tests.reliability.support import consistency, crash_in, run
+from tests.reliability.support import consistency, crash_in
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_delete_all_closes_the_history_of_its_relations(make_memory) -> None:
     """Was: delete_all removed relations without a DELETE in their history."""
     memory = make_memory(offline=True, graph_store={"provider": "ladybug"})
     memory.add("I live in Paris. I work at Acme.", user_id="alice")
-    relations = run(memory, _relations(memory))
+    relations = memory.run(_relations(memory))
     assert len(relations) == 2
     memory.delete_all(user_id="alice")
     for relation in relations:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from mem_integrations.core.errors import MissingScopeError
+from mem_integrations.core.errors import BlockingCallError, MissingScopeError
 from mem_integrations import AsyncMemory, Memory
 from mem_integrations.testing import (
     Fault,
@@ -20,7 +20,13 @@ from mem_integrations.testing import (
     tool_call,
     tool_calls,
 )
-from mem_integrations.tools import MemoryTools, parse_tool_call, tool_schemas
+from mem_integrations.tools import (
+    MemoryTools,
+    MemoryToolset,
+    ToolArgumentError,
+    parse_tool_call,
+    tool_schemas,
+)
 
 
 @pytest.fixture
@@ -199,7 +205,7 @@ async def test_async_loop_with_async_memory(tmp_path: Path, embedder: Any,
         assert "Prefers window seats" in messages[-1]["content"]
         found = await memory.get_all(agent_id="travel-bot", run_id="trip-1")
         assert [m.memory for m in found] == ["Prefers window seats"]
-        with pytest.raises(TypeError, match="aexecute"):
+        with pytest.raises(BlockingCallError, match="aexecute"):
             tools.run("recall", {"query": "seat"})
         await client.close()
 
@@ -210,3 +216,22 @@ async def test_a_memory_facade_works_from_async_code(memory: Memory) -> None:
         "Remembered")
     assert "I speak Italian" in await tools.aexecute(
         {"name": "recall", "arguments": {"query": "languages"}})
+
+
+async def test_the_toolset_takes_the_scope_with_each_call(memory: Memory) -> None:
+    """The one implementation behind every framework's tools: the scope is the caller's."""
+    toolset = MemoryToolset(memory, infer=False, names={"recall": "search_memory"})
+    alice, bob = {"user_id": "alice"}, {"user_id": "bob", "agent_id": None}
+    assert await toolset.remember(alice, "  Owns a bike  ") == "Remembered: Owns a bike"
+    text, items = await toolset.recall(alice, "bike", "3")
+    assert [i.memory for i in items] == ["Owns a bike"] and items[0].id in text
+    assert await toolset.recall(bob, "bike") == ("No relevant memories found.", [])
+
+    assert await toolset.forget(bob, items[0].id) == (
+        f"No memory with id {items[0].id} was found. Use search_memory to see the ids.")
+    with pytest.raises(MissingScopeError):  # no scope would mean any memory: refused
+        await toolset.forget({}, items[0].id)
+    with pytest.raises(ToolArgumentError, match="remember needs 'fact'"):
+        await toolset.remember(alice, 42)
+    assert toolset.bridge.run(toolset.forget(alice, items[0].id)) == "Forgot: Owns a bike"
+    assert memory.get_all(user_id="alice").results == []

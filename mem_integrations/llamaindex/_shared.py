@@ -1,0 +1,80 @@
+"""What every LlamaIndex adapter shares: turning LlamaIndex messages into text and
+conversations, and the background `add` of an agent loop. (Calling the engine from sync
+or async code is `mem_integrations.core.sync_memory.bridge`.)
+
+Private: the public classes live in `block`, `memory`, `retriever`, `tools`, `providers`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage, TextBlock, ToolCallBlock
+
+from mem_integrations.core.errors import ProviderError
+from mem_integrations.core.models import AddResult
+from mem_integrations.core.scope import Scope
+from mem_integrations.core.sync_memory import MemoryBridge
+
+log = logging.getLogger(__name__)
+
+
+def message_text(message: ChatMessage) -> str:
+    """The text of a message: its text blocks, without tool calls, images or audio."""
+    return "\n".join(b.text for b in message.blocks if isinstance(b, TextBlock)
+                     and b.text).strip()
+
+
+def has_tool_calls(message: ChatMessage) -> bool:
+    """Whether an assistant message asks for tools (so the turn is not over yet)."""
+    return (any(isinstance(b, ToolCallBlock) for b in message.blocks)
+            or bool(message.additional_kwargs.get("tool_calls")))
+
+
+def role_of(message: ChatMessage) -> str:
+    role = message.role
+    return str(getattr(role, "value", role))
+
+
+def conversation(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """What is worth extracting from: user and assistant text, in order.
+
+    System prompts, tool calls and tool results are left out: tool results often echo
+    memories (a `recall` result), and extracting them again would only re-store them.
+    """
+    out = []
+    for message in messages:
+        role = role_of(message)
+        text = message_text(message)
+        if role in ("user", "assistant") and text:
+            out.append({"role": role, "content": text})
+    return out
+
+
+def query_from(messages: Sequence[ChatMessage], window: int) -> str:
+    """A search query from the last `window` user messages (oldest first)."""
+    texts = [t for m in messages if role_of(m) == "user" and (t := message_text(m))]
+    return "\n".join(texts[-window:]) if window > 0 else ""
+
+
+async def add_quietly(memory: MemoryBridge, messages: list[dict[str, str]], scope: Scope, *,
+                      metadata: dict[str, Any] | None = None, infer: bool = True,
+                      raise_errors: bool = False) -> AddResult | None:
+    """`add` for background extraction in an agent loop.
+
+    A failed LLM call must not end the user's conversation: the engine has kept the
+    messages as a pending add (see `Memory.pending()` / `reprocess()`), so the error is
+    logged and `None` returned, unless `raise_errors`.
+    """
+    if not messages:
+        return None
+    try:
+        return await memory.arun(memory.async_memory.add(
+            messages, metadata=metadata, infer=infer, **scope.ids()))
+    except ProviderError as exc:
+        if raise_errors:
+            raise
+        log.warning("long-term memory extraction failed for %s: %s", scope.ids(), exc)
+        return None
