@@ -11,9 +11,9 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnablePassthrough
 
+from mem_integrations import Memory
 from mem_integrations.core.errors import BlockingCallError, MissingScopeError
 from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
-from mem_integrations import Memory
 from mem_integrations.langchain import MemoryRetriever
 from tests.langchain.fakes import fake_model
 

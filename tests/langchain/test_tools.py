@@ -7,8 +7,8 @@ import pytest
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
 
-from mem_integrations.core.errors import MissingScopeError
 from mem_integrations import Memory
+from mem_integrations.core.errors import MissingScopeError
 from mem_integrations.langchain import RememberTool, create_memory_tools
 
 

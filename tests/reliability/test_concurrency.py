@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mem_integrations.core.records import content_hash
 from mem_integrations import AsyncMemory, MemoryNotFoundError
+from mem_integrations.core.records import content_hash
 from stress.common import check_snapshot, snapshot
 from tests.conftest import vector_store_config
 from tests.reliability.support import consistency, sensible_llm

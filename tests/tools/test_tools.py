@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from mem_integrations.core.errors import BlockingCallError, MissingScopeError
 from mem_integrations import AsyncMemory, Memory
+from mem_integrations.core.errors import BlockingCallError, MissingScopeError
 from mem_integrations.testing import (
     Fault,
     ScriptedLLMServer,
