@@ -1,5 +1,5 @@
-"""The benchmark LLM: an OpenAI-compatible chat-completions server on 127.0.0.1 that
-answers mem0's prompts (1.0.11: fact extraction, update-memory, graph tool calls; 2.x:
+"""The benchmark LLM: a scripted model, served over HTTP on 127.0.0.1 by `ScriptedLLMServer`,
+that answers mem0's prompts (1.0.11: fact extraction, update-memory, graph tool calls; 2.x:
 additive extraction) and ours (extraction, reconcile) with the same decisions, so the LLM
 is held constant and only the libraries differ.
 
@@ -21,21 +21,18 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import re
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from mem_integrations.testing import Fault, ScriptedLLMServer, tool_call, tool_calls
+from mem_integrations.testing.llm_server import Reply, estimate_tokens
 
 STOP = {"a", "an", "the", "in", "on", "at", "to", "of", "for", "with", "and", "is", "are",
         "was", "were", "my", "her", "his", "their", "our", "about", "from", "by", "as", "it"}
 PREPOSITIONS = {"in", "on", "at", "to", "for", "with", "from", "about", "by", "as", "of"}
-
-
-def estimate_tokens(text: str) -> int:
-    return max(1, math.ceil(len(text) / 4)) if text else 0
 
 
 # --- the deterministic "model" -----------------------------------------------------------
@@ -146,33 +143,34 @@ class Call:
 
 
 class BenchLLM:
-    """The scripted server. `delay` (seconds) can be changed between phases."""
+    """The scripted model, served by a `ScriptedLLMServer`. `delay` (seconds) can be
+    changed between phases."""
 
     def __init__(self, delay: float = 0.0) -> None:
-        self.delay = delay
         self.facts_override: list[str] | None = None
         self.calls: list[Call] = []
         self.unknown: list[str] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 128
-        self._thread: threading.Thread | None = None
+        self._server = ScriptedLLMServer(responder=self._respond, delay=delay)
+
+    @property
+    def delay(self) -> float:
+        return self._server.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._server.delay = seconds
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return self._server.base_url
 
     def __enter__(self) -> BenchLLM:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="bench-llm")
-        self._thread.start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def mark(self) -> int:
         with self._lock:
@@ -182,6 +180,26 @@ class BenchLLM:
         with self._lock:
             return list(self.calls[mark:])
 
+    def _respond(self, body: dict[str, Any]) -> Reply | Fault:
+        """Answer a chat request and record it, with the prompt tokens a provider bills:
+        the messages plus the tool definitions and the JSON schema sent."""
+        prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
+        extra = ""
+        if body.get("tools"):
+            extra += json.dumps(body["tools"])
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            extra += json.dumps(fmt.get("json_schema", {}).get("schema", {}))
+        tokens = estimate_tokens(prompt) + (estimate_tokens(extra) if extra else 0)
+        try:
+            lib, kind, reply = self.answer(body)
+        except Exception as exc:  # a bug in the script must show, not hang
+            self.unknown.append(f"error: {exc!r}")
+            return Fault(status=500, message=repr(exc))
+        with self._lock:
+            self.calls.append(Call(lib, kind, tokens, time.perf_counter()))
+        return reply
+
     # --- answering ----------------------------------------------------------------------
 
     def _facts(self, text: str) -> list[str]:
@@ -189,7 +207,7 @@ class BenchLLM:
             return list(self.facts_override)
         return facts_from_text(text)
 
-    def answer(self, body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    def answer(self, body: dict[str, Any]) -> tuple[str, str, Reply]:
         """(library, step, message) for a request."""
         messages = body.get("messages") or []
         system = next((m.get("content") or "" for m in messages if m.get("role") == "system"), "")
@@ -206,22 +224,22 @@ class BenchLLM:
             return self._mem0_update(user)
         if user.startswith("Input:\n"):
             facts = self._facts(user[len("Input:\n"):])
-            return "mem0-1", "extract", _content({"facts": facts})
+            return "mem0-1", "extract", {"facts": facts}
         if "## New Messages" in user:
             return self._mem0_additive(user)
         self.unknown.append(user[:200])
-        return "unknown", "unknown", _content({})
+        return "unknown", "unknown", {}
 
-    def _ours_extract(self, system: str, user: str) -> tuple[str, str, dict[str, Any]]:
+    def _ours_extract(self, system: str, user: str) -> tuple[str, str, Reply]:
         facts = self._facts(user[len("Conversation:\n"):])
         reply: dict[str, Any] = {"facts": [{"text": f, "categories": []} for f in facts]}
         if '"relations"' in system:
             reply["entities"] = [{"name": n, "type": t} for n, t in entities_of(facts)]
             reply["relations"] = [{"source": s, "relation": r, "target": t}
                                   for s, r, t in filter(None, map(triple, facts))]
-        return "ours", "extract", _content(reply)
+        return "ours", "extract", reply
 
-    def _ours_reconcile(self, user: str) -> tuple[str, str, dict[str, Any]]:
+    def _ours_reconcile(self, user: str) -> tuple[str, str, Reply]:
         existing_part, _, rest = user[len("EXISTING:\n"):].partition("\n\nNEW:\n")
         new_part, _, graph_part = rest.partition("\n\nRELATIONS:\n")
         existing = [(m["id"], m["text"]) for m in json.loads(existing_part)]
@@ -237,9 +255,9 @@ class BenchLLM:
             keep = [(i, t) for i, t in enumerate(parsed) if t]
             hits = superseded([t for _, t in keep], new)
             reply["invalidate"] = [relations[keep[i][0]]["id"] for i in hits]
-        return "ours", "reconcile", _content(reply)
+        return "ours", "reconcile", reply
 
-    def _mem0_update(self, user: str) -> tuple[str, str, dict[str, Any]]:
+    def _mem0_update(self, user: str) -> tuple[str, str, Reply]:
         blocks = user.split("```")
         # ... [existing block] ... facts block ... ; blocks at odd indices are inside fences
         inside = [blocks[i] for i in range(1, len(blocks), 2)]
@@ -253,9 +271,9 @@ class BenchLLM:
                 op["id"] = str(len(existing) + n)
             op.setdefault("old_memory", "")
             ops.append(op)
-        return "mem0-1", "update", _content({"memory": ops})
+        return "mem0-1", "update", {"memory": ops}
 
-    def _mem0_additive(self, user: str) -> tuple[str, str, dict[str, Any]]:
+    def _mem0_additive(self, user: str) -> tuple[str, str, Reply]:
         section = user.split("## New Messages\n", 1)[1].split("\n\n## ", 1)[0]
         existing_part = user.split("## Existing Memories\n", 1)[-1].split("\n\n## ", 1)[0]
         try:
@@ -263,19 +281,19 @@ class BenchLLM:
         except ValueError:
             known = set()
         facts = [f for f in self._facts(section) if f.lower() not in known]
-        return "mem0-2", "extract", _content(
-            {"memory": [{"text": f, "attributed_to": "user"} for f in facts]})
+        return "mem0-2", "extract", {
+            "memory": [{"text": f, "attributed_to": "user"} for f in facts]}
 
-    def _mem0_graph(self, tool: str, system: str, user: str) -> tuple[str, str, dict[str, Any]]:
+    def _mem0_graph(self, tool: str, system: str, user: str) -> tuple[str, str, Reply]:
         if tool == "extract_entities":
             facts = self._facts(user)
             args = {"entities": [{"entity": n, "entity_type": t} for n, t in entities_of(facts)]}
-            return "mem0-1", "graph_entities", _tool_call(tool, args)
+            return "mem0-1", "graph_entities", tool_call(tool, args)
         if tool == "establish_relationships":
             facts = self._facts(user.split("Text: ", 1)[-1])
             args = {"entities": [{"source": s, "relationship": r, "destination": t}
                                  for s, r, t in filter(None, map(triple, facts))]}
-            return "mem0-1", "graph_relations", _tool_call(tool, args)
+            return "mem0-1", "graph_relations", tool_call(tool, args)
         if tool == "delete_graph_memory":
             head, _, data = user.partition("\n\n New Information: ")
             lines = head.replace("Here are the existing memories: ", "").strip().splitlines()
@@ -286,81 +304,9 @@ class BenchLLM:
                                               "relationship": existing[i][1],
                                               "destination": existing[i][2]})
                      for i in superseded(existing, new)]  # type: ignore[arg-type]
-            return "mem0-1", "graph_delete", _tool_calls(calls)
+            return "mem0-1", "graph_delete", tool_calls(*calls)
         self.unknown.append(f"tool {tool}")
-        return "mem0-1", f"tool:{tool}", _tool_calls([])
-
-    # --- HTTP ---------------------------------------------------------------------------
-
-    def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
-        prompt = "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
-        extra = ""
-        if body.get("tools"):
-            extra += json.dumps(body["tools"])
-        fmt = body.get("response_format") or {}
-        if fmt.get("type") == "json_schema":
-            extra += json.dumps(fmt.get("json_schema", {}).get("schema", {}))
-        tokens = estimate_tokens(prompt) + estimate_tokens(extra)
-        lib, kind, message = self.answer(body)
-        with self._lock:
-            self.calls.append(Call(lib, kind, tokens, time.perf_counter()))
-        if self.delay:
-            time.sleep(self.delay)
-        text = message.get("content") or json.dumps(message.get("tool_calls"))
-        completion = estimate_tokens(text)
-        return {
-            "id": f"chatcmpl-{len(self.calls)}", "object": "chat.completion",
-            "created": int(time.time()), "model": body.get("model", "bench"),
-            "choices": [{"index": 0, "message": message,
-                         "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
-            "usage": {"prompt_tokens": tokens, "completion_tokens": completion,
-                      "total_tokens": tokens + completion},
-        }
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else ~40 ms of delayed-ACK latency a request
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                    if self.path.endswith("/chat/completions"):
-                        status, payload = 200, server._chat(body)
-                    else:
-                        status, payload = 404, {"error": {"message": f"no route {self.path}"}}
-                except Exception as exc:  # a bug in the script must show, not hang
-                    server.unknown.append(f"error: {exc!r}")
-                    status, payload = 500, {"error": {"message": repr(exc)}}
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        return Handler
-
-
-def _content(payload: dict[str, Any]) -> dict[str, Any]:
-    return {"role": "assistant", "content": json.dumps(payload)}
-
-
-def _tool_call(name: str, args: dict[str, Any]) -> dict[str, Any]:
-    return _tool_calls([(name, args)])
-
-
-def _tool_calls(calls: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    return {"role": "assistant", "content": None,
-            "tool_calls": [{"id": f"call_{i}", "type": "function",
-                            "function": {"name": n, "arguments": json.dumps(a)}}
-                           for i, (n, a) in enumerate(calls)] or None}
+        return "mem0-1", f"tool:{tool}", tool_calls()
 
 
 def _parse_described(text: str) -> tuple[str, str, str] | None:

@@ -16,9 +16,9 @@ import time
 import warnings
 from pathlib import Path
 
+from mem_integrations import Memory
 from mem_integrations.core.config import EmbedderConfig
 from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
-from mem_integrations import Memory
 from mem_integrations.testing import ScriptedLLMServer
 
 PEOPLE = ["Anna", "Bruno", "Chiara", "Dmitri", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jonas"]

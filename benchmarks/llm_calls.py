@@ -17,9 +17,9 @@ import warnings
 from pathlib import Path
 
 from benchmarks.locomo import load, sessions
+from mem_integrations import Memory
 from mem_integrations.core.config import EmbedderConfig
 from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
-from mem_integrations import Memory
 from mem_integrations.testing import ScriptedLLMServer
 
 

@@ -2,8 +2,8 @@
 
     benchmarks/.work/venv-mem0-2/bin/python benchmarks/mem0_worker.py
 
-Speaks JSON lines: one request object on stdin, one reply object on stdout (mem0's own
-prints and logs go to stderr). Requests: {"op": ...} with op one of init, add_batch,
+Speaks JSON lines (`worker_base.py`, shared with ours_worker.py): one request object on
+stdin, one reply object on stdout (mem0's own prints and logs go to stderr). Requests: {"op": ...} with op one of init, add_batch,
 add_concurrent, search_batch, fill, stats, close, exit (see `Worker`). Times are measured
 here, around mem0's public calls, so the pipe adds nothing to them.
 
@@ -16,36 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-import resource
 import sys
 import time
-import traceback
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MEM0_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# run as a script by mem0's interpreter, which does not have our packages: the benchmarks'
+# own modules are imported by their file names
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-_out = sys.stdout
-sys.stdout = sys.stderr  # whatever mem0 prints must not break the protocol
-
-
-def rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+from worker_base import BaseWorker, serve  # noqa: E402
 
 
 def alias_spacy_model() -> bool:
@@ -70,10 +57,9 @@ def alias_spacy_model() -> bool:
     return True
 
 
-class Worker:
+class Worker(BaseWorker):
     def __init__(self) -> None:
-        self.events: dict[str, int] = {}
-        self.memory = None
+        super().__init__()
         self.major = 0
         self.version = ""
 
@@ -122,71 +108,23 @@ class Worker:
         return {"version": self.version, "init_s": round(time.perf_counter() - start, 2),
                 **features}
 
-    def _add(self, item: dict) -> float:
-        start = time.perf_counter()
-        found = self.memory.add(item["messages"], user_id=item["user_id"],
-                                infer=item.get("infer", True), metadata=item.get("metadata"))
-        ms = (time.perf_counter() - start) * 1000
-        rows = found.get("results", []) if isinstance(found, dict) else (found or [])
-        for row in rows:
-            event = str(row.get("event", "?"))
-            self.events[event] = self.events.get(event, 0) + 1
-        return ms
+    def _events(self, result: Any) -> list[str]:
+        rows = result.get("results", []) if isinstance(result, dict) else (result or [])
+        return [str(row.get("event", "?")) for row in rows]
 
-    def add_batch(self, items: list[dict], **_: object) -> dict:
-        """Sequential adds; `events` counts what they did (ADD, UPDATE, DELETE, NONE)."""
-        self.events = {}
-        return {"ms": [self._add(item) for item in items], "events": dict(self.events)}
-
-    def add_concurrent(self, items: list[dict], **_: object) -> dict:
-        """One thread per user, each adding its own items in order, all users at once."""
-        errors: list[str] = []
-        users: dict[str, list[dict]] = {}
-        for item in items:
-            users.setdefault(item["user_id"], []).append(item)
-
-        def run(user_items: list[dict]) -> list[float]:
-            out = []
-            for item in user_items:
-                try:
-                    out.append(self._add(item))
-                except Exception as exc:  # counted, not fatal
-                    errors.append(repr(exc)[:200])
-            return out
-
-        self.events = {}
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=len(users)) as pool:
-            ms = [x for chunk in pool.map(run, users.values()) for x in chunk]
-        return {"wall_s": time.perf_counter() - start, "ms": ms, "errors": errors[:5],
-                "error_count": len(errors), "threads": len(users),
-                "events": dict(self.events)}
-
-    def _search(self, query: str, user_id: str, limit: int) -> list[dict]:
+    def _search(self, query: str, user_id: str, limit: int) -> Any:
         if self.major >= 2:
-            found = self.memory.search(query, top_k=limit, filters={"user_id": user_id},
-                                       threshold=0.0)
-        else:
-            found = self.memory.search(query, user_id=user_id, limit=limit)
-        return found["results"] if isinstance(found, dict) else found
+            return self.memory.search(query, top_k=limit, filters={"user_id": user_id},
+                                      threshold=0.0)
+        return self.memory.search(query, user_id=user_id, limit=limit)
 
-    def search_batch(self, queries: list[dict], keep: bool = False, probe: bool = False,
-                     **_: object) -> dict:
-        """Timed searches; with `probe`, each query is also embedded alone just before its
-        search (timed apart), to tell the query embedding from the rest."""
-        ms, results, embed_ms = [], [], []
-        for q in queries:
-            if probe:
-                start = time.perf_counter()
-                self.memory.embedding_model.embed(q["query"], "search")
-                embed_ms.append((time.perf_counter() - start) * 1000)
-            start = time.perf_counter()
-            hits = self._search(q["query"], q["user_id"], q.get("limit", 10))
-            ms.append((time.perf_counter() - start) * 1000)
-            if keep:
-                results.append([{"memory": h.get("memory"), "score": h.get("score"),
-                                 "metadata": h.get("metadata") or {}} for h in hits])
-        return {"ms": ms, "results": results, "embed_ms": embed_ms}
+    def _hits(self, result: Any) -> list[dict]:
+        hits = result["results"] if isinstance(result, dict) else result
+        return [{"memory": h.get("memory"), "score": h.get("score"),
+                 "metadata": h.get("metadata") or {}} for h in hits]
+
+    def _embed_query(self, query: str) -> None:
+        self.memory.embedding_model.embed(query, "search")
 
     def fill(self, n: int, batch: int = 1000, **_: object) -> dict:
         """n synthetic memories over 100 users, written at mem0's vector-store level in
@@ -255,36 +193,11 @@ class Worker:
         self.memory.vector_store.insert(vectors=vectors, ids=ids, payloads=payloads)
         return {"s": time.perf_counter() - start}
 
-    def stats(self, **_: object) -> dict:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return {"peak_rss_mb": round(peak, 1), "rss_mb": round(rss_mb(), 1)}
-
-    def close(self, **_: object) -> dict:
-        if self.memory is not None and hasattr(self.memory, "close"):
+    def _close(self) -> None:
+        if hasattr(self.memory, "close"):  # not every mem0 version has one
             with contextlib.suppress(Exception):
                 self.memory.close()
-        self.memory = None
-        return {}
-
-
-def main() -> None:
-    worker = Worker()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        op = request.pop("op")
-        if op == "exit":
-            break
-        try:
-            reply = {"ok": True, **getattr(worker, op)(**request)}
-        except Exception as exc:
-            traceback.print_exc()
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:2000]}
-        _out.write(json.dumps(reply) + "\n")
-        _out.flush()
-    worker.close()
 
 
 if __name__ == "__main__":
-    main()
+    serve(Worker())

@@ -84,9 +84,9 @@ def summary(times: list[float]) -> dict[str, float]:
 
 
 def end_to_end(store, queries: int) -> dict[str, float]:
+    from mem_integrations import AsyncMemory
     from mem_integrations.core.config import EmbedderConfig
     from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
-    from mem_integrations import AsyncMemory
 
     async def run() -> list[float]:
         with tempfile.TemporaryDirectory() as data:

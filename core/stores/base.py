@@ -3,7 +3,7 @@ Qdrant engines share (their models differ in names only)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -58,7 +58,6 @@ class CollectionInfo:
 
     embedding_model: str
     dimension: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class VectorStore(Protocol):
@@ -83,8 +82,6 @@ class VectorStore(Protocol):
                offset: str | None = None) -> tuple[list[Hit], str | None]: ...
 
     def count(self, filter: FilterNode | None) -> int: ...
-
-    def delete_where(self, filter: FilterNode) -> None: ...
 
     def facet(self, key: str, filter: FilterNode | None = None) -> dict[str, int]:
         """Count of points per distinct value of a keyword field."""

@@ -147,8 +147,7 @@ class QdrantClientStore:
             vectors_config={DENSE: m.VectorParams(size=info.dimension, distance=m.Distance.COSINE,
                                                   on_disk=self.on_disk or None)},
             sparse_vectors_config={LEXICAL: m.SparseVectorParams(modifier=m.Modifier.IDF)},
-            metadata={"embedding_model": info.embedding_model, "dimension": info.dimension,
-                      **info.extra},
+            metadata={"embedding_model": info.embedding_model, "dimension": info.dimension},
         )
         if not self._is_server:
             return  # local mode scans in Python and ignores payload indexes
@@ -224,11 +223,6 @@ class QdrantClientStore:
     def count(self, filter: FilterNode | None) -> int:
         return self.client.count(self.collection, count_filter=translate_filter(filter, _DIALECT),
                                  exact=True).count
-
-    @_serialised
-    def delete_where(self, filter: FilterNode) -> None:
-        self.client.delete(self.collection,
-                           m.FilterSelector(filter=translate_filter(filter, _DIALECT)), wait=True)
 
     @_serialised
     def facet(self, key: str, filter: FilterNode | None = None) -> dict[str, int]:

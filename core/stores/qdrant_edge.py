@@ -112,8 +112,8 @@ class QdrantEdgeStore:
             self._shard = self._load_or_create(info)
             if not self._meta_path.exists():
                 self._meta_path.write_text(json.dumps(
-                    {"embedding_model": info.embedding_model, "dimension": info.dimension,
-                     **info.extra}, indent=2))
+                    {"embedding_model": info.embedding_model, "dimension": info.dimension},
+                    indent=2))
             self._info = info
 
     def _load_or_create(self, info: CollectionInfo) -> Any:
@@ -204,10 +204,6 @@ class QdrantEdgeStore:
     def count(self, filter: FilterNode | None) -> int:
         return int(self.shard.count(qe.CountRequest(filter=translate_filter(filter, _DIALECT),
                                                     exact=True)))
-
-    def delete_where(self, filter: FilterNode) -> None:
-        self.shard.update(qe.UpdateOperation.delete_points_by_filter(
-            translate_filter(filter, _DIALECT)))
 
     def facet(self, key: str, filter: FilterNode | None = None) -> dict[str, int]:
         response = self.shard.facet(qe.FacetRequest(

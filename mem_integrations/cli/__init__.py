@@ -39,8 +39,12 @@ def main() -> None:
 
 
 def __getattr__(name: str) -> Any:  # `from mem_integrations.cli import app` stays lazy
-    if name in ("app", "read_conversations"):
-        from mem_integrations.cli import commands
+    if name == "app":
+        from mem_integrations.cli.commands import app
 
-        return getattr(commands, name)
+        return app
+    if name == "read_conversations":
+        from mem_integrations.cli.importing import read_conversations
+
+        return read_conversations
     raise AttributeError(name)

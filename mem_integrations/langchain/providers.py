@@ -22,7 +22,7 @@ from langchain_core.messages import AIMessage, BaseMessage, convert_to_messages
 from langchain_core.runnables import Runnable
 
 from mem_integrations.core.errors import ConfigurationError, ProviderError
-from mem_integrations.core.providers.base import ChatReply, EmbedKind
+from mem_integrations.core.providers.base import BaseEmbedder, ChatReply, EmbedKind
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def _reply(message: Any, text: str) -> ChatReply:
                      completion_tokens=usage.get("output_tokens"))
 
 
-class LangChainEmbedder:
+class LangChainEmbedder(BaseEmbedder):
     """Any LangChain `Embeddings` (OpenAIEmbeddings, OllamaEmbeddings, HuggingFace...) as
     the engine's `Embedder`.
 
@@ -136,39 +136,18 @@ class LangChainEmbedder:
         if not isinstance(embeddings, Embeddings):
             raise ConfigurationError(
                 f"expected a LangChain Embeddings, got {type(embeddings).__name__}")
-        self.embeddings = embeddings
         model = getattr(embeddings, "model", None) or getattr(embeddings, "model_name", None)
-        self._name = model_name or f"langchain:{type(embeddings).__name__}" + (
-            f":{model}" if isinstance(model, str) and model else "")
-        self._dimension = dimension
+        super().__init__(model_name or f"langchain:{type(embeddings).__name__}" + (
+            f":{model}" if isinstance(model, str) and model else ""), dimension)
+        self.embeddings = embeddings
 
-    def __repr__(self) -> str:
-        return f"LangChainEmbedder({self._name!r})"
-
-    @property
-    def model_name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            # The engine catches this and probes with one embedding (asynchronously).
-            raise ConfigurationError(f"{self._name}: dimension unknown until first embedding")
-        return self._dimension
-
-    async def embed(self, texts: list[str], kind: EmbedKind = "document") -> list[list[float]]:
-        if not texts:
-            return []
+    async def _embed(self, texts: list[str], kind: EmbedKind) -> list[list[float]]:
         try:
             if kind == "query":
                 # Some models embed queries differently (instruction prefixes, e.g. nomic).
-                vectors = await asyncio.gather(*(self.embeddings.aembed_query(t) for t in texts))
-            else:
-                vectors = await self.embeddings.aembed_documents(list(texts))
+                return list(await asyncio.gather(
+                    *(self.embeddings.aembed_query(t) for t in texts)))
+            return await self.embeddings.aembed_documents(texts)
         except Exception as exc:
             raise ProviderError(f"LangChain embeddings {type(self.embeddings).__name__} "
                                 f"failed: {exc}") from exc
-        vectors = [list(map(float, v)) for v in vectors]
-        if self._dimension is None and vectors:
-            self._dimension = len(vectors[0])
-        return vectors

@@ -30,7 +30,7 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse
 from llama_index.core.llms import LLM
 
 from mem_integrations.core.errors import ConfigurationError, ProviderError
-from mem_integrations.core.providers.base import ChatReply, EmbedKind
+from mem_integrations.core.providers.base import BaseEmbedder, ChatReply, EmbedKind
 
 _ROLES = {"system", "user", "assistant", "tool", "developer"}
 
@@ -99,7 +99,7 @@ def _default_name(embed_model: BaseEmbedding) -> str:
     return name if name and name != "unknown" else f"llamaindex:{embed_model.class_name()}"
 
 
-class LlamaIndexEmbedder:
+class LlamaIndexEmbedder(BaseEmbedder):
     """Any LlamaIndex `BaseEmbedding` as the engine's `Embedder`.
 
     The model's name and dimension are recorded with the collection, and a different
@@ -113,50 +113,22 @@ class LlamaIndexEmbedder:
         if not isinstance(embed_model, BaseEmbedding):
             raise ConfigurationError(
                 f"expected a LlamaIndex BaseEmbedding, got {type(embed_model).__name__}")
+        super().__init__(model_name or _default_name(embed_model), dimension)
         self.embed_model = embed_model
         self.use_async = use_async
-        self._dimension = dimension
-        self._name = model_name or _default_name(embed_model)
 
-    def __repr__(self) -> str:
-        return f"LlamaIndexEmbedder({self._name!r})"
-
-    @property
-    def model_name(self) -> str:
-        return self._name
-
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            # The engine catches this and measures the dimension with one embedding.
-            raise ConfigurationError(f"dimension of {self._name} unknown until first use")
-        return self._dimension
-
-    async def embed(self, texts: list[str], kind: EmbedKind = "document") -> list[list[float]]:
-        """One vector per text; queries use the model's query embedding (some models
-        embed queries and documents differently)."""
-        if not texts:
-            return []
+    async def _embed(self, texts: list[str], kind: EmbedKind) -> list[list[float]]:
         model = self.embed_model
         try:
             if kind == "query":
                 if self.use_async:
-                    vectors = list(await asyncio.gather(
+                    return list(await asyncio.gather(
                         *(model.aget_query_embedding(t) for t in texts)))
-                else:
-                    vectors = await asyncio.to_thread(
-                        lambda: [model.get_query_embedding(t) for t in texts])
-            elif self.use_async:
-                vectors = await model.aget_text_embedding_batch(texts)
-            else:
-                vectors = await asyncio.to_thread(model.get_text_embedding_batch, texts)
+                return await asyncio.to_thread(
+                    lambda: [model.get_query_embedding(t) for t in texts])
+            if self.use_async:
+                return await model.aget_text_embedding_batch(texts)
+            return await asyncio.to_thread(model.get_text_embedding_batch, texts)
         except Exception as exc:
-            raise ProviderError(f"LlamaIndex embedding {self._name} failed: "
+            raise ProviderError(f"LlamaIndex embedding {self.model_name} failed: "
                                 f"{type(exc).__name__}: {exc}") from exc
-        if len(vectors) != len(texts):
-            raise ProviderError(f"{self._name} returned {len(vectors)} vectors for "
-                                f"{len(texts)} texts")
-        vectors = [list(map(float, v)) for v in vectors]
-        if self._dimension is None:
-            self._dimension = len(vectors[0])
-        return vectors

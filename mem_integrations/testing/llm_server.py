@@ -26,9 +26,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Reply = str | dict[str, Any]  # or a ToolCallReply
-Responder = Callable[[dict[str, Any]], Reply]
-
 
 @dataclass
 class Fault:
@@ -89,6 +86,12 @@ class ToolCallReply:
 
     calls: list[ScriptedToolCall]
     content: str | None = None
+
+
+Reply = str | dict[str, Any] | ToolCallReply
+"""Text, a dict sent as JSON text, or tool calls."""
+Responder = Callable[[dict[str, Any]], Reply | Fault]
+"""Answers a chat request's body when the queue is empty (a Fault fails the request)."""
 
 
 def tool_call(name: str, arguments: dict[str, Any] | str | None = None, /, **kwargs: Any

@@ -194,6 +194,22 @@ def test_doctor_reports_without_printing_secrets(cli: Any, tmp_path: Path,
     assert "FAIL" in table and "sk-very-secret" not in table and "pg-secret" not in table
 
 
+def test_doctor_reports_the_factorys_choices_and_refusals(cli: Any, tmp_path: Path) -> None:
+    config = tmp_path / "memory.toml"
+    config.write_text('[vector_store]\npath = "vectors"\n[history]\npath = "../outside.db"\n'
+                      '[graph_store]\nprovider = "neo4j"\n')
+    checks = {c["component"]: c for c in as_json(cli("--config", str(config), "doctor",
+                                                     "--json", expect=1))}
+    store = checks["vector store"]
+    assert store["ok"] is True and store["setting"].startswith("qdrant_client ")
+    assert str(tmp_path / "data" / "vectors") in store["setting"]
+    assert store["why"] == "vector_store.path is set"
+    assert checks["history"]["ok"] is False
+    assert "escapes the data directory" in checks["history"]["status"]
+    assert checks["graph store"]["ok"] is False
+    assert "graph_store.url is required" in checks["graph store"]["status"]
+
+
 def test_demo_runs(cli: Any, tmp_path: Path) -> None:
     out = cli("demo", "--data-dir", str(tmp_path / "demo")).stdout
     assert "UPDATE" in out and "History of memory" in out

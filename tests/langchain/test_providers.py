@@ -13,9 +13,9 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from mem_integrations import Memory
 from mem_integrations.core.errors import EmbeddingMismatchError, ProviderError
 from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
-from mem_integrations import Memory
 from mem_integrations.langchain import LangChainChatModel, LangChainEmbedder
 from mem_integrations.testing import Fault, ScriptedLLMServer
 from tests.conftest import facts

@@ -1,0 +1,109 @@
+"""What every command of `mem-integrations` shares: the consoles, the global options'
+state, the scope options, and how a command opens a `Memory` and reports a mistake."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from mem_integrations.core.config import MemoryConfig, load_config
+from mem_integrations.core.errors import MemoryLayerError
+from mem_integrations.core.sync_memory import Memory
+
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class State:
+    """What the global options set, plus parts a host program may inject through
+    `obj=` (tests pass an already loaded `embedder`)."""
+
+    config: Path | None = None
+    data_dir: Path | None = None
+    embedder: Any = None
+
+    def load(self) -> MemoryConfig:
+        """The configuration: the file, then the environment, then `--data-dir`."""
+        overrides = {"data_dir": self.data_dir} if self.data_dir is not None else {}
+        return load_config(self.config, **overrides)
+
+    def parts(self) -> dict[str, Any]:
+        """The injected parts, as keyword arguments for `Memory` or `create_app`."""
+        return {"embedder": self.embedder} if self.embedder is not None else {}
+
+    def memory(self) -> Memory:
+        """A `Memory` of the configuration, with the injected parts."""
+        return Memory(self.load(), **self.parts())
+
+
+def state(ctx: typer.Context) -> State:
+    """The global options of this invocation."""
+    return ctx.ensure_object(State)
+
+
+UserId = Annotated[str | None, typer.Option("--user-id", "-u", envvar="MEMINT_USER_ID",
+                                            help="Whose memories (user).")]
+AgentId = Annotated[str | None, typer.Option("--agent-id", envvar="MEMINT_AGENT_ID",
+                                             help="Whose memories (agent).")]
+RunId = Annotated[str | None, typer.Option("--run-id", envvar="MEMINT_RUN_ID",
+                                           help="Whose memories (run / session).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (mem0's dict shape).")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print `message` as a one-line error; raise the result to exit with `code`."""
+    err.print(f"[red]Error:[/red] {escape(message)}")
+    return typer.Exit(code)
+
+
+def json_option(value: str | None, name: str) -> dict[str, Any] | None:
+    """The JSON object an option was given (exit code 2 when it is not one)."""
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise fail(f"{name} must be a JSON object: {exc}", 2) from None
+    if not isinstance(parsed, dict):
+        raise fail(f"{name} must be a JSON object", 2)
+    return parsed
+
+
+@contextmanager
+def open_memory(ctx: typer.Context) -> Iterator[Memory]:
+    """An open `Memory`; engine errors become a one-line message and exit code 1."""
+    try:
+        memory = state(ctx).memory()
+    except MemoryLayerError as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield memory
+    except MemoryLayerError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        memory.close()
+
+
+def print_json(data: Any) -> None:
+    """Print `data` as indented JSON."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def scope(user_id: str | None, agent_id: str | None, run_id: str | None) -> dict[str, str]:
+    """The scope ids that were given, as keyword arguments for `Memory`."""
+    return {k: v for k, v in (("user_id", user_id), ("agent_id", agent_id),
+                              ("run_id", run_id)) if v}
+
+
+def describe(scope: dict[str, str]) -> str:
+    """`user_id=alice, run_id=r1`."""
+    return ", ".join(f"{k}={v}" for k, v in scope.items())
