@@ -85,6 +85,11 @@ class EmbedderConfig(_Section):
     timeout: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=3, ge=0)
     device: str | None = None
+    multilingual: bool | None = Field(
+        default=None, description="Whether the model embeds Chinese, Japanese and Korean "
+        "well. Unset: known for common models (all-MiniLM-L6-v2: no; bge-m3, "
+        "text-embedding-3-*, multilingual-e5-*: yes), otherwise assumed yes. With no, "
+        "hybrid search weighs CJK queries towards BM25 (search.uncovered_dense_weight).")
 
 
 class VectorStoreConfig(_Section):
@@ -181,6 +186,10 @@ class SearchConfig(_Section):
         "rrf: weighted reciprocal-rank fusion.")
     dense_weight: float = Field(default=1.0, ge=0)
     lexical_weight: float = Field(default=1.0, ge=0)
+    uncovered_dense_weight: float = Field(
+        default=0.5, ge=0, description="dense_weight for a query written in a script the "
+        "embedder does not cover (a Chinese query with the English MiniLM model): its "
+        "dense scores are mostly noise there, so BM25 leads.")
     rrf_k: int = Field(default=60, ge=1)
     candidates: int = Field(default=50, ge=1, description="Dense candidates.")
     lexical_candidates: int = Field(default=200, ge=1, description="BM25 candidates.")

@@ -3,12 +3,13 @@
 It keeps the library usable offline (demos, tests, air-gapped prototypes) and is never
 used when an LLM is configured. The rules are simple and predictable:
 
-* extraction: every declarative sentence the user wrote becomes a fact; a few sentence
+* extraction: every declarative sentence the user wrote becomes a fact, in any language
+  (sentences end at Latin or CJK punctuation: . ! ? 。！？；…); a few English sentence
   shapes ("I live in X", "My sister is Anna", "Anna is my sister", "I work at X",
   "I like X") also give graph relations about the user;
-* reconcile: a fact saying something stopped ("no longer", "not ... anymore") DELETEs
-  its closest neighbour; a fact saying something changed ("moved", "now", "switched")
-  UPDATEs it, and supersedes the user's earlier relation of the same kind; anything
+* reconcile: a fact saying something stopped ("no longer", "not ... anymore", 不再,
+  もう…ない, 더 이상) DELETEs its closest neighbour; a fact saying something changed
+  ("moved", "now", "switched", 搬到, 现在, 引っ越, 이사) UPDATEs it, and supersedes the user's earlier relation of the same kind; anything
   else is ADDed.
 """
 
@@ -19,17 +20,34 @@ import re
 from mem_integrations.core.messages import Message, render_transcript
 from mem_integrations.core.models import Event
 from mem_integrations.core.pipeline.extractor import ReconcileInput
-from mem_integrations.core.pipeline.schema import Decisions, EntityMention, Extraction, Fact, Operation, Triple
+from mem_integrations.core.pipeline.schema import (
+    Decisions,
+    EntityMention,
+    Extraction,
+    Fact,
+    Operation,
+    Triple,
+)
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-_SMALL_TALK = re.compile(r"^(hi|hello|hey|thanks|thank you|ok|okay|bye|good (morning|night))\b",
-                         re.IGNORECASE)
+# Latin sentence ends need a following space ("3.5 km" is one sentence); CJK ones do not.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；…!?])|\n+")
+_QUESTION = re.compile(r"[?？]$")
+_SMALL_TALK = re.compile(
+    r"^(hi|hello|hey|thanks|thank you|ok|okay|yes|no|bye|good (morning|night))\b"
+    r"|^(你好|您好|谢谢|多谢|好的|嗯|再见|拜拜|こんにちは|ありがとう|はい|いいえ|さようなら|"
+    r"안녕하세요|감사합니다|고마워요|네|아니요)[\s。！!.,，]*$",
+    re.IGNORECASE,
+)
+# CJK has no word boundaries, so those words are matched anywhere in the sentence.
 _STOPPED = re.compile(
-    r"\b(no longer|not any ?more|anymore|stopped|quit|gave up|don't|do not|doesn't|never)\b",
+    r"\b(no longer|not any ?more|anymore|stopped|quit|gave up|don't|do not|doesn't|never)\b"
+    r"|不再|再也不|已经不|戒了|不.{1,4}了$|もう.{0,8}(ない|ません)|やめ(た|ました)|더 이상|그만",
     re.IGNORECASE,
 )
 _CHANGED = re.compile(
-    r"\b(moved|now|changed|switched|became|instead|these days|new)\b", re.IGNORECASE
+    r"\b(moved|now|changed|switched|became|instead|these days|new)\b"
+    r"|搬到|搬家|现在|如今|改成|换成|换了|变成|引っ越|今は|変わ|이사|지금은|바꿨|바뀌",
+    re.IGNORECASE,
 )
 USER = "user"
 _RELATION_SHAPES: list[tuple[re.Pattern[str], str | None, str]] = [
@@ -45,7 +63,7 @@ _RELATION_SHAPES: list[tuple[re.Pattern[str], str | None, str]] = [
 ]
 _TRAILING_TIME = re.compile(r"\s+(last|this|next) (week|month|year)$|\s+(yesterday|today)$",
                             re.IGNORECASE)
-MIN_WORDS = 3
+_TRAILING_PUNCTUATION = ".!。！；;…"
 
 
 def split_sentences(text: str) -> list[str]:
@@ -76,11 +94,12 @@ class OfflineExtractor:
             if message["role"] != "user":
                 continue
             for sentence in split_sentences(message["content"]):
-                if sentence.endswith("?") or _SMALL_TALK.match(sentence):
+                # short facts are kept: "I'm vegetarian", 我是素食者 or 素食 are whole facts
+                if _QUESTION.search(sentence) or _SMALL_TALK.match(sentence):
                     continue
-                if len(sentence.split()) < MIN_WORDS:
+                text = sentence.rstrip(_TRAILING_PUNCTUATION).strip()
+                if not text:
                     continue
-                text = sentence.rstrip(".!")
                 found = relation_of(text) if graph else None
                 if found:
                     triple, entity = found

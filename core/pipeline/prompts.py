@@ -13,7 +13,10 @@ You extract durable facts worth remembering from a conversation: personal detail
 preferences, plans, relationships, events with their dates, and standing instructions.
 - One fact per item, a short self-contained sentence that names its subject \
 ("User lives in Paris", "Alice is the user's daughter").
-- Resolve relative dates against today's date. Keep the language of the conversation.
+- Write each fact in the language the user used for it; never translate ("我住在上海" \
+gives "用户住在上海", not "User lives in Shanghai").
+- Resolve relative dates in any language ("yesterday", "last month", "上周", "去年", \
+"先週", "지난주") to calendar dates, counting from the date given below.
 - Skip greetings, small talk, questions and anything only true for this moment.
 - Take facts from the user's messages; take facts from the assistant's messages only \
 when they are about the assistant itself or were confirmed by the user.
@@ -27,6 +30,9 @@ NEW facts. Return the operations that bring the store up to date:
 the updated memory, combining both when both stay true).
 - DELETE an existing memory that a new fact contradicts or makes false (id = its id).
 - NONE when a new fact is already known (id = the memory that holds it).
+Facts and memories may be in different languages: compare their meaning, not their \
+words (a Chinese fact can UPDATE or repeat an English memory), and write an updated \
+memory in the language of the new fact.
 Use only the ids shown. Every new fact must be covered by an operation."""
 
 GRAPH_EXTRACTION = """\

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mem_integrations.core.search.lexical import has_cjk
 from mem_integrations.core.stores.base import Hit
 
 
@@ -33,6 +34,16 @@ def cosine(query: list[float], vector: list[float]) -> float:
     q, v = np.asarray(query, dtype=np.float32), np.asarray(vector, dtype=np.float32)
     denominator = float(np.linalg.norm(q) * np.linalg.norm(v))
     return float(q @ v) / denominator if denominator else 0.0
+
+
+def dense_weight_for(query: str, *, dense_weight: float, uncovered_dense_weight: float,
+                     embedder_covers_cjk: bool) -> float:
+    """The dense weight for this query: `uncovered_dense_weight` when it is written in a
+    script the embedder does not cover (CJK with an English-only model), where dense
+    scores carry little beyond noise and BM25 on character n-grams should lead."""
+    if not embedder_covers_cjk and has_cjk(query):
+        return uncovered_dense_weight
+    return dense_weight
 
 
 def _ranks(hits: list[Hit]) -> list[int]:

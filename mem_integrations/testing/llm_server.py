@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mem_integrations.core.search.lexical import CJK_RUN
+
 
 @dataclass
 class Fault:
@@ -61,9 +63,11 @@ def estimate_tokens(text: str) -> int:
 
 
 def hashed_embedding(text: str, dimension: int = 64) -> list[float]:
-    """A deterministic bag-of-words vector: texts that share words are similar."""
+    """A deterministic bag-of-words vector: texts that share words are similar. CJK
+    characters count as words, so it also stands in for a multilingual embedder."""
     vector = [0.0] * dimension
-    for word in re.findall(r"\w+", text.lower()):
+    spaced = CJK_RUN.sub(lambda run: f" {' '.join(run.group())} ", text.lower())
+    for word in re.findall(r"\w+", spaced):
         digest = int(hashlib.md5(word.encode()).hexdigest(), 16)
         vector[digest % dimension] += 1.0 if (digest >> 64) % 2 else -1.0
     norm = math.sqrt(sum(v * v for v in vector)) or 1.0
