@@ -24,9 +24,10 @@ def redact_url(url: str | None) -> str:
     except ValueError:
         return "<unparseable url>"
     netloc = parts.netloc
-    if "@" in url and "@" not in netloc:
-        # Credentials urlsplit did not find: no "scheme://", or a password with an
-        # unescaped "#", "?" or "/" that ends the authority early. Show none of it.
+    if url.count("@") > netloc.count("@"):
+        # Credentials urlsplit did not find (all or part of them): no "scheme://", or a
+        # password with an unescaped "#", "?" or "/" that ends the authority early, so
+        # the rest of the secret sits in the path. Show none of it.
         return REDACTED
     if "@" in netloc:
         host = netloc.rsplit("@", 1)[1]
