@@ -1,8 +1,15 @@
-"""Typed results. Each `.model_dump()` gives the dict shape mem0 returns, so code written
-against mem0 keeps working."""
+"""Typed results that also read as mem0's dicts.
+
+Each `.model_dump()` gives the dict shape mem0 returns, and the results themselves can be
+read like those dicts — `r["results"]`, `item["memory"]`, `item.get("metadata", {})`,
+`"score" in item`, `dict(item)` — so code written against mem0 keeps working unchanged.
+Reading by key gives what mem0's dict holds: times as ISO 8601 strings, events as plain
+strings, unset fields absent (`KeyError`, or `.get`'s default).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -19,13 +26,49 @@ class Event(StrEnum):
     NONE = "NONE"
 
 
+def _as_mem0(value: Any) -> Any:
+    """A field's value as mem0's dicts hold it (nested results stay dict-readable)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
 class _Result(BaseModel):
-    """Dumps like mem0's dicts: unset optional fields omitted, events as plain strings."""
+    """Dumps like mem0's dicts: unset optional fields omitted, events as plain strings;
+    and reads like them (the read-only part of the `Mapping` interface)."""
 
     @model_serializer(mode="wrap")
     def _mem0_shape(self, handler: Any) -> dict[str, Any]:
         return {k: v.value if isinstance(v, Enum) else v
                 for k, v in handler(self).items() if v is not None}
+
+    def keys(self) -> list[str]:
+        """The keys mem0's dict of this result has (fields that are set)."""
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+
+    def __getitem__(self, key: str) -> Any:
+        value = getattr(self, key, None) if isinstance(key, str) else None
+        if value is None or key not in type(self).model_fields:
+            raise KeyError(key)
+        return _as_mem0(value)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """`dict.get`: the value under `key`, or `default` when it is not set."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.keys()
+
+    def values(self) -> list[Any]:
+        return [self[key] for key in self.keys()]
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(key, self[key]) for key in self.keys()]
 
 
 class MemoryItem(_Result):
@@ -81,7 +124,7 @@ class SearchResult(_Result):
     results: list[MemoryItem] = Field(default_factory=list)
     relations: list[Relation] | None = None
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self) -> Iterator[MemoryItem]:  # type: ignore[override]
         return iter(self.results)
 
     def __len__(self) -> int:
