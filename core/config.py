@@ -13,6 +13,7 @@ Values passed in code (dict, file, keyword) win over both.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -31,6 +32,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mem_integrations.core.errors import ConfigurationError
+from mem_integrations.core.mem0_config import is_mem0_config, translate_mem0_config
 
 ENV_PREFIX = "MEMINT_"
 
@@ -284,6 +286,8 @@ def load_config(source: MemoryConfig | dict[str, Any] | str | Path | None = None
     if not isinstance(given, dict):
         raise ConfigurationError(f"config must be a mapping, got {type(given).__name__}")
     given = {k: _plain(v) for k, v in given.items()}
+    if is_mem0_config(given):
+        given = translate_mem0_config(given)
 
     env = _EnvSettings().model_dump(exclude_none=True)
     merged = _merge(_merge(env, given), {k: _plain(v) for k, v in overrides.items()})
@@ -291,7 +295,35 @@ def load_config(source: MemoryConfig | dict[str, Any] | str | Path | None = None
     try:
         return MemoryConfig.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigurationError(f"invalid configuration:\n{exc}") from exc
+        raise ConfigurationError("invalid configuration:\n" + _explain(exc)) from None
+
+
+def _explain(error: ValidationError) -> str:
+    """One line per problem, in the config's own words: the key, what is wrong, and for
+    an unknown key the nearest valid one. (Inputs are never echoed: they may be secrets.)"""
+    lines = []
+    for problem in error.errors():
+        *parents, last = [str(part) for part in problem["loc"]] or ["config"]
+        where = ".".join([*parents, last])
+        if problem["type"] == "extra_forbidden":
+            model: Any = MemoryConfig
+            for part in parents:
+                field = model.model_fields.get(part) if isinstance(model, type) else None
+                model = _model_of(field.annotation) if field else None
+            valid = sorted(model.model_fields) if isinstance(model, type) else []
+            close = difflib.get_close_matches(last, valid, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(valid)}"
+            lines.append(f"- {where}: unknown key; {hint}")
+        else:
+            lines.append(f"- {where}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model in a field's annotation (`GraphStoreConfig | None` included)."""
+    candidates = getattr(annotation, "__args__", None) or (annotation,)
+    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)),
+                None)
 
 
 def _apply_openai_env(config: dict[str, Any]) -> None:
