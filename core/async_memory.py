@@ -1,13 +1,18 @@
-"""`AsyncMemory`: the one implementation of the memory engine. `Memory` wraps it."""
+"""`AsyncMemory`: the one implementation of the memory engine. `Memory` wraps it.
+
+One `add()` is the design's steps, in order: normalise the messages (`core.messages`),
+extract facts in one LLM call (`core.pipeline.extractor`), then under the scope's lock
+embed, find neighbours and reconcile (`core.pipeline.add`, `core.pipeline.graph`), and
+journal, apply and confirm the writes (`core.writer`, in the vocabulary of
+`core.journal`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
-from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +32,23 @@ from mem_integrations.core.factory import (
     build_history,
     build_vector_store,
 )
-from mem_integrations.core.filters import FilterNode, all_of, parse_filters, scope_filter
+from mem_integrations.core.filters import (
+    Condition,
+    FilterNode,
+    Logical,
+    all_of,
+    parse_filters,
+    scope_filter,
+)
 from mem_integrations.core.graph.base import GraphStore, RelationRecord, name_key
-from mem_integrations.core.history.base import HistoryStore, JournalOp
+from mem_integrations.core.history.base import HistoryStore
+from mem_integrations.core.journal import (
+    MemoryDelete,
+    MemoryUpsert,
+    RelationInvalidate,
+    ScopeWipe,
+    WriteOp,
+)
 from mem_integrations.core.messages import Message, normalize_messages
 from mem_integrations.core.models import (
     AddResult,
@@ -45,19 +64,35 @@ from mem_integrations.core.models import (
     SearchResult,
     UsersResult,
 )
-from mem_integrations.core.pipeline.add import AddContext, AddPlanner, Plan
+from mem_integrations.core.pipeline.add import AddContext, AddPlanner, Plan, Verbatim
 from mem_integrations.core.pipeline.extractor import Extractor
-from mem_integrations.core.pipeline.graph import GraphPlanner, graph_writes, is_graph_op, texts_to_embed
+from mem_integrations.core.pipeline.graph import GraphPlanner
+from mem_integrations.core.pipeline.schema import Extraction
 from mem_integrations.core.providers.base import ChatModel, Embedder, probe_dimension
-from mem_integrations.core.records import check_messages_size, check_metadata, check_text, make_payload, to_item
+from mem_integrations.core.records import (
+    ACTOR_ID,
+    CATEGORIES,
+    CREATED_AT,
+    DATA,
+    MEMORY_TYPE,
+    METADATA,
+    PROCEDURAL,
+    ROLE,
+    check_messages_size,
+    check_metadata,
+    check_text,
+    make_payload,
+    payload_scope,
+    to_item,
+)
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
-from mem_integrations.core.search.fusion import fuse
+from mem_integrations.core.search.fusion import cosine, fuse
 from mem_integrations.core.search.lexical import BM25Encoder
-from mem_integrations.core.stores.base import CollectionInfo, Hit, Point, SearchRequest, VectorStore
+from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
+from mem_integrations.core.writer import Writer, Writes
 
 log = logging.getLogger(__name__)
 
-PROCEDURAL = "procedural_memory"
 PAGE = 256
 
 
@@ -66,6 +101,17 @@ def _check_memory_id(memory_id: Any) -> str:
         return str(uuid.UUID(str(memory_id)))
     except (ValueError, TypeError, AttributeError):
         raise InvalidInputError(f"memory id must be a UUID, got {memory_id!r}") from None
+
+
+def _check_query(query: Any) -> None:
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInputError("query must be a non-empty string")
+
+
+def _check_filter(where: Any) -> None:
+    if not isinstance(where, (Condition, Logical)):
+        raise InvalidInputError("where must be a filter (core.filters.Condition or Logical), "
+                                f"got {type(where).__name__}")
 
 
 class AsyncMemory:
@@ -102,8 +148,8 @@ class AsyncMemory:
             if self.graph is not None else None
         self.planner = AddPlanner(self.extractor, self.embedder, self.store,
                                   self.config.reconcile, new_id, graph=graph_planner)
-        self._scope_locks: defaultdict[tuple[tuple[str, str], ...], asyncio.Lock] = \
-            defaultdict(asyncio.Lock)
+        self.writer = Writer(self.store, self.graph, self.history_store, self.embedder,
+                             self.lexical, on_unapplied=self._replay_before_next_call)
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
         self._in_flight: set[str] = set()
@@ -135,35 +181,12 @@ class AsyncMemory:
             await asyncio.to_thread(self.store.open, info)
             if self.graph is not None:
                 await asyncio.to_thread(self.graph.open, info.dimension)
-            started = getattr(self.history_store, "reset_started", None)
-            if started is not None and await asyncio.to_thread(started):
-                log.warning("finishing a reset that a crash interrupted")
-                await self._wipe_everything()  # before any replay: the journal goes too
-            await self._recover()
+            await self.writer.recover()
             self._ready = True
 
-    async def _wipe_everything(self) -> None:
-        await asyncio.to_thread(self.store.drop)
-        if self.graph is not None:
-            await asyncio.to_thread(self.graph.reset)
-        await asyncio.to_thread(self.history_store.reset)  # clears the reset mark too
-
-    async def _recover(self) -> None:
-        """Re-apply journaled operations a crash left unapplied."""
-        pending = await asyncio.to_thread(self.history_store.unapplied)
-        if not pending:
-            return
-        log.warning("recovering %d journaled operation(s) left by an interrupted write",
-                    len(pending))
-        batches: dict[str, list[JournalOp]] = {}
-        for batch_id, op in pending:
-            batches.setdefault(batch_id, []).append(op)
-        for batch_id, ops in batches.items():
-            texts = {key: text for op in ops for key, text in texts_to_embed(op).items()}
-            vectors = await self.embedder.embed(list(texts.values()), "document") if texts else []
-            plan = Plan(ops=ops, vectors=dict(zip(texts, vectors, strict=True)))
-            await asyncio.to_thread(self._write, plan)
-            await asyncio.to_thread(self.history_store.mark_applied, batch_id)
+    def _replay_before_next_call(self) -> None:
+        # A write failed between journal and confirm: reopening replays the journal.
+        self._ready = False
 
     async def close(self) -> None:
         """Flush and release the stores and the providers' HTTP connections."""
@@ -184,52 +207,6 @@ class AsyncMemory:
         await self.close()
 
     # --- writing -------------------------------------------------------------------------
-
-    def _write(self, plan: Plan) -> None:
-        """Apply a plan to the vector and graph stores (idempotent: safe to replay)."""
-        graph_ops = [op for op in plan.ops if is_graph_op(op)]
-        memory_ops = [op for op in plan.ops if not is_graph_op(op)]
-        deletes = [op.memory_id for op in memory_ops if op.event is Event.DELETE]
-        upserts = {op.memory_id: op for op in memory_ops if op.payload is not None}
-        points = [Point(id=mid, vector=plan.vectors[mid], payload=op.payload,
-                        sparse=self.lexical.document(op.payload["data"]))
-                  for mid, op in upserts.items() if mid not in deletes]
-        self.store.upsert(points)
-        self.store.delete(deletes)
-        if graph_ops and self.graph is not None:
-            entities, relations, invalidate = graph_writes(graph_ops, plan.vectors)
-            self.graph.write(entities, relations, invalidate, datetime.now(UTC).isoformat())
-            for op in graph_ops:
-                if op.payload.get("kind") == "wipe_scope":  # delete_all (idempotent)
-                    self.graph.delete_scope(op.payload["scope"])
-
-    async def _commit(self, plan: Plan, scope: dict[str, str], *, pending_id: str | None = None,
-                      actor_id: str | None = None, role: str | None = None) -> None:
-        """Journal, apply, confirm: a crash at any point is repaired on the next open."""
-        if not plan.ops:
-            if pending_id:
-                await asyncio.to_thread(self.history_store.drop_pending, pending_id)
-            return
-        batch = await asyncio.to_thread(self.history_store.journal, plan.ops, scope,
-                                        actor_id=actor_id, role=role, done_pending=pending_id)
-        try:
-            await asyncio.to_thread(self._write, plan)
-        except BaseException:
-            self._ready = False  # the next call replays the journal before anything else
-            raise
-        await asyncio.to_thread(self.history_store.mark_applied, batch)
-
-    @asynccontextmanager
-    async def _lock_for(self, scope: dict[str, str]) -> AsyncIterator[None]:
-        """Serialise plan-and-commit for one scope: an asyncio lock within this process,
-        and the history store's scope lock across processes sharing it (PostgreSQL)."""
-        async with self._scope_locks[tuple(sorted(scope.items()))]:
-            shared = self.history_store.scope_lock(scope)
-            await asyncio.to_thread(shared.__enter__)
-            try:
-                yield
-            finally:
-                await asyncio.to_thread(shared.__exit__, None, None, None)
 
     async def add(
         self,
@@ -297,7 +274,7 @@ class AsyncMemory:
                        metadata: dict[str, Any] | None, options: dict[str, Any]) -> AddResult:
         self._in_flight.add(pending_id)
         try:
-            plan = await self._plan(messages, scope, metadata, options, pending_id)
+            plan = await self._remember(messages, scope, metadata, options, pending_id)
         except ProviderError as exc:
             await asyncio.to_thread(self.history_store.fail_pending, pending_id, exc.reason)
             raise exc.with_pending(pending_id) from exc
@@ -311,32 +288,31 @@ class AsyncMemory:
         relations = (plan.relations or []) if self.graph is not None else None
         return AddResult(results=plan.events, relations=relations)
 
-    async def _plan(self, messages: list[Message], scope: Scope,
-                    metadata: dict[str, Any] | None, options: dict[str, Any],
-                    pending_id: str) -> Plan:
+    async def _remember(self, messages: list[Message], scope: Scope,
+                        metadata: dict[str, Any] | None, options: dict[str, Any],
+                        pending_id: str) -> Plan:
+        """Extract, then under the scope's lock plan (embed, neighbours, reconcile) and
+        commit (journal, apply, confirm). The LLM's extraction runs outside the lock; what
+        the writes are decided on is read under it, so concurrent adds never duplicate."""
         ids = scope.ids()
-        now = datetime.now(UTC)
-        ctx = AddContext(ids, scope_filter(ids), metadata, now)
-        memory_type, infer = options.get("memory_type"), options.get("infer", True)
-        if memory_type == PROCEDURAL:
-            summary = await self.extractor.summarize_procedure(messages, prompt=options.get("prompt"))
-            ctx.memory_type = PROCEDURAL
-            async with self._lock_for(ids):
-                plan = await self.planner.plan_verbatim([(summary, None, None)], ctx)
-                await self._commit(plan, ids, pending_id=pending_id)
-            return plan
-        if not infer:
-            async with self._lock_for(ids):
-                plan = await self.planner.plan_verbatim(
-                    [(m["content"], m["role"], m.get("name")) for m in messages], ctx)
-                await self._commit(plan, ids, pending_id=pending_id)
-            return plan
-        extraction = await self.extractor.extract(messages, prompt=options.get("prompt"),
-                                                  graph=self.graph is not None)
-        async with self._lock_for(ids):
-            plan = await self.planner.plan_facts(extraction, ctx)
-            await self._commit(plan, ids, pending_id=pending_id)
+        ctx = AddContext(ids, scope_filter(ids), metadata, datetime.now(UTC),
+                         memory_type=options.get("memory_type"))
+        extracted = await self._extract(messages, options)
+        async with self.writer.lock(ids):
+            plan = await self.planner.plan(extracted, ctx)
+            await self.writer.commit(plan, ids, pending_id=pending_id)
         return plan
+
+    async def _extract(self, messages: list[Message], options: dict[str, Any]
+                       ) -> Extraction | list[Verbatim]:
+        """What an add stores: facts (and relations) from one LLM call, a procedure's
+        summary, or with `infer=False` the messages themselves."""
+        prompt = options.get("prompt")
+        if options.get("memory_type") == PROCEDURAL:
+            return [Verbatim(await self.extractor.summarize_procedure(messages, prompt=prompt))]
+        if not options.get("infer", True):
+            return [Verbatim(m["content"], m["role"], m.get("name")) for m in messages]
+        return await self.extractor.extract(messages, prompt=prompt, graph=self.graph is not None)
 
     async def pending(self) -> list[PendingAdd]:
         """Adds whose messages are kept because the LLM failed or the process stopped."""
@@ -374,8 +350,7 @@ class AsyncMemory:
         below it. `filters` narrow by metadata (see `core.filters`).
         """
         scope = Scope.of("search", user_id=user_id, agent_id=agent_id, run_id=run_id)
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidInputError("query must be a non-empty string")
+        _check_query(query)
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
         if threshold is not None and not isinstance(threshold, (int, float)):
@@ -439,23 +414,20 @@ class AsyncMemory:
     async def get(self, memory_id: str) -> MemoryItem:
         """One memory by id; `MemoryNotFoundError` if there is none."""
         memory_id = _check_memory_id(memory_id)
-        await self.open()
-        hits = await asyncio.to_thread(self.store.retrieve, [memory_id])
-        if not hits:
+        found = await self.fetch([memory_id])
+        if not found:
             raise MemoryNotFoundError(memory_id)
-        return to_item(hits[0].id, hits[0].payload)
+        return found[0]
 
-    async def _scroll_all(self, where: FilterNode | None, limit: int | None = None
-                          ) -> list[MemoryItem]:
+    async def _scan(self, where: FilterNode | None) -> list[MemoryItem]:
         items: list[MemoryItem] = []
         offset: str | None = None
-        while limit is None or len(items) < limit:
+        while True:
             page, offset = await asyncio.to_thread(self.store.scroll, where, limit=PAGE,
                                                    offset=offset)
             items.extend(to_item(h.id, h.payload) for h in page)
             if offset is None:
-                break
-        return items
+                return items
 
     async def get_all(
         self,
@@ -473,7 +445,7 @@ class AsyncMemory:
             raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
         where = all_of(scope_filter(scope.ids()), parse_filters(filters))
         await self.open()
-        items = await self._scroll_all(where)
+        items = await self._scan(where)
         items.sort(key=lambda i: i.created_at or datetime.min.replace(tzinfo=UTC),
                    reverse=True)
         relations = None
@@ -481,6 +453,56 @@ class AsyncMemory:
             relations = [Relation(source=r.source, relationship=r.relation, destination=r.target)
                          for r in await asyncio.to_thread(self.graph.all_relations, scope.ids())]
         return SearchResult(results=items[:limit] if limit else items, relations=relations)
+
+    # --- reading by filter, across scopes (for integrations) ------------------------------
+    #
+    # Integrations that keep records of their own among the memories (the LangGraph store)
+    # select them by their own payload fields and read them with these methods instead of
+    # the stores. The filter alone decides which scopes are read: add
+    # `core.filters.scope_filter(...)` to it to keep to one scope.
+
+    async def scan(self, where: FilterNode) -> list[MemoryItem]:
+        """Every memory matching `where` (field names from `core.records`, metadata under
+        `metadata.`), in no particular order; the store is paged through internally and
+        nothing is capped."""
+        _check_filter(where)
+        await self.open()
+        return await self._scan(where)
+
+    async def vector_search(self, query: str, where: FilterNode, *, limit: int,
+                            offset: int = 0) -> list[MemoryItem]:
+        """The memories matching `where` nearest to `query` by dense embedding alone, best
+        first: the `limit` results after the first `offset`. Each `score` is the cosine
+        similarity to the query. (`search` is the hybrid, scoped search for agents.)"""
+        _check_query(query)
+        _check_filter(where)
+        for name, value, least in (("limit", limit, 1), ("offset", offset, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise InvalidInputError(f"{name} must be an integer >= {least}, got {value!r}")
+        await self.open()
+        [vector] = await self.embedder.embed([query], "query")
+        [hits] = await asyncio.to_thread(self.store.search_batch, [
+            SearchRequest(limit=offset + limit, dense=vector, filter=where)])
+        return [to_item(h.id, h.payload, h.score) for h in hits[offset:]]
+
+    async def fetch(self, memory_ids: Sequence[str], *, query: str | None = None
+                    ) -> list[MemoryItem]:
+        """The memories with these ids, in that order (unknown ids are skipped). With
+        `query`, each `score` is the memory's cosine similarity to the query: a way to
+        rank exactly the memories a caller selected itself."""
+        ids = list(dict.fromkeys(_check_memory_id(i) for i in memory_ids))
+        if query is not None:
+            _check_query(query)
+        if not ids:
+            return []
+        await self.open()
+        hits = {h.id: h for h in await asyncio.to_thread(
+            self.store.retrieve, ids, with_vectors=query is not None)}
+        if query is None:
+            return [to_item(i, hits[i].payload) for i in ids if i in hits]
+        [vector] = await self.embedder.embed([query], "query")
+        return [to_item(i, hits[i].payload, None if hits[i].vector is None
+                        else cosine(vector, hits[i].vector)) for i in ids if i in hits]
 
     async def history(self, memory_id: str) -> list[HistoryEntry]:
         """Every change to a memory, oldest first (kept after the memory is deleted)."""
@@ -510,27 +532,26 @@ class AsyncMemory:
             text = check_text(text)
         metadata = check_metadata(metadata)
         await self.open()
-        current = await self._current(memory_id)
-        scope = {k: current.payload[k] for k in SCOPE_KEYS if current.payload.get(k)}
-        async with self._lock_for(scope):
+        scope = payload_scope((await self._current(memory_id)).payload)
+        async with self.writer.lock(scope):
             # Read again under the scope's lock (a memory never changes scope): a delete or
             # an update that committed since the first read must not be undone or lost.
             old = (await self._current(memory_id)).payload
-            new_text = text if text is not None else old.get("data", "")
+            new_text = text if text is not None else old.get(DATA, "")
             payload = make_payload(
                 new_text, scope, now=datetime.now(UTC),
-                metadata=metadata if metadata is not None else old.get("metadata"),
-                categories=old.get("categories"), role=old.get("role"),
-                actor_id=old.get("actor_id"), memory_type=old.get("memory_type"),
-                created_at=old.get("created_at"))
-            if text is not None and text != old.get("data"):
+                metadata=metadata if metadata is not None else old.get(METADATA),
+                categories=old.get(CATEGORIES), role=old.get(ROLE),
+                actor_id=old.get(ACTOR_ID), memory_type=old.get(MEMORY_TYPE),
+                created_at=old.get(CREATED_AT))
+            if text is not None and text != old.get(DATA):
                 [vector] = await self.embedder.embed([new_text], "document")
             else:
                 vector = (await asyncio.to_thread(self.store.retrieve, [memory_id],
                                                   with_vectors=True))[0].vector
-            plan = Plan(ops=[JournalOp(memory_id, Event.UPDATE, old.get("data"), new_text,
-                                       payload)], vectors={memory_id: vector})
-            await self._commit(plan, scope)
+            await self.writer.commit(Writes(
+                [MemoryUpsert(memory_id, Event.UPDATE, old.get(DATA), payload)],
+                {memory_id: vector}), scope)
         return MessageResult(message="Memory updated successfully!", id=memory_id)
 
     async def _current(self, memory_id: str) -> Hit:
@@ -554,20 +575,16 @@ class AsyncMemory:
             return 0
         await self.open()
         found = await asyncio.to_thread(self.store.retrieve, ids)
-        groups: dict[tuple[tuple[str, str], ...], list[JournalOp]] = {}
+        groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
         for hit in found:
-            scope = {k: hit.payload[k] for k in SCOPE_KEYS if hit.payload.get(k)}
-            groups.setdefault(tuple(sorted(scope.items())), []).append(
-                JournalOp(hit.id, Event.DELETE, hit.payload.get("data"), None, None))
+            groups.setdefault(tuple(sorted(payload_scope(hit.payload).items())), []).append(hit.id)
         deleted = 0
-        for key, ops in groups.items():
-            async with self._lock_for(dict(key)):
+        for key, memory_ids in groups.items():
+            async with self.writer.lock(dict(key)):
                 # again under the lock: a concurrent delete may have committed meanwhile
-                still = {h.id: h for h in await asyncio.to_thread(
-                    self.store.retrieve, [op.memory_id for op in ops])}
-                ops = [JournalOp(op.memory_id, Event.DELETE, still[op.memory_id].payload.get("data"),
-                                 None, None) for op in ops if op.memory_id in still]
-                await self._commit(Plan(ops=ops), dict(key))
+                still = await asyncio.to_thread(self.store.retrieve, memory_ids)
+                ops: list[WriteOp] = [MemoryDelete(h.id, h.payload.get(DATA)) for h in still]
+                await self.writer.commit(Writes(ops), dict(key))
                 deleted += len(ops)
         return deleted
 
@@ -593,25 +610,25 @@ class AsyncMemory:
             groups.setdefault(tuple(sorted(scope.items())), []).append(memory_id)
         events: dict[str, MemoryEvent] = {}
         for key, memory_ids in groups.items():
-            async with self._lock_for(dict(key)):
+            async with self.writer.lock(dict(key)):
                 # what exists is read under the lock, so an ADD/UPDATE is decided on
                 # the current state
                 existing = {h.id: h.payload for h in
                             await asyncio.to_thread(self.store.retrieve, memory_ids)}
-                ops = []
+                ops: list[WriteOp] = []
                 for memory_id in memory_ids:
                     scope, text, metadata, memory_type = checked[memory_id]
                     old = existing.get(memory_id)
-                    previous = old.get("data") if old else None
+                    previous = old.get(DATA) if old else None
                     payload = make_payload(text, scope, now=now, metadata=metadata,
                                            memory_type=memory_type,
-                                           created_at=old.get("created_at") if old else None)
+                                           created_at=old.get(CREATED_AT) if old else None)
                     event = Event.UPDATE if old else Event.ADD
-                    ops.append(JournalOp(memory_id, event, previous, text, payload))
+                    ops.append(MemoryUpsert(memory_id, event, previous, payload))
                     events[memory_id] = MemoryEvent(id=memory_id, memory=text, event=event,
                                                     previous_memory=previous)
-                await self._commit(Plan(ops=ops, vectors={i: vectors[i] for i in memory_ids}),
-                                   dict(key))
+                await self.writer.commit(Writes(ops, {i: vectors[i] for i in memory_ids}),
+                                         dict(key))
         return [events[i] for i in checked]
 
     async def delete_all(self, *, user_id: str | None = None, agent_id: str | None = None,
@@ -620,26 +637,21 @@ class AsyncMemory:
         scope = Scope.of("delete_all", user_id=user_id, agent_id=agent_id, run_id=run_id)
         ids = scope.ids()
         await self.open()
-        async with self._lock_for(ids):
-            items = await self._scroll_all(scope_filter(ids))
-            ops = [JournalOp(i.id, Event.DELETE, i.memory, None, None) for i in items]
+        async with self.writer.lock(ids):
+            items = await self._scan(scope_filter(ids))
+            ops: list[WriteOp] = [MemoryDelete(i.id, i.memory) for i in items]
             if self.graph is not None:
                 # Journaled with the memories' DELETEs, so a crash in between is finished by
                 # the replay, and each relation's history ends with its DELETE.
                 relations = await asyncio.to_thread(self.graph.all_relations, ids)
-                ops += [JournalOp(r.id, Event.DELETE, r.describe(), None, {"kind": "invalidate"})
-                        for r in relations]
-                ops.append(JournalOp(f"wipe:{uuid.uuid4().hex}", Event.DELETE, None, None,
-                                     {"kind": "wipe_scope", "scope": ids}))
-            await self._commit(Plan(ops=ops), ids)
+                ops += [RelationInvalidate(r.id, r.describe()) for r in relations]
+                ops.append(ScopeWipe(ids))
+            await self.writer.commit(Writes(ops), ids)
         return MessageResult(message="Memories deleted successfully!", count=len(items))
 
     async def reset(self) -> MessageResult:
         """Delete every memory of every scope, all history, and the graph this library
         created (nothing else in a shared Neo4j database is touched)."""
         await self.open()
-        begin = getattr(self.history_store, "begin_reset", None)
-        if begin is not None:  # a crash from here on is finished by the next open
-            await asyncio.to_thread(begin)
-        await self._wipe_everything()
+        await self.writer.reset()  # a crash from here on is finished by the next open
         return MessageResult(message="Memory store reset successfully!")

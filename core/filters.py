@@ -20,10 +20,21 @@ from datetime import date, datetime
 from typing import Any
 
 from mem_integrations.core.errors import FilterError
+from mem_integrations.core.records import (
+    ACTOR_ID,
+    CATEGORIES,
+    CREATED_AT,
+    DATA,
+    HASH,
+    MEMORY_TYPE,
+    METADATA,
+    ROLE,
+    UPDATED_AT,
+)
+from mem_integrations.core.scope import SCOPE_KEYS
 
 BUILTIN_FIELDS = frozenset({
-    "user_id", "agent_id", "run_id", "actor_id", "role", "categories", "memory_type",
-    "created_at", "updated_at", "hash", "data",
+    *SCOPE_KEYS, ACTOR_ID, ROLE, CATEGORIES, MEMORY_TYPE, CREATED_AT, UPDATED_AT, HASH, DATA,
 })
 OPERATORS = frozenset({"eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains"})
 RANGE_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})
@@ -54,9 +65,9 @@ def payload_field(key: str) -> str:
     """Where a filter key lives in the payload."""
     if not key or not set(key) <= _KEY_CHARS or key.startswith(".") or ".." in key:
         raise FilterError(f"invalid filter key {key!r}: use letters, digits, _ - and dots")
-    if key in BUILTIN_FIELDS or key.startswith("metadata."):
+    if key in BUILTIN_FIELDS or key.startswith(f"{METADATA}."):
         return key
-    return f"metadata.{key}"
+    return f"{METADATA}.{key}"
 
 
 def _check_value(key: str, op: str, value: Any) -> Any:

@@ -1,4 +1,8 @@
-"""How a memory is laid out in the vector store's payload, and back."""
+"""How a memory is laid out in the vector store's payload, and back.
+
+The payload keys are named here once; the engine, the add pipeline, filters and the
+integrations that select memories by field (the LangGraph store) all use these names.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,18 @@ MAX_METADATA_BYTES = 64 * 1024
 MAX_MEMORY_CHARS = 20_000
 MAX_ADD_CHARS = 200_000  # one add's messages together (~50k tokens for the extraction call)
 _KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+
+# The payload keys of a stored memory (the scope ids are `SCOPE_KEYS`).
+DATA = "data"  # the memory's text
+HASH = "hash"  # `content_hash` of the text: exact repeats are found by it
+CREATED_AT = "created_at"
+UPDATED_AT = "updated_at"
+METADATA = "metadata"  # the caller's metadata; filter keys without a prefix live here
+CATEGORIES = "categories"
+ROLE = "role"
+ACTOR_ID = "actor_id"
+MEMORY_TYPE = "memory_type"
+PROCEDURAL = "procedural_memory"  # the memory_type of an agent's procedure summary
 
 
 def content_hash(text: str) -> str:
@@ -72,37 +88,42 @@ def make_payload(text: str, scope: dict[str, str], *, now: datetime,
                  role: str | None = None, actor_id: str | None = None,
                  memory_type: str | None = None, created_at: str | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "data": text,
-        "hash": content_hash(text),
-        "created_at": created_at or now.isoformat(),
-        "updated_at": now.isoformat() if created_at else None,
+        DATA: text,
+        HASH: content_hash(text),
+        CREATED_AT: created_at or now.isoformat(),
+        UPDATED_AT: now.isoformat() if created_at else None,
         **scope,
     }
     if metadata:
-        payload["metadata"] = metadata
+        payload[METADATA] = metadata
     if categories:
-        payload["categories"] = sorted(set(categories))
+        payload[CATEGORIES] = sorted(set(categories))
     if role:
-        payload["role"] = role
+        payload[ROLE] = role
     if actor_id:
-        payload["actor_id"] = actor_id
+        payload[ACTOR_ID] = actor_id
     if memory_type:
-        payload["memory_type"] = memory_type
+        payload[MEMORY_TYPE] = memory_type
     return {k: v for k, v in payload.items() if v is not None}
+
+
+def payload_scope(payload: dict[str, Any]) -> dict[str, str]:
+    """The scope ids a stored memory belongs to (a memory never changes scope)."""
+    return {k: payload[k] for k in SCOPE_KEYS if payload.get(k)}
 
 
 def to_item(memory_id: str, payload: dict[str, Any], score: float | None = None) -> MemoryItem:
     return MemoryItem(
         id=memory_id,
-        memory=payload.get("data", ""),
-        hash=payload.get("hash"),
-        metadata=payload.get("metadata") or None,
-        categories=payload.get("categories") or None,
+        memory=payload.get(DATA, ""),
+        hash=payload.get(HASH),
+        metadata=payload.get(METADATA) or None,
+        categories=payload.get(CATEGORIES) or None,
         score=score,
-        created_at=payload.get("created_at"),
-        updated_at=payload.get("updated_at"),
-        actor_id=payload.get("actor_id"),
-        role=payload.get("role"),
-        memory_type=payload.get("memory_type"),
+        created_at=payload.get(CREATED_AT),
+        updated_at=payload.get(UPDATED_AT),
+        actor_id=payload.get(ACTOR_ID),
+        role=payload.get(ROLE),
+        memory_type=payload.get(MEMORY_TYPE),
         **{k: payload.get(k) for k in SCOPE_KEYS},
     )

@@ -146,6 +146,9 @@ class Memory:
     users = _blocking(AsyncMemory.users)
     pending = _blocking(AsyncMemory.pending)
     reprocess = _blocking(AsyncMemory.reprocess)
+    scan = _blocking(AsyncMemory.scan)
+    vector_search = _blocking(AsyncMemory.vector_search)
+    fetch = _blocking(AsyncMemory.fetch)
 
     def close(self) -> None:
         """Flush and release the stores, and stop the loop thread."""

@@ -314,26 +314,27 @@ def install_crash_point(memory: Any, point: str, after: int) -> None:
 
 def sabotage(kind: str) -> None:
     """Break the engine on purpose, to prove the checks catch what they claim to catch."""
-    from mem_integrations.core.async_memory import AsyncMemory
+    from mem_integrations.core.writer import Writer
 
     if kind == "no_recover":  # never replay the journal
         async def _skip(self: Any) -> None:
             return None
 
-        AsyncMemory._recover = _skip  # type: ignore[method-assign]
+        Writer.replay = _skip  # type: ignore[method-assign]
     elif kind == "no_journal":  # write the stores without journaling first
-        async def _commit(self: Any, plan: Any, scope: Any, *, pending_id: Any = None,
+        async def _commit(self: Any, writes: Any, scope: Any, *, pending_id: Any = None,
                           **_: Any) -> None:
-            await asyncio.to_thread(self._write, plan)
+            await asyncio.to_thread(self.apply, writes)
             if pending_id:
-                await asyncio.to_thread(self.history_store.drop_pending, pending_id)
-            if plan.ops:
-                batch = await asyncio.to_thread(self.history_store.journal, plan.ops, scope)
-                await asyncio.to_thread(self.history_store.mark_applied, batch)
+                await asyncio.to_thread(self.history.drop_pending, pending_id)
+            if writes.ops:
+                batch = await asyncio.to_thread(self.history.journal,
+                                                [op.row() for op in writes.ops], scope)
+                await asyncio.to_thread(self.history.mark_applied, batch)
 
-        AsyncMemory._commit = _commit  # type: ignore[method-assign]
+        Writer.commit = _commit  # type: ignore[method-assign]
     elif kind == "lose_writes":  # journal and confirm, but never write the stores
-        AsyncMemory._write = lambda self, plan: None  # type: ignore[method-assign]
+        Writer.apply = lambda self, writes: None  # type: ignore[method-assign]
     elif kind:
         raise ValueError(f"unknown sabotage {kind!r}")
 

@@ -13,7 +13,13 @@ The contract every implementation keeps (tests/history run the same tests on bot
 * `unapplied` lists journaled operations not yet confirmed, oldest first — on the next
   open, `AsyncMemory` replays them and calls `mark_applied`;
 * `history` lists only applied operations of a memory, oldest first;
-* pending adds survive a restart until `drop_pending` (or a `journal(done_pending=)`).
+* pending adds survive a restart until `drop_pending` (or a `journal(done_pending=)`);
+* `begin_reset` leaves a durable mark that `reset` clears in the transaction that
+  empties the store, so `reset_started` tells the next open that a reset was
+  interrupted and must be finished.
+
+What the journal's payloads mean is the write path's business (`core.journal`): a store
+keeps them as opaque JSON.
 """
 
 from __future__ import annotations
@@ -29,13 +35,14 @@ __all__ = ["HistoryStore", "JournalOp"]
 
 @dataclass
 class JournalOp:
-    """One operation of an add, as journaled and then applied."""
+    """One journaled row: the history entry of one operation, with the payload a replay
+    applies it from (see `core.journal`). `journal` sets `id` and `seq`."""
 
     memory_id: str
     event: Event
     old_memory: str | None
     new_memory: str | None
-    payload: dict[str, Any] | None  # the full point payload for ADD / UPDATE
+    payload: dict[str, Any] | None
     id: str = ""
     seq: int = 0
 
@@ -95,8 +102,16 @@ class HistoryStore(Protocol):
         one process `AsyncMemory` already serialises a scope."""
         ...
 
+    def begin_reset(self) -> None:
+        """Mark, durably, that a reset has started (the stores are about to be dropped)."""
+        ...
+
+    def reset_started(self) -> bool:
+        """Whether a reset began and did not finish (`reset` clears the mark)."""
+        ...
+
     def reset(self) -> None:
-        """Delete all history and pending adds."""
+        """Delete all history and pending adds, and the reset mark, in one transaction."""
         ...
 
     def close(self) -> None:

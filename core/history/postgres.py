@@ -16,9 +16,10 @@ never the in-flight batch of a live one, which would be replayed under its feet.
 Pending adds being processed by a live process are likewise hidden from the others'
 `pending()` / `reprocess()`.
 
-Table names are `<table_prefix>history` and `<table_prefix>pending_adds`, created on
-first use (serialised by an advisory lock, so two processes starting together do not
-race). Database errors are raised as `StoreError`.
+Table names are `<table_prefix>history`, `<table_prefix>pending_adds` and
+`<table_prefix>maintenance` (the mark of a reset in progress), created on first use
+(serialised by an advisory lock, so two processes starting together do not race).
+Database errors are raised as `StoreError`.
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ CREATE TABLE IF NOT EXISTS {pending} (
     created_at  TIMESTAMPTZ NOT NULL,
     owner_key   BIGINT NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS {maintenance} (
+    name        TEXT PRIMARY KEY,
+    started_at  TIMESTAMPTZ NOT NULL
+);
 """
 
 HISTORY_COLUMNS = ("id, memory_id, event, old_memory, new_memory, created_at, is_deleted,"
@@ -118,6 +123,7 @@ class PostgresHistory:
         names = {
             "history": sql.Identifier(f"{table_prefix}history"),
             "pending": sql.Identifier(f"{table_prefix}pending_adds"),
+            "maintenance": sql.Identifier(f"{table_prefix}maintenance"),
             "history_memory": sql.Identifier(f"{table_prefix}history_memory"),
             "history_batch": sql.Identifier(f"{table_prefix}history_batch"),
             "history_unapplied": sql.Identifier(f"{table_prefix}history_unapplied"),
@@ -125,6 +131,7 @@ class PostgresHistory:
         self._names = names
         self._history = names["history"]
         self._pending = names["pending"]
+        self._maintenance = names["maintenance"]
 
         def create(conn: psycopg.Connection[Any]) -> None:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
@@ -337,17 +344,31 @@ class PostgresHistory:
         finally:
             conn.close()  # closing the session releases its advisory locks
 
+    def begin_reset(self) -> None:
+        """Record that a reset started: until `reset()` commits, the next open finishes it."""
+        self._run(lambda conn: conn.execute(sql.SQL(
+            "INSERT INTO {} (name, started_at) VALUES ('reset', now())"
+            " ON CONFLICT (name) DO UPDATE SET started_at = EXCLUDED.started_at"
+        ).format(self._maintenance)))
+
+    def reset_started(self) -> bool:
+        return self._run(lambda conn: conn.execute(sql.SQL(
+            "SELECT 1 FROM {} WHERE name = 'reset'").format(self._maintenance)
+        ).fetchone() is not None)
+
     def reset(self) -> None:
         def clear(conn: psycopg.Connection[Any]) -> None:
             conn.execute(sql.SQL("DELETE FROM {}").format(self._history))
             conn.execute(sql.SQL("DELETE FROM {}").format(self._pending))
+            conn.execute(sql.SQL("DELETE FROM {} WHERE name = 'reset'").format(self._maintenance))
 
         self._transaction(clear)
 
     def drop_tables(self) -> None:
         """Remove this store's tables (tests and tear-down; `reset` keeps them)."""
         self._transaction(lambda conn: conn.execute(
-            sql.SQL("DROP TABLE IF EXISTS {}, {}").format(self._history, self._pending)))
+            sql.SQL("DROP TABLE IF EXISTS {}, {}, {}").format(
+                self._history, self._pending, self._maintenance)))
 
     def ping(self) -> str:
         """The server's version string (raises `StoreError` when unreachable)."""

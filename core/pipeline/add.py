@@ -1,5 +1,5 @@
-"""The add pipeline after extraction: de-duplicate, find neighbours, reconcile, and plan
-the writes. The plan is journaled and applied by the engine.
+"""The add pipeline after extraction: de-duplicate, embed, find neighbours, reconcile, and
+plan the writes. The plan is journaled, applied and confirmed by `core.writer`.
 
 LLM calls: extraction is one call (made by the caller); this module makes at most ONE
 more, the reconcile call, and only when some fact has a neighbour close enough to be an
@@ -16,30 +16,51 @@ from typing import Any
 
 from mem_integrations.core.config import ReconcileConfig
 from mem_integrations.core.filters import Condition, FilterNode, all_of
-from mem_integrations.core.history.base import JournalOp
+from mem_integrations.core.journal import MemoryDelete, MemoryUpsert
 from mem_integrations.core.models import Event, MemoryEvent, Relation
 from mem_integrations.core.pipeline.extractor import Extractor, ReconcileInput
 from mem_integrations.core.pipeline.graph import GraphDraft, GraphPlanner
 from mem_integrations.core.pipeline.schema import Extraction, Fact, Operation, Triple
 from mem_integrations.core.providers.base import Embedder
-from mem_integrations.core.records import content_hash, make_payload
+from mem_integrations.core.records import (
+    ACTOR_ID,
+    CATEGORIES,
+    CREATED_AT,
+    DATA,
+    HASH,
+    MEMORY_TYPE,
+    METADATA,
+    PROCEDURAL,
+    ROLE,
+    content_hash,
+    make_payload,
+    payload_scope,
+)
 from mem_integrations.core.stores.base import Hit, SearchRequest, VectorStore
+from mem_integrations.core.writer import Writes
 
 log = logging.getLogger(__name__)
 
-NOT_PROCEDURAL = Condition("memory_type", "ne", "procedural_memory")
+NOT_PROCEDURAL = Condition(MEMORY_TYPE, "ne", PROCEDURAL)
 
 
 @dataclass
-class Plan:
-    """The writes of one add: journal ops, the dense vector of every upserted memory,
-    and the events reported to the caller."""
+class Plan(Writes):
+    """The writes of one add (operations and vectors) and the events reported to the
+    caller."""
 
-    ops: list[JournalOp] = field(default_factory=list)
-    vectors: dict[str, list[float]] = field(default_factory=dict)
     events: list[MemoryEvent] = field(default_factory=list)
     relations: list[Relation] | None = None
-    reconcile_calls: int = 0
+
+
+@dataclass(frozen=True)
+class Verbatim:
+    """A text stored as given (`infer=False`, or a procedure's summary), with the role
+    and name of the message it came from."""
+
+    text: str
+    role: str | None = None
+    actor_id: str | None = None
 
 
 @dataclass
@@ -71,9 +92,9 @@ class AddPlanner:
         """Content hash -> id of a memory of the scope that holds it."""
         if not hashes:
             return {}
-        where = all_of(scope_filter, Condition("hash", "in", list(set(hashes))))
+        where = all_of(scope_filter, Condition(HASH, "in", list(set(hashes))))
         hits, _ = await asyncio.to_thread(self.store.scroll, where, limit=len(hashes) * 4)
-        return {h.payload.get("hash"): h.id for h in hits}
+        return {h.payload.get(HASH): h.id for h in hits}
 
     async def _fresh(self, facts: list[Fact], scope_filter: FilterNode | None
                      ) -> list[tuple[int, Fact]]:
@@ -87,7 +108,15 @@ class AddPlanner:
             log.debug("dropping %d exact repeat(s) without asking the LLM", len(known))
         return [item for h, item in unique.items() if h not in known]
 
-    async def plan_facts(self, extraction: Extraction, ctx: AddContext) -> Plan:
+    async def plan(self, source: Extraction | list[Verbatim], ctx: AddContext) -> Plan:
+        """The writes for extracted facts (embed, neighbours, reconcile) or for verbatim
+        texts. Call it under the scope's write lock: it reads what the writes are
+        decided on."""
+        if isinstance(source, Extraction):
+            return await self._plan_facts(source, ctx)
+        return await self._plan_verbatim(source, ctx)
+
+    async def _plan_facts(self, extraction: Extraction, ctx: AddContext) -> Plan:
         plan = Plan()
         fresh = await self._fresh(extraction.facts, ctx.scope_filter)
         facts = [fact for _, fact in fresh]
@@ -116,7 +145,7 @@ class AddPlanner:
                     plan, ctx, [facts[i] for i in related], [vectors[i] for i in related],
                     [neighbours[i] for i in related], draft, position)
         if draft is not None and (draft.new or invalidate):
-            ops, events = GraphPlanner.journal_ops(draft, invalidate)
+            ops, events = GraphPlanner.operations(draft, invalidate)
             plan.ops.extend(ops)
             plan.vectors.update(draft.vectors)
             plan.relations = events
@@ -134,7 +163,7 @@ class AddPlanner:
                     known[hit.id] = len(hits)
                     hits.append(hit)
         data = ReconcileInput(
-            existing=[h.payload.get("data", "") for h in hits], facts=facts,
+            existing=[h.payload.get(DATA, "") for h in hits], facts=facts,
             neighbours=[[(known[h.id], h.score) for h in fact_hits] for fact_hits in neighbours],
         )
         if draft is not None:
@@ -144,7 +173,6 @@ class AddPlanner:
                        fact=position.get(t.fact) if t.fact is not None else None)
                 for t, _ in draft.new]
         decisions = await self.extractor.reconcile(data)
-        plan.reconcile_calls += int(self.extractor.uses_llm)
         await self._apply_operations(plan, ctx, decisions.operations, hits, facts, vectors)
         return decisions.invalidate if draft is not None else []
 
@@ -155,7 +183,7 @@ class AddPlanner:
         touched: set[int] = set()
         # content that stays stored: not the memories this reply deletes
         doomed = {op.id for op in operations if op.event is Event.DELETE}
-        seen_hashes = {h.payload.get("hash") for i, h in enumerate(hits) if i not in doomed}
+        seen_hashes = {h.payload.get(HASH) for i, h in enumerate(hits) if i not in doomed}
         to_embed: list[tuple[Operation, Hit | None]] = []
         for op in operations:
             target = None
@@ -176,7 +204,7 @@ class AddPlanner:
                 log.warning("ignoring %s without text", op.event.value)
                 continue
             digest = content_hash(text)
-            if op.event is Event.UPDATE and digest == target.payload.get("hash"):
+            if op.event is Event.UPDATE and digest == target.payload.get(HASH):
                 continue  # an UPDATE to the same content changes nothing
             if digest in seen_hashes:
                 if op.event is Event.ADD:
@@ -191,7 +219,7 @@ class AddPlanner:
         # (not a neighbour of any fact): hash de-duplication covers the whole scope.
         owners = await self._hash_owners([content_hash(op.text.strip()) for op, _ in to_embed],
                                          ctx.scope_filter)
-        deleted = {op.memory_id for op in plan.ops if op.event is Event.DELETE}
+        deleted = {op.memory_id for op in plan.ops if isinstance(op, MemoryDelete)}
         kept: list[tuple[Operation, Hit | None]] = []
         for op, target in to_embed:
             owner = owners.get(content_hash(op.text.strip()))
@@ -219,45 +247,44 @@ class AddPlanner:
         payload = make_payload(text, ctx.scope, now=ctx.now, metadata=ctx.metadata,
                                categories=categories, role=ctx.role, actor_id=ctx.actor_id,
                                memory_type=ctx.memory_type)
-        plan.ops.append(JournalOp(memory_id, Event.ADD, None, text, payload))
+        plan.ops.append(MemoryUpsert(memory_id, Event.ADD, None, payload))
         plan.vectors[memory_id] = vector
         plan.events.append(MemoryEvent(id=memory_id, memory=text, event=Event.ADD))
 
     def _update(self, plan: Plan, ctx: AddContext, target: Hit, text: str, vector: list[float],
                 categories: list[str]) -> None:
         old = target.payload
-        metadata = {**(old.get("metadata") or {}), **(ctx.metadata or {})} or None
+        metadata = {**(old.get(METADATA) or {}), **(ctx.metadata or {})} or None
         payload = make_payload(
-            text, {k: old[k] for k in ("user_id", "agent_id", "run_id") if old.get(k)},
-            now=ctx.now, metadata=metadata,
-            categories=[*(old.get("categories") or []), *categories],
-            role=old.get("role"), actor_id=old.get("actor_id"),
-            memory_type=old.get("memory_type"), created_at=old.get("created_at"))
-        plan.ops.append(JournalOp(target.id, Event.UPDATE, old.get("data"), text, payload))
+            text, payload_scope(old), now=ctx.now, metadata=metadata,
+            categories=[*(old.get(CATEGORIES) or []), *categories],
+            role=old.get(ROLE), actor_id=old.get(ACTOR_ID),
+            memory_type=old.get(MEMORY_TYPE), created_at=old.get(CREATED_AT))
+        plan.ops.append(MemoryUpsert(target.id, Event.UPDATE, old.get(DATA), payload))
         plan.vectors[target.id] = vector
         plan.events.append(MemoryEvent(id=target.id, memory=text, event=Event.UPDATE,
-                                       previous_memory=old.get("data")))
+                                       previous_memory=old.get(DATA)))
 
     def _delete(self, plan: Plan, target: Hit) -> None:
-        text = target.payload.get("data")
-        plan.ops.append(JournalOp(target.id, Event.DELETE, text, None, None))
+        text = target.payload.get(DATA)
+        plan.ops.append(MemoryDelete(target.id, text))
         plan.events.append(MemoryEvent(id=target.id, memory=text or "", event=Event.DELETE))
 
-    async def plan_verbatim(self, texts: list[tuple[str, str | None, str | None]], ctx: AddContext
-                            ) -> Plan:
+    async def _plan_verbatim(self, texts: list[Verbatim], ctx: AddContext) -> Plan:
         """`infer=False` and procedural memories: store texts as given (exact repeats in
-        the scope are still skipped). Items are (text, role, actor_id)."""
+        the scope are still skipped)."""
         plan = Plan()
-        unique: dict[str, tuple[str, str | None, str | None]] = {}
+        unique: dict[str, Verbatim] = {}
         for item in texts:
-            unique.setdefault(content_hash(item[0]), item)
+            unique.setdefault(content_hash(item.text), item)
         known = await self._hash_owners(list(unique), ctx.scope_filter)
         fresh = [item for h, item in unique.items() if h not in known]
         if not fresh:
             return plan
-        vectors = await self.embedder.embed([t for t, _, _ in fresh], "document")
-        for (text, role, actor_id), vector in zip(fresh, vectors, strict=True):
-            item_ctx = AddContext(ctx.scope, ctx.scope_filter, ctx.metadata, ctx.now, role=role,
-                                actor_id=actor_id, memory_type=ctx.memory_type)
-            self._add(plan, item_ctx, text, vector, [])
+        vectors = await self.embedder.embed([item.text for item in fresh], "document")
+        for item, vector in zip(fresh, vectors, strict=True):
+            item_ctx = AddContext(ctx.scope, ctx.scope_filter, ctx.metadata, ctx.now,
+                                  role=item.role, actor_id=item.actor_id,
+                                  memory_type=ctx.memory_type)
+            self._add(plan, item_ctx, item.text, vector, [])
         return plan

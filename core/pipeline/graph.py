@@ -1,6 +1,7 @@
 """Graph memory in the add pipeline: resolve the entities of extracted relations
 against the scope's graph (by name, then by embedding similarity — no LLM), find the
-existing relations they touch, and turn the reconcile call's decisions into writes.
+existing relations they touch, and turn the reconcile call's decisions into journal
+operations (`RelationAdd`, `RelationInvalidate`).
 
 Supersession is decided by the SAME reconcile call that reconciles facts, so turning the
 graph on adds no LLM call. When the facts need no reconcile call, new relations are
@@ -15,7 +16,7 @@ from typing import Any
 
 from mem_integrations.core.config import GraphStoreConfig
 from mem_integrations.core.graph.base import EntityRecord, GraphStore, RelationRecord, name_key
-from mem_integrations.core.history.base import JournalOp
+from mem_integrations.core.journal import RelationAdd, RelationInvalidate
 from mem_integrations.core.models import Event, Relation
 from mem_integrations.core.pipeline.schema import Extraction, Triple
 from mem_integrations.core.providers.base import Embedder
@@ -99,20 +100,16 @@ class GraphPlanner:
         return [Triple(source=r.source, relation=r.relation, target=r.target) for r in records]
 
     @staticmethod
-    def journal_ops(draft: GraphDraft, invalidate: list[int]) -> tuple[list[JournalOp],
-                                                                        list[Relation]]:
-        """Journal operations and reported events for the draft and the decisions."""
-        ops: list[JournalOp] = []
+    def operations(draft: GraphDraft, invalidate: list[int]
+                   ) -> tuple[list[RelationAdd | RelationInvalidate], list[Relation]]:
+        """The writes for the draft and the reconcile call's decisions (indices into
+        `draft.candidates`; unknown and repeated ones are ignored), and the events
+        reported to the caller."""
+        ops: list[RelationAdd | RelationInvalidate] = []
         events: list[Relation] = []
         by_id = {e.id: e for e in draft.entities.values()}
         for _, record in draft.new:
-            source, target = by_id[record.source_id], by_id[record.target_id]
-            payload = {"kind": "relation", "relation": record.relation, "scope": record.scope,
-                       "source": {"id": source.id, "name": source.name, "type": source.type,
-                                  "scope": source.scope},
-                       "target": {"id": target.id, "name": target.name, "type": target.type,
-                                  "scope": target.scope}}
-            ops.append(JournalOp(record.id, Event.ADD, None, record.describe(), payload))
+            ops.append(RelationAdd(record, by_id[record.source_id], by_id[record.target_id]))
             events.append(Relation(source=record.source, relationship=record.relation,
                                    destination=record.target, event=Event.ADD))
         seen: set[int] = set()
@@ -120,46 +117,7 @@ class GraphPlanner:
             if 0 <= index < len(draft.candidates) and index not in seen:
                 seen.add(index)
                 old = draft.candidates[index]
-                ops.append(JournalOp(old.id, Event.DELETE, old.describe(), None,
-                                     {"kind": "invalidate"}))
+                ops.append(RelationInvalidate(old.id, old.describe()))
                 events.append(Relation(source=old.source, relationship=old.relation,
                                        destination=old.target, event=Event.DELETE))
         return ops, events
-
-
-def graph_writes(ops: list[JournalOp], vectors: dict[str, list[float]]
-                 ) -> tuple[list[EntityRecord], list[RelationRecord], list[str]]:
-    """What the graph store must write for journaled graph operations (idempotent)."""
-    entities: dict[str, EntityRecord] = {}
-    relations: list[RelationRecord] = []
-    invalidate: list[str] = []
-    for op in ops:
-        kind = (op.payload or {}).get("kind")
-        if kind == "invalidate":
-            invalidate.append(op.memory_id)
-        elif kind == "relation":
-            p = op.payload
-            for end in (p["source"], p["target"]):
-                entities[end["id"]] = EntityRecord(end["id"], end["name"], end["type"],
-                                                   end.get("scope", p["scope"]),
-                                                   vectors.get(end["id"]))
-            relations.append(RelationRecord(op.memory_id, p["source"]["id"], p["source"]["name"],
-                                            p["relation"], p["target"]["id"], p["target"]["name"],
-                                            scope=p["scope"]))
-    return list(entities.values()), relations, invalidate
-
-
-def texts_to_embed(op: JournalOp) -> dict[str, str]:
-    """For replaying the journal: the texts whose embeddings a write needs, by id."""
-    payload = op.payload or {}
-    kind = payload.get("kind")
-    if kind == "relation":
-        return {payload["source"]["id"]: payload["source"]["name"],
-                payload["target"]["id"]: payload["target"]["name"]}
-    if kind is None and "data" in payload:
-        return {op.memory_id: payload["data"]}
-    return {}
-
-
-def is_graph_op(op: JournalOp) -> bool:
-    return (op.payload or {}).get("kind") in ("relation", "invalidate", "wipe_scope")

@@ -31,13 +31,12 @@ How items are stored:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from langgraph.store.base import (
     BaseStore,
     GetOp,
@@ -55,21 +54,20 @@ from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
 from mem_integrations.core.errors import InvalidInputError
 from mem_integrations.core.filters import Condition, FilterNode, all_of
-from mem_integrations.core.models import PutItem
-from mem_integrations.core.records import MAX_MEMORY_CHARS
+from mem_integrations.core.models import MemoryItem, PutItem
+from mem_integrations.core.records import MAX_MEMORY_CHARS, MEMORY_TYPE, METADATA
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
-from mem_integrations.core.stores.base import Hit, SearchRequest
 from mem_integrations.core.sync_memory import AnyMemory, bridge
 
 ITEM_TYPE = "langgraph_item"
 _ID_NAMESPACE = uuid.UUID("5b0c3f3e-6f47-4b8e-9d0a-6c2f1f6a7e11")
-_LG = "metadata.langgraph"
-_IS_ITEM = Condition("memory_type", "eq", ITEM_TYPE)
+_LG = f"{METADATA}.langgraph"
+_IS_ITEM = Condition(MEMORY_TYPE, "eq", ITEM_TYPE)
 # 1/0, not booleans: qdrant-edge does not match boolean payload values (see the report).
 _INDEXED = Condition(f"{_LG}.indexed", "eq", 1)
 _NOT_INDEXED = Condition(f"{_LG}.indexed", "eq", 0)
 _TEXT_KEYS = ("content", "text", "memory")
-_PAGE = 256
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 NamespaceScope = Callable[[tuple[str, ...]], Mapping[str, str]] | Mapping[str, int]
 
@@ -148,7 +146,6 @@ class MemoryStore(BaseStore):
                 _check_namespace(op.namespace)
             elif not isinstance(op, (GetOp, SearchOp, ListNamespacesOp)):
                 raise ValueError(f"Unknown operation type: {type(op)}")
-        await self.engine.async_memory.open()
         results: list[Result] = [None] * len(ops)
         gets = {i: op for i, op in enumerate(ops) if isinstance(op, GetOp)}
         if gets:
@@ -170,64 +167,44 @@ class MemoryStore(BaseStore):
 
     # --- reading ---------------------------------------------------------------------------
 
-    @property
-    def _store(self) -> Any:
-        return self.engine.async_memory.store
-
     async def _get_many(self, keys: list[tuple[tuple[str, ...], str]]) -> list[Item | None]:
         ids = [item_id(ns, key) for ns, key in keys]
-        hits = {h.id: h for h in await asyncio.to_thread(self._store.retrieve, ids)}
+        found = {m.id: m for m in await self.engine.async_memory.fetch(ids)}
         out: list[Item | None] = []
         for (ns, key), mid in zip(keys, ids, strict=True):
-            hit = hits.get(mid)
-            out.append(_to_item(hit) if hit is not None and _is_item_at(hit, ns, key) else None)
+            memory = found.get(mid)
+            out.append(_to_item(memory) if memory is not None and _is_item_at(memory, ns, key)
+                       else None)
         return out
-
-    async def _scan(self, where: FilterNode | None) -> list[Hit]:
-        hits: list[Hit] = []
-        offset: str | None = None
-        while True:
-            page, offset = await asyncio.to_thread(self._store.scroll, where, limit=_PAGE,
-                                                   offset=offset)
-            hits.extend(page)
-            if offset is None:
-                return hits
 
     async def _search(self, op: SearchOp) -> list[SearchItem]:
         where = _prefix_filter(op.namespace_prefix)
         if op.limit <= 0:
             return []
+        engine = self.engine.async_memory
         if op.query and not op.filter:
             # Fast path: the vector index ranks the indexed items of the prefix.
-            [vector] = await self.engine.async_memory.embedder.embed([op.query], "query")
-            request = SearchRequest(limit=op.offset + op.limit, dense=vector,
-                                    filter=all_of(where, _INDEXED))
-            [hits] = await asyncio.to_thread(self._store.search_batch, [request])
-            ranked = [_to_item(h, score=h.score) for h in hits[op.offset:]]
+            ranked = [_to_item(m) for m in await engine.vector_search(
+                op.query, all_of(where, _INDEXED), limit=op.limit, offset=op.offset)]
             if len(ranked) < op.limit:
-                unranked = _newest_first(await self._scan(all_of(where, _NOT_INDEXED)))
-                ranked.extend(_to_item(h) for h in unranked[:op.limit - len(ranked)])
+                unranked = _newest_first(await engine.scan(all_of(where, _NOT_INDEXED)))
+                ranked.extend(_to_item(m) for m in unranked[:op.limit - len(ranked)])
             return ranked
-        candidates = await self._scan(where)
+        candidates = await engine.scan(where)
         if op.filter:
-            candidates = [h for h in candidates
-                          if _matches(_to_item(h).value, op.filter)]
+            candidates = [m for m in candidates
+                          if _matches(_to_item(m).value, op.filter)]
         if not op.query:
             page = _newest_first(candidates)[op.offset:op.offset + op.limit]
-            return [_to_item(h) for h in page]
+            return [_to_item(m) for m in page]
         # A filtered semantic search: rank exactly the items that passed the filter.
-        indexed = [h for h in candidates if _lg(h).get("indexed", 1)]
-        unranked = [h for h in candidates if not _lg(h).get("indexed", 1)]
-        [vector] = await self.engine.async_memory.embedder.embed([op.query], "query")
-        scored: list[tuple[float, Hit]] = []
-        if indexed:
-            with_vectors = await asyncio.to_thread(
-                self._store.retrieve, [h.id for h in indexed], with_vectors=True)
-            scored = sorted(((_cosine(vector, h.vector), h) for h in with_vectors
-                             if h.vector is not None), key=lambda pair: -pair[0])
-        ranked = [_to_item(h, score=s) for s, h in scored[op.offset:op.offset + op.limit]]
+        indexed = [m for m in candidates if _lg(m).get("indexed", 1)]
+        unranked = [m for m in candidates if not _lg(m).get("indexed", 1)]
+        scored = sorted((m for m in await engine.fetch([m.id for m in indexed], query=op.query)
+                         if m.score is not None), key=lambda m: -(m.score or 0.0))
+        ranked = [_to_item(m) for m in scored[op.offset:op.offset + op.limit]]
         if len(ranked) < op.limit:
-            ranked.extend(_to_item(h) for h in _newest_first(unranked)[:op.limit - len(ranked)])
+            ranked.extend(_to_item(m) for m in _newest_first(unranked)[:op.limit - len(ranked)])
         return ranked
 
     async def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
@@ -235,8 +212,8 @@ class MemoryStore(BaseStore):
         prefixes = [c.path for c in op.match_conditions or () if c.match_type == "prefix"]
         conditions = [Condition(f"{_LG}.ns_{i}", "eq", label)
                       for path in prefixes for i, label in enumerate(path) if label != "*"]
-        hits = await self._scan(all_of(_IS_ITEM, *conditions))
-        namespaces = {tuple(_lg(h)["namespace"]) for h in hits if _lg(h).get("namespace")}
+        items = await self.engine.async_memory.scan(all_of(_IS_ITEM, *conditions))
+        namespaces = {tuple(_lg(m)["namespace"]) for m in items if _lg(m).get("namespace")}
         if op.match_conditions:
             namespaces = {ns for ns in namespaces
                           if all(_does_match(c, ns) for c in op.match_conditions)}
@@ -340,39 +317,32 @@ def _prefix_filter(prefix: Sequence[str]) -> FilterNode | None:
                               for i, label in enumerate(prefix)))
 
 
-def _lg(hit: Hit) -> dict[str, Any]:
-    return (hit.payload.get("metadata") or {}).get("langgraph") or {}
+def _lg(memory: MemoryItem) -> dict[str, Any]:
+    return (memory.metadata or {}).get("langgraph") or {}
 
 
-def _is_item_at(hit: Hit, namespace: tuple[str, ...], key: str) -> bool:
-    lg = _lg(hit)
+def _is_item_at(memory: MemoryItem, namespace: tuple[str, ...], key: str) -> bool:
+    lg = _lg(memory)
     return tuple(lg.get("namespace") or ()) == tuple(namespace) and lg.get("key") == key
 
 
-def _to_item(hit: Hit, score: float | None = None) -> SearchItem:
-    payload, lg = hit.payload, _lg(hit)
+def _to_item(memory: MemoryItem) -> SearchItem:
+    """The item a memory holds, scored when the memory was ranked."""
+    lg = _lg(memory)
     value = dict(lg.get("value") or {})
     field = lg.get("text_field")
-    text = payload.get("data")
+    text = memory.memory
     if field and isinstance(value.get(field), str) and text and value[field] != text:
         value[field] = text  # the engine changed the memory (update / reconcile)
-    # Item parses the ISO strings of the payload itself.
-    created: Any = payload.get("created_at")
-    updated: Any = payload.get("updated_at") or created
+    created: Any = memory.created_at
+    updated: Any = memory.updated_at or created
     return SearchItem(namespace=tuple(lg.get("namespace") or ()), key=str(lg.get("key")),
                       value=value, created_at=created, updated_at=updated,
-                      score=None if score is None else float(score))
+                      score=memory.score)
 
 
-def _newest_first(hits: list[Hit]) -> list[Hit]:
-    return sorted(hits, key=lambda h: (h.payload.get("updated_at") or h.payload.get(
-        "created_at") or ""), reverse=True)
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    x, y = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
-    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
-    return float(x @ y) / norm if norm else 0.0
+def _newest_first(memories: list[MemoryItem]) -> list[MemoryItem]:
+    return sorted(memories, key=lambda m: m.updated_at or m.created_at or _NEVER, reverse=True)
 
 
 def _does_match(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:

@@ -225,3 +225,45 @@ def test_data_persists_across_reopen(make_memory, tmp_path, backend):
     second = make_memory(data_dir=tmp_path / "persist")
     assert second.get(memory_id).memory == "Persistent fact"
     assert [h.event for h in second.history(memory_id)] == [Event.ADD]
+
+
+def test_integrations_read_by_filter_across_scopes(memory):
+    """scan / vector_search / fetch: what the LangGraph store reads with, so that no
+    adapter touches the vector store, the embedder or the payload layout."""
+    import uuid
+
+    from mem_integrations.core.filters import Condition, all_of, scope_filter
+    from mem_integrations.core.records import METADATA
+
+    def put(text, user):
+        return memory.add([{"role": "user", "content": text}], infer=False, user_id=user,
+                          metadata={"topic": "drinks"}).results[0].id
+
+    green, coffee = put("Alice likes green tea", "alice"), put("Bob drinks black coffee", "bob")
+    [cat] = remember(memory, ["Alice has a cat named Miso"], user_id="alice")
+    drinks = Condition(f"{METADATA}.topic", "eq", "drinks")
+
+    assert sorted(m.id for m in memory.scan(drinks)) == sorted([green, coffee])
+    assert [m.id for m in memory.scan(all_of(drinks, scope_filter({"user_id": "alice"})))] == [
+        green]
+
+    nearest = memory.vector_search("green tea", drinks, limit=2)
+    assert [m.id for m in nearest] == [green, coffee]
+    assert 0 < nearest[1].score < nearest[0].score <= 1
+    assert [m.id for m in memory.vector_search("green tea", drinks, limit=5, offset=1)] == [
+        coffee]
+
+    fetched = memory.fetch([cat, green, str(uuid.uuid4()), cat])
+    assert [(m.id, m.score) for m in fetched] == [(cat, None), (green, None)]
+    assert fetched[1].memory == "Alice likes green tea" and fetched[1].metadata == {
+        "topic": "drinks"}
+    ranked = {m.id: m.score for m in memory.fetch([cat, green], query="green tea")}
+    assert ranked[green] == pytest.approx(nearest[0].score, abs=1e-4)
+    assert ranked[green] > ranked[cat]
+
+    with pytest.raises(InvalidInputError):
+        memory.scan({"topic": "drinks"})  # the caller's dict syntax is `filters=`, not this
+    with pytest.raises(InvalidInputError):
+        memory.vector_search("tea", drinks, limit=0)
+    with pytest.raises(InvalidInputError):
+        memory.fetch(["not-a-uuid"])

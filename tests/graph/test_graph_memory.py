@@ -183,6 +183,46 @@ def test_graph_writes_left_unapplied_by_a_crash_are_replayed(make_graph_memory, 
     assert [m.memory for m in memory.get_all(user_id=alice)] == ["I live in Paris"]
 
 
+@pytest.mark.parametrize("graph_backend", ["ladybug"])
+def test_a_journal_written_by_an_earlier_version_replays(make_graph_memory, uid, tmp_path):
+    """Rows exactly as earlier versions journaled them (a "kind" string in the payload,
+    relation ends without their own scope) are applied when a crash left them."""
+    import uuid
+
+    from mem_integrations.core.history.base import JournalOp
+
+    data = tmp_path / "old"
+    first = make_graph_memory(offline=True, data_dir=data)
+    alice, bob = uid("alice"), uid("bob")
+    first.add("I live in Paris", user_id=alice)
+    first.add("I live in Rome", user_id=bob)
+    [paris] = first.async_memory.graph.all_relations({"user_id": alice})
+    acme, works_at, note = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    history = first.async_memory.history_store
+    history.journal([
+        JournalOp(works_at, Event.ADD, None, "user --works_at--> Acme", {
+            "kind": "relation", "relation": "works_at", "scope": {"user_id": alice},
+            "source": {"id": paris.source_id, "name": "user", "type": "person"},
+            "target": {"id": acme, "name": "Acme", "type": "organization"}}),
+        JournalOp(paris.id, Event.DELETE, paris.describe(), None, {"kind": "invalidate"}),
+        JournalOp(note, Event.ADD, None, "Works at Acme", {
+            "data": "Works at Acme", "hash": "h", "user_id": alice,
+            "created_at": "2026-01-01T00:00:00+00:00"}),
+    ], {"user_id": alice})
+    history.journal([JournalOp(f"wipe:{uuid.uuid4().hex}", Event.DELETE, None, None,
+                               {"kind": "wipe_scope", "scope": {"user_id": bob}})],
+                    {"user_id": bob})
+    first.close()  # as if the process had died before applying them
+
+    second = make_graph_memory(offline=True, data_dir=data)
+    assert triples(second.get_all(user_id=alice).relations) == [("user", "works_at", "Acme")]
+    assert [e.event for e in second.history(paris.id)] == [Event.ADD, Event.DELETE]
+    assert sorted(m.memory for m in second.get_all(user_id=alice)) == [
+        "I live in Paris", "Works at Acme"]
+    assert second.get_all(user_id=bob).relations == []
+    assert second.async_memory.history_store.unapplied() == []
+
+
 def test_entity_lookup_uses_a_vector_index_only_where_the_server_has_one(
         make_graph_memory, uid, graph_backend):
     """Neo4j 5 gets a vector index; ArcadeDB's Bolt plugin (no CREATE VECTOR INDEX) and the

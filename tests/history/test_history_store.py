@@ -1,5 +1,6 @@
 """The history-store contract, run on SQLite and on a real PostgreSQL server: the journal
-is one transaction, history comes oldest first, pending adds survive restarts."""
+is one transaction, history comes oldest first, pending adds survive restarts, and the
+mark of a reset in progress lasts until the reset commits."""
 
 from __future__ import annotations
 
@@ -131,6 +132,32 @@ def test_reset_clears_history_journal_and_pending(open_store: Callable[[], Any])
     store.save_pending([{"role": "user", "content": "x"}], SCOPE, None, {})
     store.reset()
     assert store.history("m1") == [] and store.unapplied() == [] and store.list_pending() == []
+
+
+def test_a_reset_mark_survives_a_restart_until_the_reset_commits(
+        open_store: Callable[[], Any]) -> None:
+    store = open_store()
+    assert store.reset_started() is False
+    store.mark_applied(store.journal([add_op("m1", "a")], SCOPE))
+    store.begin_reset()
+    store.begin_reset()  # a reset retried before it finished
+    assert store.reset_started() is True
+    store.close()  # the process stops half way through the reset
+
+    reopened = open_store()
+    assert reopened.reset_started() is True
+    assert [e.new_memory for e in reopened.history("m1")] == ["a"]  # nothing cleared yet
+    reopened.reset()
+    assert reopened.reset_started() is False
+    assert reopened.history("m1") == []
+    reopened.close()
+    assert open_store().reset_started() is False
+
+
+def test_a_reset_without_a_mark_leaves_none(open_store: Callable[[], Any]) -> None:
+    store = open_store()
+    store.reset()
+    assert store.reset_started() is False
 
 
 def test_concurrent_journals_from_threads_all_land(open_store: Callable[[], Any]) -> None:

@@ -1,5 +1,5 @@
 """`Memory` end to end on each history store (SQLite and PostgreSQL): history order,
-pending adds after an unusable LLM reply, and recovery of an interrupted write."""
+pending adds after an unusable LLM reply, and recovery of an interrupted write or reset."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from mem_integrations import Memory
 from mem_integrations.core.errors import LLMResponseError
 from mem_integrations.core.models import Event
-from mem_integrations import Memory
 from mem_integrations.testing import ScriptedLLMServer
 from tests.conftest import facts
 
@@ -91,6 +91,22 @@ def test_a_write_interrupted_after_the_journal_is_replayed(memory_on: Any) -> No
     assert memory.async_memory.history_store.unapplied() == []
 
 
+def test_a_reset_interrupted_before_it_cleared_history_is_finished_on_open(
+        memory_on: Any) -> None:
+    memory = memory_on()
+    kept = memory.add("I play the cello.", user_id="alice").results[0].id
+    # What a process killed right after reset() marked its start leaves behind:
+    memory.async_memory.history_store.begin_reset()
+    memory.close()
+
+    reopened = memory_on()
+    assert reopened.get_all(user_id="alice").results == []
+    assert reopened.history(kept) == []
+    assert reopened.async_memory.history_store.reset_started() is False
+    added = reopened.add("I play the violin.", user_id="alice").results  # and it works on
+    assert [m.id for m in reopened.get_all(user_id="alice")] == [added[0].id]
+
+
 def test_replicas_sharing_postgres_do_not_duplicate_a_scope(
         postgres_url: str, table_prefix: str, tmp_path: Path, embedder: Any) -> None:
     """Two engines standing in for two server replicas: one vector store, one PostgreSQL
@@ -98,8 +114,8 @@ def test_replicas_sharing_postgres_do_not_duplicate_a_scope(
     still store each fact once (the scope lock is a PostgreSQL advisory lock)."""
     import asyncio
 
-    from mem_integrations.core.stores.qdrant_edge import QdrantEdgeStore
     from mem_integrations import AsyncMemory
+    from mem_integrations.core.stores.qdrant_edge import QdrantEdgeStore
 
     shared_vectors = QdrantEdgeStore(tmp_path / "qdrant", "memories")
     config = {"data_dir": str(tmp_path / "replica"), "llm": {"provider": "offline"},
