@@ -281,6 +281,26 @@ def locomo_section(phase: dict[str, Any], meta: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def multilingual_section(phase: dict[str, Any]) -> list[str]:
+    lines = [f"{phase['memories']} facts and {phase['questions']} questions of our own "
+             "(benchmarks/data: personal facts, preferences, plans, relations; the Chinese "
+             "set pooled with a held-out one written after the tokenizer was chosen), stored "
+             "verbatim with one user per language and asked in the same language. Both "
+             "libraries embed with all-MiniLM-L6-v2, an English model: what separates them "
+             "is the lexical side (ours indexes CJK text as character unigrams and bigrams).",
+             ""]
+    header = ["library"] + [f"{lang} hit@1 / hit@3 / hit@10" for lang in phase["languages"]]
+    table = []
+    for r in phase["rows"]:
+        cells = [r["label"]]
+        for lang in phase["languages"]:
+            m = r["categories"].get(lang)
+            cells.append(f"{m['hit@1']:.3f} / {m['hit@3']:.3f} / {m['hit@10']:.3f}" if m
+                         else "–")
+        table.append(cells)
+    return lines + _table(header, table) + [""]
+
+
 # --- charts ------------------------------------------------------------------------------------
 
 def _pyplot():
@@ -444,6 +464,11 @@ def write_report(results: dict[str, Any]) -> Path:
                   *locomo_section(results["locomo"], meta),
                   f"_Measured {results['locomo'].get('measured_at', '?')} in "
                   f"{results['locomo'].get('elapsed_s', '?')} s._", ""]
+    if "multilingual" in results:
+        lines += ["## 6. Chinese, Japanese and Korean retrieval", "",
+                  *multilingual_section(results["multilingual"]),
+                  f"_Measured {results['multilingual'].get('measured_at', '?')} in "
+                  f"{results['multilingual'].get('elapsed_s', '?')} s._", ""]
     notes = meta.get("notes") or []
     if notes:
         lines += ["## Notes from the last run", "", *[f"- {n}" for n in notes], ""]

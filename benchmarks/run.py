@@ -18,6 +18,7 @@ Phases:
               --full) over 100 users, and peak memory
   throughput  16 users adding concurrently, 300 ms LLM
   locomo      LOCOMO dev retrieval: evidence recall@5/10/20 and hit@10 per category
+  multilingual  Chinese, Japanese and Korean sets (benchmarks/data): hit@1/3/10 per language
 
 Results: benchmarks/results/bench.json (raw) and benchmarks/RESULTS.md (+ PNG charts).
 """
@@ -28,7 +29,6 @@ import argparse
 import json
 import platform
 import random
-import re
 import shutil
 import statistics
 import sys
@@ -45,11 +45,16 @@ from benchmarks.bench_llm import BenchLLM
 from benchmarks.locomo import load, sessions
 from benchmarks.synthetic import queries as synthetic_queries
 from benchmarks.workers import Worker, WorkerError
+from mem_integrations.evals import load_jsonl, parse_evidence
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 RAW = RESULTS_DIR / "bench.json"
-PHASES = ["llm", "latency", "search", "throughput", "locomo"]
+PHASES = ["llm", "latency", "search", "throughput", "locomo", "multilingual"]
+DATA = HERE / "data"
+# one user per language; the held-out Chinese set is pooled with the first one
+MULTILINGUAL_SETS = {"zh": ["multilingual_zh.jsonl", "multilingual_zh_heldout.jsonl"],
+                     "ja": ["multilingual_ja.jsonl"], "ko": ["multilingual_ko.jsonl"]}
 MEM0 = ["mem0-1.0.11", "mem0-2"]
 
 PEOPLE = ["Anna", "Bruno", "Chiara", "Dmitri", "Elif", "Farid", "Greta", "Hiro", "Ines", "Jonas"]
@@ -356,25 +361,46 @@ class Bench:
                 shutil.rmtree(data, ignore_errors=True)
         return out
 
+    # --- 6. Chinese, Japanese and Korean retrieval ---------------------------------------------
+
+    def phase_multilingual(self, llm: BenchLLM) -> dict[str, Any]:
+        """Our labelled CJK sets: facts stored verbatim (one user per language), questions
+        in the same language; both libraries with all-MiniLM-L6-v2, their default search."""
+        docs: list[dict[str, Any]] = []
+        questions: list[dict[str, Any]] = []
+        for language, files in MULTILINGUAL_SETS.items():
+            for file in files:
+                facts, asked = load_jsonl(DATA / file)
+                docs += [item(f.text, language, infer=False,
+                              metadata={"dia_id": f"{file}:{f.id}"}) for f in facts]
+                questions += [{"query": q.question, "user_id": language, "limit": 20,
+                               "category": language,
+                               "evidence": [f"{file}:{e}" for e in q.expected]} for q in asked]
+        out: dict[str, Any] = {"memories": len(docs), "questions": len(questions),
+                               "languages": list(MULTILINGUAL_SETS), "rows": []}
+        for lib in self.libs:
+            data = self.data_dir(f"{lib}-multilingual")
+            init = {"llm_url": None} if lib == "ours" else {}
+            try:
+                with self.worker(lib, "multilingual", llm, data=data, **init) as w:
+                    start = time.perf_counter()
+                    w.call("add_batch" if lib == "ours" else "ingest", items=docs)
+                    ingest_s = time.perf_counter() - start
+                    found = w.call("search_batch", queries=questions, keep=True)
+                    out["rows"].append(score(lib, questions, found, ingest_s))
+            except WorkerError as exc:
+                self.notes.append(f"multilingual phase, {lib}: {exc}")
+                log(str(exc))
+            finally:
+                shutil.rmtree(data, ignore_errors=True)
+        return out
+
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def mem0_env_key(lib: str) -> str:
     return {"mem0-1.0.11": "1.0.11", "mem0-2": "2"}[lib]
-
-
-def parse_evidence(raw: list[str]) -> list[str]:
-    """LOCOMO evidence ids, including malformed ones ("D8:6; D9:17", "D:11:26")."""
-    out: list[str] = []
-    for entry in raw:
-        for part in re.split(r"[;,\s]+", str(entry)):
-            m = re.fullmatch(r"D:?(\d+):(\d+)", part.strip())
-            if m:
-                dia = f"D{int(m.group(1))}:{int(m.group(2))}"
-                if dia not in out:
-                    out.append(dia)
-    return out
 
 
 def score(label: str, questions: list[dict[str, Any]], found: dict[str, Any],
@@ -386,7 +412,8 @@ def score(label: str, questions: list[dict[str, Any]], found: dict[str, Any],
         for bucket in [str(q["category"])] + (["1-4"] if q["category"] != 5 else []):
             for k in (5, 10, 20):
                 per_cat[bucket][f"recall@{k}"].append(len(evidence & set(ids[:k])) / len(evidence))
-            per_cat[bucket]["hit@10"].append(float(bool(evidence & set(ids[:10]))))
+            for k in (1, 3, 10):
+                per_cat[bucket][f"hit@{k}"].append(float(bool(evidence & set(ids[:k]))))
     cats = {c: {**{m: round(statistics.fmean(v), 4) for m, v in metrics.items()},
                 "questions": len(metrics["hit@10"])}
             for c, metrics in sorted(per_cat.items())}

@@ -69,6 +69,7 @@ from mem_integrations.core.pipeline.extractor import Extractor
 from mem_integrations.core.pipeline.graph import GraphPlanner
 from mem_integrations.core.pipeline.schema import Extraction
 from mem_integrations.core.providers.base import ChatModel, Embedder, probe_dimension
+from mem_integrations.core.providers.known_models import covers_cjk
 from mem_integrations.core.records import (
     ACTOR_ID,
     CATEGORIES,
@@ -86,7 +87,7 @@ from mem_integrations.core.records import (
     to_item,
 )
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
-from mem_integrations.core.search.fusion import cosine, fuse
+from mem_integrations.core.search.fusion import cosine, dense_weight_for, fuse
 from mem_integrations.core.search.lexical import BM25Encoder
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
 from mem_integrations.core.writer import Writer, Writes
@@ -372,12 +373,20 @@ class AsyncMemory:
         else:
             answers, relations = await searching, None
         ranked = fuse(vector, answers[0], answers[1] if settings.hybrid else [],
-                      dense_weight=settings.dense_weight, lexical_weight=settings.lexical_weight,
+                      dense_weight=self._dense_weight(query), lexical_weight=settings.lexical_weight,
                       k=settings.rrf_k, method=settings.fusion)
         if threshold is not None:
             ranked = [r for r in ranked if r.similarity >= threshold]
         return SearchResult(results=[to_item(r.hit.id, r.hit.payload, round(r.similarity, 6))
                                      for r in ranked[:limit]], relations=relations)
+
+    def _dense_weight(self, query: str) -> float:
+        """Less trust in dense scores for a CJK query when the embedder is English-only."""
+        settings = self.config.search
+        covered = covers_cjk(self.embedder.model_name, self.config.embedder.multilingual)
+        return dense_weight_for(query, dense_weight=settings.dense_weight,
+                                uncovered_dense_weight=settings.uncovered_dense_weight,
+                                embedder_covers_cjk=covered)
 
     async def _graph_search(self, query: str, vector: list[float], scope: dict[str, str]
                             ) -> list[Relation]:

@@ -13,9 +13,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from mem_integrations import Memory  # noqa: E402
 from mem_integrations.core.config import EmbedderConfig  # noqa: E402
 from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder  # noqa: E402
-from mem_integrations import Memory  # noqa: E402
 from mem_integrations.testing import ScriptedLLMServer  # noqa: E402
 
 BACKENDS = ["qdrant_edge", "qdrant_client_local"]

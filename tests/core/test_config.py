@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from mem_integrations import ConfigurationError, Memory
 from mem_integrations.core.config import load_config
 from mem_integrations.core.factory import build_extractor
 from mem_integrations.core.pipeline.extractor import LLMExtractor
 from mem_integrations.core.pipeline.offline import OfflineExtractor
-from mem_integrations import ConfigurationError, Memory
 from mem_integrations.testing import ScriptedLLMServer
 
 

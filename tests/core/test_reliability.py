@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
+from mem_integrations import AsyncMemory, EmbeddingMismatchError, Memory, StoreError
 from mem_integrations.core.config import EmbedderConfig
 from mem_integrations.core.history.sqlite import JournalOp
 from mem_integrations.core.models import Event
 from mem_integrations.core.providers.embedders import OpenAIEmbedder
-from mem_integrations import AsyncMemory, EmbeddingMismatchError, Memory, StoreError
 from tests.conftest import facts, vector_store_config
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
 from mem_integrations import Memory
+from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
 
 if not all(importlib.util.find_spec(name) for name in ("langchain_core", "langchain",
                                                        "langgraph")):

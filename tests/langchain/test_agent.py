@@ -11,8 +11,8 @@ from langchain.agents import create_agent
 from langchain_core.messages import SystemMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from mem_integrations.core.errors import MissingScopeError
 from mem_integrations import Memory
+from mem_integrations.core.errors import MissingScopeError
 from mem_integrations.langchain import MemoryMiddleware, create_memory_tools
 from tests.langchain.fakes import fake_model, tool_call
 

@@ -13,8 +13,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
-from mem_integrations.core.errors import ProviderError
 from mem_integrations import Memory
+from mem_integrations.core.errors import ProviderError
 from mem_integrations.langchain import MemoryChatMessageHistory
 from mem_integrations.testing import Fault, ScriptedLLMServer
 from tests.conftest import facts, ops

@@ -17,8 +17,8 @@ from langchain_tests.integration_tests import (  # noqa: E402
 )
 from langchain_tests.unit_tests import ToolsUnitTests  # noqa: E402
 
-from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder  # noqa: E402
 from mem_integrations import Memory  # noqa: E402
+from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder  # noqa: E402
 from mem_integrations.langchain import (  # noqa: E402
     ForgetTool,
     MemoryRetriever,

@@ -21,8 +21,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from mem_integrations.core.records import content_hash
 from mem_integrations import Event, Memory, MemoryNotFoundError
+from mem_integrations.core.records import content_hash
 from tests.reliability.support import consistency
 
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")

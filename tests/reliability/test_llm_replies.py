@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 
+from mem_integrations import Event, LLMResponseError, MemoryLayerError, ProviderError
 from mem_integrations.core.pipeline.schema import read_decisions
 from mem_integrations.core.records import content_hash
-from mem_integrations import Event, LLMResponseError, MemoryLayerError, ProviderError
 from tests.conftest import facts, ops
 from tests.reliability.support import (
     consistency,

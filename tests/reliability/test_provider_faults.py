@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mem_integrations.core.history.sqlite import JournalOp
 from mem_integrations import Event, LLMResponseError, Memory, ProviderError
+from mem_integrations.core.history.sqlite import JournalOp
 from mem_integrations.testing import Fault
 from tests.conftest import facts, ops
 from tests.reliability.support import FaultyServer, consistency, scope_items

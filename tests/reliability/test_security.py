@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from mem_integrations.core.config import load_config
-from mem_integrations.core.records import MAX_MEMORY_CHARS, MAX_METADATA_BYTES
 from mem_integrations import (
     ConfigurationError,
     InvalidInputError,
@@ -21,6 +19,8 @@ from mem_integrations import (
     MemoryLayerError,
     ProviderError,
 )
+from mem_integrations.core.config import load_config
+from mem_integrations.core.records import MAX_MEMORY_CHARS, MAX_METADATA_BYTES
 from mem_integrations.testing import Fault
 from tests.conftest import facts
 
