@@ -49,6 +49,7 @@ from mem_integrations.core.journal import (
     ScopeWipe,
     WriteOp,
 )
+from mem_integrations.core.mem0_calls import accept_mem0_options
 from mem_integrations.core.messages import Message, normalize_messages
 from mem_integrations.core.models import (
     AddResult,
@@ -95,6 +96,13 @@ from mem_integrations.core.writer import Writer, Writes
 log = logging.getLogger(__name__)
 
 PAGE = 256
+
+
+def _limit(limit: int | None, top_k: int | None, default: int | None) -> int | None:
+    """`top_k` (mem0 2.x) is `limit`; giving both with different values is an error."""
+    if limit is not None and top_k is not None and limit != top_k:
+        raise InvalidInputError(f"limit={limit!r} and top_k={top_k!r} disagree; give one")
+    return next((n for n in (limit, top_k) if n is not None), default)
 
 
 def _check_memory_id(memory_id: Any) -> str:
@@ -220,6 +228,7 @@ class AsyncMemory:
         infer: bool = True,
         memory_type: str | None = None,
         prompt: str | None = None,
+        **mem0_options: Any,
     ) -> AddResult:
         """Remember what matters in `messages` for the given scope.
 
@@ -233,6 +242,7 @@ class AsyncMemory:
         `LLMResponseError` (with a `pending_id` for `reprocess`) when the LLM's reply is
         unusable; nothing is lost.
         """
+        accept_mem0_options("add", mem0_options)
         scope = Scope.of("add", user_id=user_id, agent_id=agent_id, run_id=run_id)
         normalized = normalize_messages(messages)
         check_messages_size(normalized, verbatim=infer is False and memory_type != PROCEDURAL)
@@ -339,18 +349,25 @@ class AsyncMemory:
         user_id: str | None = None,
         agent_id: str | None = None,
         run_id: str | None = None,
-        limit: int = 10,
+        limit: int | None = None,
         filters: dict[str, Any] | None = None,
         threshold: float | None = None,
+        top_k: int | None = None,
+        **mem0_options: Any,
     ) -> SearchResult:
         """The scope's memories most relevant to `query`.
 
         Hybrid: dense vectors and BM25 are searched together and fused with weighted
         reciprocal-rank fusion (`search` settings). Results are in that order; each
         `score` is the cosine similarity to the query, and `threshold` drops results
-        below it. `filters` narrow by metadata (see `core.filters`).
+        below it; `limit` defaults to 10. `filters` narrow by metadata (see
+        `core.filters`); scope ids may also be given inside them, as mem0 2.x does. `top_k`
+        is mem0 2.x's name for `limit`.
         """
-        scope = Scope.of("search", user_id=user_id, agent_id=agent_id, run_id=run_id)
+        accept_mem0_options("search", mem0_options)
+        limit = _limit(limit, top_k, default=10)
+        scope, filters = Scope.of_call("search", user_id=user_id, agent_id=agent_id,
+                                       run_id=run_id, filters=filters)
         _check_query(query)
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
@@ -446,10 +463,16 @@ class AsyncMemory:
         run_id: str | None = None,
         filters: dict[str, Any] | None = None,
         limit: int | None = None,
+        top_k: int | None = None,
+        **mem0_options: Any,
     ) -> SearchResult:
         """Every memory of the scope, newest first (all of them unless `limit` is set:
-        pages are fetched internally, nothing is silently capped)."""
-        scope = Scope.of("get_all", user_id=user_id, agent_id=agent_id, run_id=run_id)
+        pages are fetched internally, nothing is silently capped). Scope ids may be given
+        inside `filters` and `top_k` for `limit`, as in mem0 2.x."""
+        accept_mem0_options("get_all", mem0_options)
+        limit = _limit(limit, top_k, default=None)
+        scope, filters = Scope.of_call("get_all", user_id=user_id, agent_id=agent_id,
+                                       run_id=run_id, filters=filters)
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
         where = all_of(scope_filter(scope.ids()), parse_filters(filters))
@@ -532,9 +555,15 @@ class AsyncMemory:
     # --- changing ----------------------------------------------------------------------
 
     async def update(self, memory_id: str, text: str | None = None,
-                     metadata: dict[str, Any] | None = None) -> MessageResult:
-        """Replace a memory's text (re-embedded) and/or its metadata; recorded in history."""
+                     metadata: dict[str, Any] | None = None, *,
+                     data: str | None = None) -> MessageResult:
+        """Replace a memory's text (re-embedded) and/or its metadata; recorded in history.
+        `data=` is mem0's name for `text=`."""
         memory_id = _check_memory_id(memory_id)
+        if data is not None:
+            if text is not None:
+                raise InvalidInputError("give the new text as text= or data=, not both")
+            text = data
         if text is None and metadata is None:
             raise InvalidInputError("update needs text= or metadata=")
         if text is not None:

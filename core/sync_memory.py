@@ -55,7 +55,11 @@ def _blocking(method: Callable[Concatenate[AsyncMemory, P], Coroutine[Any, Any, 
 
     @functools.wraps(method)
     def call(self: Memory, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.run(method(self.async_memory, *args, **kwargs))
+        try:
+            coro = method(self.async_memory, *args, **kwargs)
+        except TypeError as exc:  # a wrong call: name the method the user called
+            raise TypeError(str(exc).replace("AsyncMemory.", "Memory.", 1)) from None
+        return self.run(coro)
 
     return call
 

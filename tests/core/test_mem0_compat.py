@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mem_integrations import ConfigurationError, Memory
+from mem_integrations import ConfigurationError, InvalidInputError, Memory, MissingScopeError
 from mem_integrations.core.config import load_config
 from mem_integrations.testing import ScriptedLLMServer
 from tests.conftest import facts, ops
@@ -170,3 +170,36 @@ def test_results_read_as_mem0_dicts(tmp_path, embedder):
         found = m.search("tea", user_id="alice")
         assert len(found) == 1 and [i.memory for i in found] == ["I love green tea"]
         assert found.model_dump()["results"][0]["memory"] == "I love green tea"
+
+
+def test_mem0_call_spellings(tmp_path, embedder):
+    with Memory({"data_dir": str(tmp_path), "llm": {"provider": "offline"}},
+                embedder=embedder) as m:
+        mid = m.add("I like tennis.", user_id="alice")["results"][0]["id"]
+        m.add("I like chess.", user_id="bob")
+        m.update(memory_id=mid, data="Likes to play tennis on weekends")
+        assert m.get(memory_id=mid)["memory"] == "Likes to play tennis on weekends"
+        # mem0 2.x: the scope inside filters, top_k for limit
+        hits = m.search(query="hobbies", filters={"user_id": "alice"}, top_k=5)
+        assert [h["memory"] for h in hits["results"]] == ["Likes to play tennis on weekends"]
+        assert len(m.get_all(filters={"user_id": "bob"})["results"]) == 1
+        # combined with an explicit id, never widened or changed
+        assert len(m.search("chess", user_id="bob", filters={"user_id": "bob"})) == 1
+        with pytest.raises(InvalidInputError, match="different scopes"):
+            m.search("chess", user_id="alice", filters={"user_id": "bob"})
+        with pytest.raises(MissingScopeError):
+            m.search("chess", filters={"topic": "x"})
+        with pytest.warns(FutureWarning, match="output_format"):
+            m.get_all(user_id="alice", output_format="v1.1")
+        with pytest.raises(TypeError, match=r"^Memory\.update\(\)"):
+            m.update(mid, colour="red")
+        with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+            m.search("x", user_id="alice", bogus=1)
+        with pytest.raises(InvalidInputError, match="not both"):
+            m.update(mid, text="a", data="b")
+        with pytest.raises(InvalidInputError, match="disagree"):
+            m.search("x", user_id="alice", limit=3, top_k=4)
+        assert [h["event"] for h in m.history(memory_id=mid)] == ["ADD", "UPDATE"]
+        m.delete(memory_id=mid)
+        m.delete_all(user_id="bob")
+        assert m.get_all(filters={"user_id": "bob"})["results"] == []
