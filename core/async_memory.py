@@ -89,13 +89,11 @@ from mem_integrations.core.records import (
 )
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
 from mem_integrations.core.search.fusion import cosine, dense_weight_for, fuse
-from mem_integrations.core.search.lexical import BM25Encoder
+from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
-from mem_integrations.core.writer import Writer, Writes
+from mem_integrations.core.writer import PAGE, Writer, Writes
 
 log = logging.getLogger(__name__)
-
-PAGE = 256
 
 
 def _limit(limit: int | None, top_k: int | None, default: int | None) -> int | None:
@@ -186,7 +184,8 @@ class AsyncMemory:
             if self._ready:
                 return
             info = CollectionInfo(embedding_model=self.embedder.model_name,
-                                  dimension=await probe_dimension(self.embedder))
+                                  dimension=await probe_dimension(self.embedder),
+                                  lexical_version=LEXICAL_VERSION)
             await asyncio.to_thread(self.store.open, info)
             if self.graph is not None:
                 await asyncio.to_thread(self.graph.open, info.dimension)

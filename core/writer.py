@@ -35,10 +35,13 @@ from mem_integrations.core.journal import (
     decode,
 )
 from mem_integrations.core.providers.base import Embedder
-from mem_integrations.core.search.lexical import BM25Encoder
+from mem_integrations.core.records import DATA
+from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder, has_cjk
 from mem_integrations.core.stores.base import Point, VectorStore
 
 log = logging.getLogger(__name__)
+
+PAGE = 256  # points per scroll page, for the engine's scans too
 
 
 @dataclass
@@ -124,11 +127,34 @@ class Writer:
                 self.graph.delete_scope(op.scope)
 
     async def recover(self) -> None:
-        """Finish a reset a crash interrupted, then replay the unapplied journal."""
+        """Finish a reset a crash interrupted, replay the unapplied journal, and bring
+        sparse vectors written by an older tokenizer up to date."""
         if await asyncio.to_thread(self.history.reset_started):
             log.warning("finishing a reset that a crash interrupted")
             await self._wipe()  # before any replay: the journal goes too
         await self.replay()
+        if self.store.lexical_version < LEXICAL_VERSION:
+            await asyncio.to_thread(self._reencode_lexical)
+
+    def _reencode_lexical(self) -> None:
+        """Write every memory's sparse vector again with today's tokenizing (the text is in
+        the payload and the dense vector is kept, so nothing is embedded again). Only
+        CJK text tokenizes differently since version 1; a crash half-way just starts over."""
+        offset: str | None = None
+        changed = 0
+        while True:
+            page, offset = self.store.scroll(None, limit=PAGE, offset=offset)
+            stale = [hit.id for hit in page if has_cjk(hit.payload.get(DATA, ""))]
+            points = [Point(id=hit.id, vector=hit.vector or [], payload=hit.payload,
+                            sparse=self.lexical.document(hit.payload[DATA]))
+                      for hit in self.store.retrieve(stale, with_vectors=True)]
+            self.store.upsert(points)
+            changed += len(points)
+            if offset is None:
+                break
+        self.store.record_lexical_version(LEXICAL_VERSION)
+        log.info("re-encoded the lexical index of %d memories (tokenizer version %d)",
+                 changed, LEXICAL_VERSION)
 
     async def replay(self) -> None:
         """Apply again, batch by batch, the journaled operations not confirmed applied."""

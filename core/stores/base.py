@@ -54,10 +54,18 @@ class SearchRequest:
 
 @dataclass
 class CollectionInfo:
-    """What the collection was built with: checked on every open."""
+    """What the collection was built with: the embedder is checked on every open; the
+    lexical version (how the sparse vectors were tokenized) tells when they need encoding
+    again. Collections recorded before the version existed are version 1."""
 
     embedding_model: str
     dimension: int
+    lexical_version: int = 1
+
+    def metadata(self) -> dict[str, Any]:
+        """What a store records with the collection."""
+        return {"embedding_model": self.embedding_model, "dimension": self.dimension,
+                "lexical_version": self.lexical_version}
 
 
 class VectorStore(Protocol):
@@ -65,9 +73,15 @@ class VectorStore(Protocol):
 
     name: str
 
+    lexical_version: int
+    """After `open`: the lexical version the collection's sparse vectors were written with."""
+
     def open(self, info: CollectionInfo) -> None:
         """Create the collection, or check that the existing one matches `info`
         (raise `EmbeddingMismatchError` when it does not)."""
+
+    def record_lexical_version(self, version: int) -> None:
+        """Every sparse vector has been written with `version`'s tokenizing."""
 
     def upsert(self, points: list[Point]) -> None: ...
 

@@ -139,7 +139,16 @@ class QdrantClientStore:
             check_same_embedder(self.collection, recorded, info)
         else:
             self._create(info)
+            recorded = info.metadata()
+        self.lexical_version = int(recorded.get("lexical_version", 1))
         self._info = info
+
+    @_serialised
+    def record_lexical_version(self, version: int) -> None:
+        recorded = dict(self.client.get_collection(self.collection).config.metadata or {})
+        self.client.update_collection(self.collection,
+                                      metadata={**recorded, "lexical_version": version})
+        self.lexical_version = version
 
     def _create(self, info: CollectionInfo) -> None:
         self.client.create_collection(
@@ -147,7 +156,7 @@ class QdrantClientStore:
             vectors_config={DENSE: m.VectorParams(size=info.dimension, distance=m.Distance.COSINE,
                                                   on_disk=self.on_disk or None)},
             sparse_vectors_config={LEXICAL: m.SparseVectorParams(modifier=m.Modifier.IDF)},
-            metadata={"embedding_model": info.embedding_model, "dimension": info.dimension},
+            metadata=info.metadata(),
         )
         if not self._is_server:
             return  # local mode scans in Python and ignores payload indexes

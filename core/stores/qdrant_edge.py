@@ -106,15 +106,22 @@ class QdrantEdgeStore:
         with self._lock:
             if self._shard is not None:
                 return
+            recorded = info.metadata()
             if self._meta_path.exists():
                 recorded = json.loads(self._meta_path.read_text())
                 check_same_embedder(self.collection, recorded, info)
             self._shard = self._load_or_create(info)
             if not self._meta_path.exists():
-                self._meta_path.write_text(json.dumps(
-                    {"embedding_model": info.embedding_model, "dimension": info.dimension},
-                    indent=2))
+                self._meta_path.write_text(json.dumps(recorded, indent=2))
+            self.lexical_version = int(recorded.get("lexical_version", 1))
             self._info = info
+
+    def record_lexical_version(self, version: int) -> None:
+        with self._lock:
+            recorded = json.loads(self._meta_path.read_text())
+            self._meta_path.write_text(json.dumps({**recorded, "lexical_version": version},
+                                                  indent=2))
+            self.lexical_version = version
 
     def _load_or_create(self, info: CollectionInfo) -> Any:
         for trash in self.dir.parent.glob(f"{self.dir.name}.trash-*"):

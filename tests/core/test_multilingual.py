@@ -17,7 +17,8 @@ from mem_integrations import Event, Memory
 from mem_integrations.core.pipeline.offline import OfflineExtractor, split_sentences
 from mem_integrations.core.providers.known_models import covers_cjk
 from mem_integrations.core.search.fusion import dense_weight_for
-from mem_integrations.core.search.lexical import BM25Encoder
+from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
+from mem_integrations.core.stores.base import Point, SparseVector
 from mem_integrations.evals import evaluate, load_jsonl
 from tests.conftest import facts, ops
 
@@ -134,3 +135,26 @@ def test_both_qdrant_engines_rank_a_chinese_query_the_same(tmp_path, embedder):
                        infer=False)
             found.append([h.memory for h in memory.search("我的猫叫什么？", user_id="li")])
     assert found[0] == found[1] and found[0][0] == texts[1]
+
+
+def test_a_store_written_by_the_old_tokenizer_is_reencoded_on_open(make_memory, tmp_path):
+    """Sparse vectors written before CJK n-grams (lexical version 1) are encoded again
+    when the store is opened, without re-embedding, and the version is recorded."""
+    texts = ["我住在上海浦东。", "我养了一只橘猫，叫年糕。", "我喜欢喝不加糖的乌龙茶。", "I like tea."]
+    memory = make_memory(offline=True)
+    memory.add([{"role": "user", "content": t} for t in texts], user_id="li", infer=False)
+    store = memory.async_memory.store
+    old = qe.Bm25(qe.Bm25Config(language="english"))  # what version 1 wrote
+    hits = store.retrieve([h.id for h in store.scroll(None, limit=100)[0]], with_vectors=True)
+    store.upsert([Point(id=h.id, vector=h.vector, payload=h.payload,
+                        sparse=SparseVector(list((v := old.embed_document(h.payload["data"]))
+                                                 .indices), list(v.values)))
+                  for h in hits])
+    store.record_lexical_version(1)
+    memory.close()
+
+    reopened = make_memory(offline=True)
+    found = reopened.search("我的猫叫什么？", user_id="li", limit=1)
+    assert [h.memory for h in found] == [texts[1]]
+    assert reopened.async_memory.store.lexical_version == LEXICAL_VERSION
+    assert len(reopened.get_all(user_id="li")) == len(texts)
