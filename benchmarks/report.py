@@ -301,6 +301,19 @@ def multilingual_section(phase: dict[str, Any]) -> list[str]:
     return lines + _table(header, table) + [""]
 
 
+def results_section(phase: dict[str, Any]) -> list[str]:
+    rows = phase["rows"]
+    base = next((r["p50_ms"] for r in rows if r["reader"] == "search only"), None)
+    lines = [f"{phase['queries']} searches over {phase['memories']:,} memories (limit 10), "
+             "each followed by reading every hit: by attribute, by mem0's keys, or "
+             "`model_dump()`. The dict view is methods on the result models: a search that "
+             "does not use it pays nothing.", ""]
+    return lines + _table(
+        ["read as", "search + read p50 (ms)", "p95 (ms)", "× search only", "reading p50 (µs)"],
+        [[r["reader"], r["p50_ms"], r["p95_ms"], _ratio(r["p50_ms"], base),
+          r["read_us_p50"] if r["read_us_p50"] is not None else "–"] for r in rows]) + [""]
+
+
 # --- charts ------------------------------------------------------------------------------------
 
 def _pyplot():
@@ -469,6 +482,11 @@ def write_report(results: dict[str, Any]) -> Path:
                   *multilingual_section(results["multilingual"]),
                   f"_Measured {results['multilingual'].get('measured_at', '?')} in "
                   f"{results['multilingual'].get('elapsed_s', '?')} s._", ""]
+    if "results" in results:
+        lines += ["## 7. Reading results as mem0's dicts", "",
+                  *results_section(results["results"]),
+                  f"_Measured {results['results'].get('measured_at', '?')} in "
+                  f"{results['results'].get('elapsed_s', '?')} s._", ""]
     notes = meta.get("notes") or []
     if notes:
         lines += ["## Notes from the last run", "", *[f"- {n}" for n in notes], ""]

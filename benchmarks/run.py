@@ -19,6 +19,7 @@ Phases:
   throughput  16 users adding concurrently, 300 ms LLM
   locomo      LOCOMO dev retrieval: evidence recall@5/10/20 and hit@10 per category
   multilingual  Chinese, Japanese and Korean sets (benchmarks/data): hit@1/3/10 per language
+  results     the cost of reading search results as mem0's dicts (ours, in-process)
 
 Results: benchmarks/results/bench.json (raw) and benchmarks/RESULTS.md (+ PNG charts).
 """
@@ -50,7 +51,7 @@ from mem_integrations.evals import load_jsonl, parse_evidence
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 RAW = RESULTS_DIR / "bench.json"
-PHASES = ["llm", "latency", "search", "throughput", "locomo", "multilingual"]
+PHASES = ["llm", "latency", "search", "throughput", "locomo", "multilingual", "results"]
 DATA = HERE / "data"
 # one user per language; the held-out Chinese set is pooled with the first one
 MULTILINGUAL_SETS = {"zh": ["multilingual_zh.jsonl", "multilingual_zh_heldout.jsonl"],
@@ -394,6 +395,50 @@ class Bench:
             finally:
                 shutil.rmtree(data, ignore_errors=True)
         return out
+
+    # --- 7. Reading results as mem0's dicts --------------------------------------------------
+
+    def phase_results(self, llm: BenchLLM) -> dict[str, Any]:
+        """Search 1,000 memories and read every hit three ways: attributes (`hit.memory`),
+        mem0's keys (`r["results"]`, `hit["memory"]`, `hit.get("metadata", {})`), and
+        `model_dump()`. The dict view is methods on the result models, so a search that does
+        not use it pays nothing; this measures what using it costs."""
+        from mem_integrations import Memory
+
+        rng = random.Random(7)
+        texts = [chat_messages(rng, PEOPLE) for _ in range(1000)]
+        queries = [rng.choice(texts)[:40] for _ in range(self.args.queries)]
+
+        def by_attribute(found: Any) -> list[tuple[Any, ...]]:
+            return [(hit.id, hit.memory, hit.score, hit.metadata or {}, hit.created_at)
+                    for hit in found.results]
+
+        def by_key(found: Any) -> list[tuple[Any, ...]]:
+            return [(hit["id"], hit["memory"], hit["score"], hit.get("metadata", {}),
+                     hit["created_at"]) for hit in found["results"]]
+
+        readers = {"attributes": by_attribute, "mem0 keys": by_key,
+                   "model_dump()": lambda found: found.model_dump()}
+        timings: dict[str, list[float]] = {name: [] for name in ["search only", *readers]}
+        read_us: dict[str, list[float]] = {name: [] for name in readers}
+        with Memory({"data_dir": self.data_dir("ours-results"),
+                     "llm": {"provider": "offline"}}) as memory:
+            memory.add([{"role": "user", "content": t} for t in texts], user_id="u",
+                       infer=False)
+            memory.search(queries[0], user_id="u")  # warm-up: model load, first query
+            for query in queries:
+                for name in timings:
+                    start = time.perf_counter()
+                    found = memory.search(query, user_id="u", limit=10)
+                    searched = time.perf_counter()
+                    if name in readers:
+                        readers[name](found)
+                        read_us[name].append((time.perf_counter() - searched) * 1e6)
+                    timings[name].append((time.perf_counter() - start) * 1000)
+        rows = [{"reader": name, **summary(ms),
+                 "read_us_p50": round(statistics.median(read_us[name]), 1)
+                 if name in read_us else None} for name, ms in timings.items()]
+        return {"memories": len(texts), "queries": len(queries), "rows": rows}
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
