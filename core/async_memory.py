@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ from mem_integrations.core.filters import (
 )
 from mem_integrations.core.graph.base import GraphStore, RelationRecord, name_key
 from mem_integrations.core.history.base import HistoryStore
+from mem_integrations.core.images import ImagesSkippedWarning, check_images
 from mem_integrations.core.journal import (
     MemoryDelete,
     MemoryUpsert,
@@ -50,7 +52,7 @@ from mem_integrations.core.journal import (
     WriteOp,
 )
 from mem_integrations.core.mem0_calls import accept_mem0_options
-from mem_integrations.core.messages import Message, normalize_messages
+from mem_integrations.core.messages import Message, normalize_messages, without_images
 from mem_integrations.core.models import (
     AddResult,
     Event,
@@ -160,6 +162,7 @@ class AsyncMemory:
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
         self._in_flight: set[str] = set()
+        self._warned_images = False
 
     @classmethod
     def from_config(cls, config: MemoryConfig | dict[str, Any] | str | Path, **parts: Any
@@ -252,6 +255,10 @@ class AsyncMemory:
             raise InvalidInputError("procedural memory needs agent_id=")
         if not isinstance(infer, bool):
             raise InvalidInputError("infer must be True or False")
+        normalized, skipped_images = self._images_seen(normalized, infer, memory_type)
+        if not normalized:  # only images, none of them readable here: nothing to write
+            return AddResult(results=[], relations=[] if self.graph is not None else None,
+                             skipped_images=skipped_images)
         options = {"infer": infer, "memory_type": memory_type, "prompt": prompt}
         # Keep the messages first: opening may replay a journal, which needs the embedder,
         # and a provider failing there must not lose what the user said.
@@ -278,7 +285,30 @@ class AsyncMemory:
         except BaseException:  # not openable (locked, mismatched embedder): nothing started
             self.history_store.drop_pending(pending_id)
             raise
-        return await self._process(pending_id, normalized, scope, metadata, options)
+        result = await self._process(pending_id, normalized, scope, metadata, options)
+        result.skipped_images = skipped_images or None
+        return result
+
+    def _images_seen(self, messages: list[Message], infer: bool, memory_type: str | None
+                     ) -> tuple[list[Message], int]:
+        """Check the images of `messages` (a bad one raises before anything is written)
+        and keep them when the one extraction call can show them to a vision model; else
+        drop them and return how many were dropped, with a warning the first time."""
+        llm = self.config.llm
+        count = check_images(messages, max_bytes=llm.max_image_bytes, max_images=llm.max_images)
+        if not count or (self.extractor.vision and infer and memory_type != PROCEDURAL):
+            return messages, 0
+        kept, skipped = without_images(messages)
+        if not self._warned_images:
+            self._warned_images = True
+            reason = ("infer=False and procedural memories store text only"
+                      if self.extractor.vision else
+                      f"the LLM ({llm.model!r}) is not known to read images: set "
+                      "llm.vision = true if it does")
+            warnings.warn(f"{skipped} image(s) in the messages were skipped ({reason}); "
+                          "AddResult.skipped_images counts them", ImagesSkippedWarning,
+                          stacklevel=3)
+        return kept, skipped
 
     async def _process(self, pending_id: str, messages: list[Message], scope: Scope,
                        metadata: dict[str, Any] | None, options: dict[str, Any]) -> AddResult:

@@ -68,6 +68,18 @@ class LLMConfig(_Section):
         description="How to ask for JSON. Falls back to json_object, then none, when the "
         "provider rejects it.",
     )
+    vision: bool | None = Field(
+        default=None,
+        description="Whether the model reads images: image parts of messages then go into "
+        "the one extraction call. Unset: detected from well-known vision model names "
+        "(gpt-4o*, gpt-4.1*, gpt-5*, claude-3*, gemini-2*, qwen-vl*, glm-4v*, llava...; see "
+        "core.images). Without vision, images are skipped and the add reports how many.",
+    )
+    max_image_bytes: int = Field(
+        default=5_000_000, gt=0,
+        description="Largest image a base64 data URL may hold (decoded bytes).",
+    )
+    max_images: int = Field(default=8, gt=0, description="Most images one add may hold.")
 
 
 class EmbedderConfig(_Section):

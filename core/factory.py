@@ -17,6 +17,7 @@ from mem_integrations.core.errors import ConfigurationError
 from mem_integrations.core.graph.base import GraphStore
 from mem_integrations.core.history.base import HistoryStore
 from mem_integrations.core.history.sqlite import SQLiteHistory
+from mem_integrations.core.images import is_vision_model
 from mem_integrations.core.pipeline.extractor import Extractor, LLMExtractor
 from mem_integrations.core.pipeline.offline import OfflineExtractor
 from mem_integrations.core.providers.base import BaseEmbedder, ChatModel
@@ -98,8 +99,13 @@ def build_extractor(config: MemoryConfig, chat: ChatModel | None = None) -> Extr
             return OfflineExtractor()
         from mem_integrations.core.providers.openai_chat import OpenAIChatModel
         chat = OpenAIChatModel(llm)
+        # llm.model names the model only when it is ours; a ready-made chat model's
+        # vision is never guessed from it
+        vision = llm.vision if llm.vision is not None else is_vision_model(llm.model)
+    else:
+        vision = bool(llm.vision)
     return LLMExtractor(chat, config.extraction, config.reconcile,
-                        parse_retries=llm.parse_retries)
+                        parse_retries=llm.parse_retries, vision=vision)
 
 
 def embedder_choice(config: MemoryConfig) -> Choice:

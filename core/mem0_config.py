@@ -56,10 +56,11 @@ GRAPH_PROVIDERS = ("neo4j", "memgraph", "kuzu")
 _BASE_URL_KEYS = ("openai_base_url", "deepseek_base_url", "ollama_base_url", "lmstudio_base_url",
                   "vllm_base_url", "openrouter_base_url", "xai_base_url", "litellm_base_url",
                   "huggingface_base_url", "base_url", "api_base")
-_LLM_KEYS: set[str] = {"model", "temperature", "max_tokens", "api_key", *_BASE_URL_KEYS}
+_LLM_KEYS: set[str] = {"model", "temperature", "max_tokens", "api_key", "enable_vision",
+                       *_BASE_URL_KEYS}
 _EMBEDDER_KEYS = {"model", "api_key", "embedding_dims", *_BASE_URL_KEYS}
 # mem0 settings with no effect here: accepted, with one warning naming them
-_IGNORED_LLM_KEYS = frozenset({"top_p", "top_k", "enable_vision", "vision_details", "reasoning_effort",
+_IGNORED_LLM_KEYS = frozenset({"top_p", "top_k", "vision_details", "reasoning_effort",
                      "http_client_proxies", "models", "route", "site_url", "app_name", "store",
                      "response_callback", "lmstudio_response_format"})
 _IGNORED_EMBEDDER_KEYS = frozenset({"model_kwargs", "http_client_proxies", "memory_add_embedding_type",
@@ -151,6 +152,8 @@ def _llm(config: dict[str, Any]) -> dict[str, Any]:
     for key in ("temperature", "max_tokens"):
         if given.get(key) is not None:
             out[key] = given[key]
+    if given.get("enable_vision") is not None:  # mem0's name for llm.vision
+        out["vision"] = bool(given["enable_vision"])
     return out
 
 

@@ -2,7 +2,8 @@
 
 Accepts a string, one dict, a list of dicts, and message objects from LangChain
 (`.type` + `.content`) or LlamaIndex (`.role` + `.content`), recognised by shape so that
-`core` never imports a framework.
+`core` never imports a framework. Image parts (see `core.images`) are kept as their URLs
+under the message's `images` key, beside its text.
 """
 
 from __future__ import annotations
@@ -11,29 +12,45 @@ from collections.abc import Iterable
 from typing import Any
 
 from mem_integrations.core.errors import InvalidInputError
+from mem_integrations.core.images import image_url_of
 
-Message = dict[str, str]
+# {"role", "content"} and optionally "name" (str) and "images" (a list of image URLs)
+Message = dict[str, Any]
 
 _ROLE_ALIASES = {"human": "user", "ai": "assistant", "chatbot": "assistant", "model": "assistant"}
 
 
-def _text_of(content: Any) -> str:
-    """Message content as text; multimodal parts keep only their text."""
+def _content_of(content: Any) -> tuple[str, list[str]]:
+    """Message content as text and the URLs of its image parts. A single image part (mem0's
+    shape) is an image without text; other multimodal parts keep only their text."""
     if content is None:
-        return ""
+        return "", []
     if isinstance(content, str):
-        return content
+        return content, []
+    if isinstance(content, dict) and (url := image_url_of(content)) is not None:
+        return "", [url]
     if isinstance(content, list):
-        parts = []
+        parts: list[str] = []
+        images: list[str] = []
         for part in content:
             if isinstance(part, str):
                 parts.append(part)
             elif isinstance(part, dict) and part.get("type") == "text":
                 parts.append(str(part.get("text", "")))
+            elif (url := image_url_of(part)) is not None:
+                images.append(url)
             elif hasattr(part, "text") and isinstance(part.text, str):
                 parts.append(part.text)
-        return "\n".join(p for p in parts if p)
+        return "\n".join(p for p in parts if p), images
     raise InvalidInputError(f"message content must be text, got {type(content).__name__}")
+
+
+def _message(role: str, content: Any) -> Message:
+    text, images = _content_of(content)
+    out: Message = {"role": role, "content": text}
+    if images:
+        out["images"] = images
+    return out
 
 
 def _role_of(raw: Any) -> str:
@@ -48,13 +65,13 @@ def _one(message: Any) -> Message:
     if isinstance(message, dict):
         if "content" not in message:
             raise InvalidInputError(f"message dict needs a 'content' key: {message!r}")
-        out = {"role": _role_of(message.get("role", "user")), "content": _text_of(message["content"])}
+        out = _message(_role_of(message.get("role", "user")), message["content"])
         if message.get("name"):
             out["name"] = str(message["name"])
         return out
     if hasattr(message, "content") and (hasattr(message, "type") or hasattr(message, "role")):
         role = getattr(message, "role", None) or getattr(message, "type", None)
-        return {"role": _role_of(role), "content": _text_of(message.content)}
+        return _message(_role_of(role), message.content)
     raise InvalidInputError(
         f"cannot read a message from {type(message).__name__}: pass a string, a dict "
         "with 'role' and 'content', or a list of them"
@@ -69,12 +86,29 @@ def normalize_messages(messages: Any) -> list[Message]:
         items = [_one(messages)]
     else:
         items = [_one(m) for m in messages]
-    kept = [m for m in items if m["role"] != "system" and m["content"].strip()]
+    kept = [m for m in items if m["role"] != "system" and (m["content"].strip() or m.get("images"))]
     if not kept:
         raise InvalidInputError("messages are empty: there is nothing to remember")
     return kept
 
 
+def without_images(messages: list[Message]) -> tuple[list[Message], int]:
+    """The messages with their images dropped (messages left empty go too), and how many
+    images were dropped."""
+    dropped = sum(len(m.get("images", ())) for m in messages)
+    texts = [{k: v for k, v in m.items() if k != "images"} for m in messages]
+    return [m for m in texts if m["content"].strip()], dropped
+
+
 def render_transcript(messages: list[Message]) -> str:
-    """The conversation as plain lines for a prompt."""
-    return "\n".join(f"{m['role']}: {m['content'].strip()}" for m in messages)
+    """The conversation as plain lines for a prompt; an image is shown as a marker that
+    names it ("[image 1]"), the image itself going beside the transcript."""
+    lines: list[str] = []
+    count = 0
+    for m in messages:
+        markers = []
+        for _ in m.get("images", ()):
+            count += 1
+            markers.append(f"[image {count}]")
+        lines.append(" ".join([f"{m['role']}:", *filter(None, [m['content'].strip()]), *markers]))
+    return "\n".join(lines)

@@ -116,6 +116,9 @@ class AddResult(_Result):
 
     results: list[MemoryEvent] = Field(default_factory=list)
     relations: list[Relation] | None = None
+    skipped_images: int | None = Field(
+        default=None, description="Images in the messages that were not read (the LLM has "
+        "no vision, or infer=False): set only when some were skipped.")
 
 
 class SearchResult(_Result):

@@ -11,6 +11,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from mem_integrations.core.config import ExtractionConfig, ReconcileConfig
 from mem_integrations.core.errors import LLMResponseError
+from mem_integrations.core.images import IMAGE_CATEGORY
 from mem_integrations.core.messages import Message, render_transcript
 from mem_integrations.core.pipeline import prompts
 from mem_integrations.core.pipeline.parsing import UnparseableReply, parse_json_object
@@ -48,11 +49,13 @@ class Extractor(Protocol):
     """Judgement steps of the add pipeline."""
 
     uses_llm: bool
+    # whether image parts of messages can be shown to it (see core.images)
+    vision: bool
 
     async def extract(self, messages: list[Message], *, prompt: str | None = None,
                       graph: bool = False) -> Extraction:
-        """Facts worth remembering in `messages`, and with `graph` the entities and
-        relations among them (one call)."""
+        """Facts worth remembering in `messages` (their images too, with `vision`), and
+        with `graph` the entities and relations among them (one call)."""
         ...
 
     async def reconcile(self, data: ReconcileInput) -> Decisions:
@@ -73,13 +76,14 @@ class LLMExtractor:
     uses_llm = True
 
     def __init__(self, chat: ChatModel, extraction: ExtractionConfig, reconcile: ReconcileConfig,
-                 *, parse_retries: int = 1) -> None:
+                 *, parse_retries: int = 1, vision: bool = False) -> None:
         self.chat = chat
+        self.vision = vision
         self.extraction = extraction
         self.reconcile_config = reconcile
         self.parse_retries = parse_retries
 
-    async def _ask_json(self, messages: list[dict[str, str]], schema: dict[str, Any],
+    async def _ask_json(self, messages: list[dict[str, Any]], schema: dict[str, Any],
                         name: str) -> dict[str, Any]:
         last_text: str | None = None
         try:
@@ -105,14 +109,21 @@ class LLMExtractor:
 
     async def extract(self, messages: list[Message], *, prompt: str | None = None,
                       graph: bool = False) -> Extraction:
+        # the caller drops images a model without vision cannot see, so any left are shown
+        images = [url for m in messages for url in m.get("images", ())]
         request = prompts.extraction_messages(render_transcript(messages), self.extraction,
                                               today=date.today(), custom_prompt=prompt,
-                                              graph=graph)
-        payload = await self._ask_json(request, extraction_schema(graph), "extraction")
+                                              graph=graph, images=images)
+        payload = await self._ask_json(request, extraction_schema(graph, bool(images)),
+                                       "extraction")
         try:
-            return read_extraction(payload)
+            extraction = read_extraction(payload)
         except UnparseableReply as exc:
             raise LLMResponseError(f"the LLM's extraction reply is malformed: {exc}") from exc
+        for fact in extraction.facts:
+            if fact.image and IMAGE_CATEGORY not in fact.categories:
+                fact.categories.append(IMAGE_CATEGORY)
+        return extraction
 
     async def reconcile(self, data: ReconcileInput) -> Decisions:
         graph = data.relations is not None

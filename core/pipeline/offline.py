@@ -86,6 +86,7 @@ class OfflineExtractor:
     """Rule-based stand-in for the LLM; makes no network call."""
 
     uses_llm = False
+    vision = False
 
     async def extract(self, messages: list[Message], *, prompt: str | None = None,
                       graph: bool = False) -> Extraction:

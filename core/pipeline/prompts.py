@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 from mem_integrations.core.config import ExtractionConfig
 
@@ -46,6 +47,12 @@ RELATIONS lists existing relations (with integer ids) and NEW_RELATIONS the ones
 learned. In "invalidate", give the ids of existing relations the new information makes \
 no longer true (for example an old address after a move); an empty list if none."""
 
+IMAGE_EXTRACTION = """\
+Images from the conversation follow it, each after its marker ("[image 1]"). Take facts \
+from them as from the messages (what they show about the user, their things, places and \
+plans; not a description of the picture), and set "image": true on a fact taken from an \
+image, false otherwise."""
+
 PROCEDURE_INSTRUCTIONS = """\
 Summarise the agent's work in this conversation as a procedure another agent can follow: \
 the task, the steps taken in order with their key inputs and outputs, decisions and \
@@ -54,10 +61,12 @@ preamble."""
 
 
 def extraction_messages(transcript: str, config: ExtractionConfig, *, today: date,
-                        custom_prompt: str | None = None, graph: bool = False
-                        ) -> list[dict[str, str]]:
+                        custom_prompt: str | None = None, graph: bool = False,
+                        images: list[str] | None = None) -> list[dict[str, Any]]:
     """The one extraction call. `custom_prompt` (per add) or `config.prompt` replace the
-    instructions; include/exclude rules and categories are appended either way."""
+    instructions; include/exclude rules and categories are appended either way. `images`
+    (URLs, for a vision model) follow the transcript as image parts, each after its
+    "[image N]" marker, in the same user message."""
     parts = [custom_prompt or config.prompt or EXTRACTION_INSTRUCTIONS]
     if config.include:
         parts.append(f"Only keep facts about: {config.include}")
@@ -69,16 +78,25 @@ def extraction_messages(transcript: str, config: ExtractionConfig, *, today: dat
     else:
         parts.append("Leave categories empty.")
     parts.append(f"Today is {today.isoformat()}.")
+    if images:
+        parts.append(IMAGE_EXTRACTION)
+    fact = '{"text": "...", "categories": ["..."]' + (', "image": false}' if images else '}')
     if graph:
         parts.append(GRAPH_EXTRACTION)
-        parts.append('Reply with JSON only: {"facts": [{"text": "...", "categories": ["..."]}], '
+        parts.append(f'Reply with JSON only: {{"facts": [{fact}], '
                      '"entities": [{"name": "...", "type": "..."}], '
                      '"relations": [{"source": "...", "relation": "...", "target": "..."}]}')
     else:
-        parts.append('Reply with JSON only: {"facts": [{"text": "...", "categories": ["..."]}]}')
+        parts.append(f'Reply with JSON only: {{"facts": [{fact}]}}')
+    user: str | list[dict[str, Any]] = f"Conversation:\n{transcript}"
+    if images:
+        user = [{"type": "text", "text": user}]
+        for number, url in enumerate(images, 1):
+            user.append({"type": "text", "text": f"[image {number}]"})
+            user.append({"type": "image_url", "image_url": {"url": url}})
     return [
         {"role": "system", "content": "\n\n".join(parts)},
-        {"role": "user", "content": f"Conversation:\n{transcript}"},
+        {"role": "user", "content": user},
     ]
 
 

@@ -21,6 +21,8 @@ class Fact(BaseModel):
     # at most core.records.MAX_MEMORY_CHARS: a runaway reply is dropped, not stored
     text: str = Field(min_length=1, max_length=20_000)
     categories: list[str] = Field(default_factory=list)
+    # set by a vision model on a fact it read from an image of the messages
+    image: bool = False
 
     @field_validator("text")
     @classmethod
@@ -40,6 +42,13 @@ class Fact(BaseModel):
         if not isinstance(value, (list, tuple)):  # 5, true, {...}: not categories
             return []
         return [str(v) for v in value if v]
+
+    @field_validator("image", mode="before")
+    @classmethod
+    def _flag(cls, value: Any) -> bool:
+        # lenient: "true", 1 or a missing value from a model that half-follows the schema
+        return value is True or (isinstance(value, str) and value.strip().lower() == "true") \
+            or value == 1
 
 
 class Operation(BaseModel):
@@ -205,12 +214,22 @@ GRAPH_EXTRACTION_PROPERTIES: dict[str, Any] = {
 }
 
 
-def extraction_schema(graph: bool) -> dict[str, Any]:
-    if not graph:
-        return EXTRACTION_SCHEMA
-    return {**EXTRACTION_SCHEMA,
-            "properties": {**EXTRACTION_SCHEMA["properties"], **GRAPH_EXTRACTION_PROPERTIES},
-            "required": ["facts", "entities", "relations"]}
+def _with_image_flag(schema: dict[str, Any]) -> dict[str, Any]:
+    """The extraction schema whose facts carry `"image": true|false` (only asked for when
+    images are shown, so a text-only add keeps the smaller schema)."""
+    items = schema["properties"]["facts"]["items"]
+    facts = {**schema["properties"]["facts"], "items": {
+        **items, "properties": {**items["properties"], "image": {"type": "boolean"}},
+        "required": [*items["required"], "image"]}}
+    return {**schema, "properties": {**schema["properties"], "facts": facts}}
+
+
+def extraction_schema(graph: bool, images: bool = False) -> dict[str, Any]:
+    schema = EXTRACTION_SCHEMA if not graph else {
+        **EXTRACTION_SCHEMA,
+        "properties": {**EXTRACTION_SCHEMA["properties"], **GRAPH_EXTRACTION_PROPERTIES},
+        "required": ["facts", "entities", "relations"]}
+    return _with_image_flag(schema) if images else schema
 
 
 def reconcile_schema(graph: bool) -> dict[str, Any]:

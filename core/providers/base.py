@@ -28,13 +28,15 @@ class ChatModel(Protocol):
 
     async def complete(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         *,
         json_schema: dict[str, Any] | None = None,
         schema_name: str = "reply",
     ) -> ChatReply:
         """Answer `messages`. With `json_schema`, ask the provider for JSON of that shape
-        by whatever means it supports; the caller still parses tolerantly."""
+        by whatever means it supports; the caller still parses tolerantly. A message's
+        content is text, or OpenAI's list of text and image_url parts when images are
+        shown to a vision model (`llm.vision`)."""
         ...
 
 

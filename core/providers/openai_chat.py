@@ -56,7 +56,7 @@ class OpenAIChatModel:
 
     async def complete(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         *,
         json_schema: dict[str, Any] | None = None,
         schema_name: str = "reply",

@@ -53,8 +53,22 @@ class ChatCall:
 
     @property
     def user(self) -> str:
-        return "\n".join(m.get("content") or "" for m in self.body.get("messages", [])
+        """The text of the user messages (the text parts of multimodal content)."""
+        return "\n".join(_text(m.get("content")) for m in self.body.get("messages", [])
                          if m.get("role") == "user")
+
+    @property
+    def image_urls(self) -> list[str]:
+        """The URLs of the image parts the request carried, in order."""
+        return [part["image_url"]["url"] for m in self.body.get("messages", [])
+                if isinstance(m.get("content"), list)
+                for part in m["content"] if part.get("type") == "image_url"]
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if p.get("type") == "text")
+    return content or ""
 
 
 def estimate_tokens(text: str) -> int:
