@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible server on 127.0.0.1, for tests and benchmarks.
 
-It speaks `/v1/chat/completions` (text, JSON or tool-call replies) and `/v1/embeddings`
-over real HTTP, so the `openai`
+It speaks `/v1/chat/completions` (text, JSON or tool-call replies; `stream=True` answers
+with server-sent-event chunks) and `/v1/embeddings` over real HTTP, so the `openai`
 client's request building, retries and parsing are exercised for real; only the model
 is replaced. Replies come from a queue (`queue(...)`) and, when the queue is empty, from
 a `responder` function. Faults (HTTP status, delay) can be queued too. Every chat call is
@@ -245,6 +245,29 @@ class ScriptedLLMServer:
                       "total_tokens": call.prompt_tokens + completion},
         }
 
+    def _stream(self, completion: dict[str, Any], body: dict[str, Any]) -> bytes:
+        """A completion as the server-sent events of `stream=True`: the role, the text a
+        word at a time (so a client sees several chunks), tool calls, the finish reason,
+        the usage when `stream_options.include_usage` asks for it, then `[DONE]`."""
+        choice = completion["choices"][0]
+        message = choice["message"]
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+        deltas += [{"content": piece}
+                   for piece in re.findall(r"\S+\s*|\s+", message.get("content") or "")]
+        if message.get("tool_calls"):
+            deltas.append({"tool_calls": [{"index": i, **c}
+                                          for i, c in enumerate(message["tool_calls"])]})
+        head = {k: completion[k] for k in ("id", "created", "model")}
+        chunks = [{**head, "object": "chat.completion.chunk",
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                  for delta in deltas]
+        chunks[-1]["choices"][0]["finish_reason"] = choice["finish_reason"]
+        if (body.get("stream_options") or {}).get("include_usage"):
+            chunks.append({**head, "object": "chat.completion.chunk", "choices": [],
+                           "usage": completion["usage"]})
+        events = [f"data: {json.dumps(chunk)}\n\n" for chunk in chunks] + ["data: [DONE]\n\n"]
+        return "".join(events).encode()
+
     def _embeddings(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.embedding_calls += 1
@@ -277,6 +300,9 @@ class ScriptedLLMServer:
                     return self._send(400, {"error": {"message": "invalid JSON"}})
                 if self.path.endswith("/chat/completions"):
                     status, payload = server._chat(body)
+                    if status == 200 and body.get("stream"):
+                        return self._send_bytes(200, server._stream(payload, body),
+                                                "text/event-stream")
                 elif self.path.endswith("/embeddings"):
                     status, payload = server._embeddings(body)
                 else:
@@ -284,9 +310,11 @@ class ScriptedLLMServer:
                 self._send(status, payload)
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
+                self._send_bytes(status, json.dumps(payload).encode(), "application/json")
+
+            def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
