@@ -43,6 +43,7 @@ from mem_integrations.core.filters import (
 )
 from mem_integrations.core.graph.base import GraphStore, RelationRecord, name_key
 from mem_integrations.core.history.base import HistoryStore
+from mem_integrations.core.imports import ImportedMemory, ImportResult, import_records
 from mem_integrations.core.images import ImagesSkippedWarning, check_images
 from mem_integrations.core.journal import (
     MemoryDelete,
@@ -697,6 +698,14 @@ class AsyncMemory:
                 await self.writer.commit(Writes(ops, {i: vectors[i] for i in memory_ids}),
                                          dict(key))
         return [events[i] for i in checked]
+
+    async def import_records(self, memories: Sequence[ImportedMemory],
+                             history: Sequence[HistoryEntry] = ()) -> ImportResult:
+        """Write memories made elsewhere (a migration from mem0) exactly as they were —
+        their ids, text, hash, scope, metadata and times — embedded with this memory's
+        embedder, and their history entries under their own ids and times. Idempotent: an
+        interrupted import run again ends with one copy of everything. See `core.imports`."""
+        return await import_records(self, memories, history)
 
     async def delete_all(self, *, user_id: str | None = None, agent_id: str | None = None,
                          run_id: str | None = None) -> MessageResult:

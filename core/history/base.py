@@ -74,6 +74,12 @@ class HistoryStore(Protocol):
         """Every applied change to one memory, oldest first."""
         ...
 
+    def import_entries(self, entries: list[HistoryEntry]) -> int:
+        """Write history entries made elsewhere (a migration), applied, under their own
+        ids and times, after what is there, in the order given; an id already present is
+        skipped, so importing again adds nothing. Returns how many were new."""
+        ...
+
     # --- pending adds --------------------------------------------------------------------
 
     def save_pending(self, messages: list[dict[str, str]], scope: dict[str, str],

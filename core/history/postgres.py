@@ -278,6 +278,21 @@ class PostgresHistory:
                              actor_id=r[7], role=r[8], user_id=r[9], agent_id=r[10],
                              run_id=r[11]) for r in rows]
 
+    def import_entries(self, entries: list[HistoryEntry]) -> int:
+        batch_id = uuid.uuid4().hex
+        insert = sql.SQL(
+            f"INSERT INTO {{}} ({HISTORY_COLUMNS}, batch_id, applied, owner_key)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s, TRUE, %s)"
+            " ON CONFLICT (id) DO NOTHING").format(self._history)
+
+        def write(conn: psycopg.Connection[Any]) -> int:
+            return sum(conn.execute(insert, (
+                e.id, e.memory_id, e.event.value, e.old_memory, e.new_memory, e.created_at,
+                e.is_deleted, e.actor_id, e.role, e.user_id, e.agent_id, e.run_id,
+                batch_id, self.owner_key)).rowcount for e in entries)
+
+        return self._transaction(write)
+
     # --- pending adds --------------------------------------------------------------------
 
     def save_pending(self, messages: list[dict[str, str]], scope: dict[str, str],

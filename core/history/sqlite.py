@@ -151,6 +151,20 @@ class SQLiteHistory:
                              is_deleted=bool(r[6]), actor_id=r[7], role=r[8], user_id=r[9],
                              agent_id=r[10], run_id=r[11]) for r in rows]
 
+    def import_entries(self, entries: list[HistoryEntry]) -> int:
+        batch_id = uuid.uuid4().hex
+        with self._transaction() as conn:
+            before = conn.total_changes
+            # INSERT OR IGNORE on the UNIQUE id: an entry imported before is left as it is
+            conn.executemany(
+                "INSERT OR IGNORE INTO history (id, memory_id, event, old_memory, new_memory,"
+                " created_at, is_deleted, actor_id, role, user_id, agent_id, run_id,"
+                " batch_id, applied) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+                [(e.id, e.memory_id, e.event.value, e.old_memory, e.new_memory,
+                  e.created_at.isoformat(), int(e.is_deleted), e.actor_id, e.role, e.user_id,
+                  e.agent_id, e.run_id, batch_id) for e in entries])
+            return conn.total_changes - before
+
     # --- pending adds --------------------------------------------------------------------
 
     def save_pending(self, messages: list[dict[str, str]], scope: dict[str, str],

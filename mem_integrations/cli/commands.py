@@ -3,6 +3,7 @@
 
     memories.py   add, search, list, history, delete, demo
     importing.py  import
+    migrating.py  migrate mem0
     servers.py    serve (REST), mcp
     doctor.py     doctor
 
@@ -20,7 +21,7 @@ from typing import Annotated
 
 import typer
 
-from mem_integrations.cli import memories, servers
+from mem_integrations.cli import memories, migrating, servers
 from mem_integrations.cli.common import State
 from mem_integrations.cli.doctor import doctor
 from mem_integrations.cli.importing import import_
@@ -61,6 +62,7 @@ app.command("list")(memories.list_memories)
 app.command()(memories.history)
 app.command()(memories.delete)
 app.command("import")(import_)
+app.add_typer(migrating.app, name="migrate")
 app.command()(servers.serve)
 app.command()(servers.mcp)
 app.command()(memories.demo)

@@ -1,0 +1,118 @@
+"""Writing memories made elsewhere (a migration from mem0, a restore) as they were: under
+their own ids, with their own text, hash, times and history.
+
+`AsyncMemory.import_records` is the public entry; this module does the work, so the
+engine file only forwards to it. Importing is idempotent — memories are upserted by id,
+history entries are inserted by id and skipped when present — so an import a crash
+interrupted is finished by running it again, and never leaves two copies of anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from mem_integrations.core.models import HistoryEntry
+from mem_integrations.core.records import (
+    ACTOR_ID,
+    CATEGORIES,
+    CREATED_AT,
+    DATA,
+    HASH,
+    MEMORY_TYPE,
+    METADATA,
+    ROLE,
+    UPDATED_AT,
+    check_metadata,
+    check_text,
+    content_hash,
+)
+from mem_integrations.core.scope import Scope
+from mem_integrations.core.stores.base import Point
+
+if TYPE_CHECKING:
+    from mem_integrations.core.async_memory import AsyncMemory
+
+__all__ = ["ImportedMemory", "ImportResult", "import_records"]
+
+
+class ImportedMemory(BaseModel):
+    """A memory as another store kept it, written back exactly (`import_records`)."""
+
+    id: str = Field(description="A UUID; importing the same id again replaces the memory.")
+    text: str
+    hash: str | None = Field(None, description="Kept as given (mem0: md5 of the text); "
+                                               "computed when absent.")
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    actor_id: str | None = None
+    role: str | None = None
+    memory_type: str | None = None
+    categories: list[str] | None = None
+
+
+class ImportResult(BaseModel):
+    """What one `import_records` call wrote."""
+
+    memories: int = 0
+    history_new: int = 0
+    history_present: int = 0
+
+
+def _payload(item: ImportedMemory, scope: dict[str, str], text: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        DATA: text,
+        HASH: item.hash or content_hash(text),
+        CREATED_AT: item.created_at.isoformat() if item.created_at else None,
+        UPDATED_AT: item.updated_at.isoformat() if item.updated_at else None,
+        METADATA: check_metadata(item.metadata) or None,
+        ROLE: item.role,
+        ACTOR_ID: item.actor_id,
+        MEMORY_TYPE: item.memory_type,
+        CATEGORIES: item.categories or None,
+        **scope,
+    }
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+async def import_records(memory: AsyncMemory, memories: Sequence[ImportedMemory],
+                         history: Sequence[HistoryEntry] = ()) -> ImportResult:
+    """Write `memories` (embedded with the memory's own embedder) and `history` verbatim.
+
+    Every memory is validated before anything is written. History goes first: a crash
+    after it and before the memories leaves entries that the rerun skips, and the
+    memories it then writes — never a memory without its history."""
+    from mem_integrations.core.async_memory import _check_memory_id
+
+    checked: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+    for item in memories:
+        scope = Scope.of("import_records", user_id=item.user_id, agent_id=item.agent_id,
+                         run_id=item.run_id).ids()
+        text = check_text(item.text)
+        checked.append((_check_memory_id(item.id), scope, _payload(item, scope, text)))
+    entries = [entry.model_copy(update={"memory_id": _check_memory_id(entry.memory_id)})
+               for entry in history]
+    await memory.open()
+    new = await asyncio.to_thread(memory.history_store.import_entries, entries) \
+        if entries else 0
+    if checked:
+        vectors = await memory.embedder.embed([p[DATA] for _, _, p in checked], "document")
+        groups: dict[tuple[tuple[str, str], ...], list[Point]] = {}
+        for (memory_id, scope, payload), vector in zip(checked, vectors, strict=True):
+            groups.setdefault(tuple(sorted(scope.items())), []).append(Point(
+                id=memory_id, vector=vector, payload=payload,
+                sparse=memory.lexical.document(payload[DATA])))
+        for key, points in groups.items():
+            # under the scope's lock, so no add of the same scope plans on a half-written set
+            async with memory.writer.lock(dict(key)):
+                await asyncio.to_thread(memory.store.upsert, points)
+    return ImportResult(memories=len(checked), history_new=new,
+                        history_present=len(entries) - new)

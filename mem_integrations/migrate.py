@@ -1,0 +1,280 @@
+"""Moving a mem0 store's data here: `migrate_from_mem0(memory, Mem0Source(...))`, and the
+`mem-integrations migrate mem0` command.
+
+What is read, never written:
+
+* the Qdrant collection mem0 wrote (qdrant-client local mode `path=`, mem0's default, or a
+  server `url=`). A local path is copied to a temporary directory first and opened there:
+  local mode takes a lock on the folder and may rewrite its files, and mem0 may be running;
+* the SQLite history (`history_db_path`), opened read-only.
+
+What is written, through `AsyncMemory.import_records`: every memory under its mem0 id,
+with its text, mem0's hash, its scope ids, its metadata (mem0 keeps custom metadata at
+the top level of the payload), actor_id / role / memory_type and created/updated times;
+and every history row under its mem0 id, in mem0's order, including the rows of memories
+mem0 has since deleted. Memories are always embedded again with the target's embedder:
+the source vectors come from whatever model mem0 was configured with, and searching them
+with another would be wrong, while re-embedding with the same model gives the same
+vectors — so this is correct in both cases, at the cost of one embedding pass.
+
+Resumable: ids are mem0's and writes are upserts, history rows are skipped when already
+present, so a run a crash interrupted, run again, ends with exactly one copy of everything.
+
+Not migrated: mem0's graph (Neo4j or Kuzu) — relations stay in the source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sqlite3
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mem_integrations.core.async_memory import AsyncMemory
+from mem_integrations.core.errors import ConfigurationError, InvalidInputError, StoreError
+from mem_integrations.core.imports import ImportedMemory
+from mem_integrations.core.models import Event, HistoryEntry
+from mem_integrations.core.scope import SCOPE_KEYS
+from mem_integrations.core.sync_memory import Memory
+
+__all__ = ["Mem0Source", "MigrationSummary", "amigrate_from_mem0", "migrate_from_mem0"]
+
+# mem0's own payload keys; every other key is the user's metadata (mem0 stores it flat)
+_FIELDS = {"data", "hash", "created_at", "updated_at", "actor_id", "role", "memory_type",
+           *SCOPE_KEYS}
+# derived by mem0 2.x for its BM25 index: rebuilt here from the text, not metadata
+_DERIVED = {"text_lemmatized"}
+_EVENTS = {e.value: e for e in Event}
+
+
+@dataclass
+class Mem0Source:
+    """Where a mem0 store lives. Give `qdrant_path` (mem0's default embedded Qdrant) or
+    `qdrant_url`; `history_db_path` is optional (without it, no history is moved)."""
+
+    qdrant_path: Path | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    collection: str = "mem0"
+    history_db_path: Path | None = None
+
+    def check(self) -> None:
+        """Raise `ConfigurationError` unless exactly one Qdrant location exists."""
+        if (self.qdrant_path is None) == (self.qdrant_url is None):
+            raise ConfigurationError("give the mem0 Qdrant store as a local path "
+                                     "(--qdrant-path) or a server URL (--qdrant-url), one of them")
+        if self.qdrant_path is not None and not Path(self.qdrant_path).is_dir():
+            raise ConfigurationError(f"no mem0 Qdrant folder at {self.qdrant_path}: pass the "
+                                     "`path` of mem0's qdrant vector_store config")
+        if self.history_db_path is not None and not Path(self.history_db_path).is_file():
+            raise ConfigurationError(f"no mem0 history database at {self.history_db_path}: "
+                                     "pass mem0's `history_db_path` (default ~/.mem0/history.db)")
+
+
+@dataclass
+class MigrationSummary:
+    """What a migration did: memories per scope, history rows, and what was skipped."""
+
+    memories: int = 0
+    per_scope: Counter[str] = field(default_factory=Counter)
+    history_new: int = 0
+    history_present: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(mem0 id, why) for every memory or history row not moved."""
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The summary as plain lines, for the CLI and logs."""
+        out = [f"memories: {self.memories}"]
+        out += [f"  {scope}: {n}" for scope, n in sorted(self.per_scope.items())]
+        out.append(f"history rows: {self.history_new} new, {self.history_present} already here")
+        out.append(f"skipped: {len(self.skipped)}")
+        out += [f"  {item}: {why}" for item, why in self.skipped]
+        out += self.notes
+        return out
+
+
+def _time(value: Any) -> datetime | None:
+    """A mem0 timestamp (ISO text, naive meaning UTC as mem0 writes it), or None."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def memory_of(memory_id: str, payload: dict[str, Any]) -> ImportedMemory:
+    """Our record of one mem0 point (its payload as mem0's `_create_memory` writes it)."""
+    metadata = {k: v for k, v in payload.items() if k not in _FIELDS and k not in _DERIVED}
+    return ImportedMemory(
+        id=memory_id, text=payload.get("data") or "", hash=payload.get("hash"),
+        metadata=metadata or None, created_at=_time(payload.get("created_at")),
+        updated_at=_time(payload.get("updated_at")),
+        **{k: str(payload[k]) for k in ("user_id", "agent_id", "run_id", "actor_id", "role",
+                                        "memory_type") if payload.get(k)})
+
+
+@contextmanager
+def _qdrant(source: Mem0Source) -> Iterator[Any]:
+    """A qdrant-client on the source: on a copy of a local folder, so the original is
+    neither locked nor modified."""
+    from qdrant_client import QdrantClient
+
+    if source.qdrant_url is not None:
+        client = QdrantClient(url=source.qdrant_url, api_key=source.qdrant_api_key)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    with tempfile.TemporaryDirectory(prefix="mem0-migrate-") as tmp:
+        copy = Path(tmp) / "qdrant"
+        # the lock file belongs to whoever has the original open
+        shutil.copytree(str(source.qdrant_path), copy, ignore=shutil.ignore_patterns(".lock"))
+        client = QdrantClient(path=str(copy))
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+def read_points(source: Mem0Source, page: int = 256) -> list[tuple[str, dict[str, Any]]]:
+    """Every (id, payload) of the mem0 collection, in Qdrant's id order."""
+    with _qdrant(source) as client:
+        if not client.collection_exists(source.collection):
+            names = [c.name for c in client.get_collections().collections]
+            raise ConfigurationError(f"no collection {source.collection!r} in the mem0 Qdrant "
+                                     f"store (it has {names}): pass --collection")
+        points: list[tuple[str, dict[str, Any]]] = []
+        offset = None
+        while True:
+            records, offset = client.scroll(source.collection, limit=page, offset=offset,
+                                            with_payload=True, with_vectors=False)
+            points += [(str(r.id), dict(r.payload or {})) for r in records]
+            if offset is None:
+                return points
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """mem0's history rows, in the order mem0 wrote them (rowid), read-only."""
+    try:
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the mem0 history at {path}: {exc}") from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM history ORDER BY rowid")]
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path} is not a mem0 history database ({exc}): pass mem0's "
+                         "`history_db_path`") from exc
+    finally:
+        conn.close()
+
+
+def history_of(row: dict[str, Any], scope: dict[str, str]) -> HistoryEntry:
+    """Our entry for one mem0 history row. mem0 keeps the memory's created_at on every
+    row and the change's time in updated_at, so the change happened at updated_at."""
+    event = _EVENTS.get(str(row.get("event", "")).upper())
+    if event is None:
+        raise InvalidInputError(f"unknown event {row.get('event')!r}")
+    when = _time(row.get("updated_at")) or _time(row.get("created_at"))
+    if when is None:
+        raise InvalidInputError("no time")
+    memory_id = str(uuid.UUID(str(row["memory_id"])))  # a ValueError is reported as a skip
+    return HistoryEntry(id=str(row["id"]), memory_id=memory_id, event=event,
+                        old_memory=row.get("old_memory"), new_memory=row.get("new_memory"),
+                        created_at=when, is_deleted=bool(row.get("is_deleted")),
+                        actor_id=row.get("actor_id"), role=row.get("role"), **scope)
+
+
+Progress = Callable[[int, int], None]
+"""Called after each batch with (memories done, memories in all)."""
+
+
+async def amigrate_from_mem0(memory: AsyncMemory, source: Mem0Source, *, batch_size: int = 64,
+                             progress: Progress | None = None) -> MigrationSummary:
+    """Copy a mem0 store's memories and history into `memory`. Safe to run again."""
+    source.check()
+    if batch_size < 1:
+        raise InvalidInputError("batch_size must be at least 1")
+    summary = MigrationSummary()
+    memories: list[ImportedMemory] = []
+    for memory_id, payload in read_points(source):
+        try:
+            item = memory_of(memory_id, payload)
+            if not item.text.strip():
+                raise InvalidInputError("no text (payload key `data`)")
+            if not any((item.user_id, item.agent_id, item.run_id)):
+                raise InvalidInputError("no user_id, agent_id or run_id")
+        except (InvalidInputError, ValueError) as exc:
+            summary.skipped.append((memory_id, f"memory: {exc}"))
+            continue
+        memories.append(item)
+    scopes = {m.id: {k: v for k in SCOPE_KEYS if (v := getattr(m, k))} for m in memories}
+    history: dict[str, list[HistoryEntry]] = {}
+    rows = read_history(source.history_db_path) if source.history_db_path else []
+    if source.history_db_path is None:
+        summary.notes.append("no history database given: history not migrated")
+    for row in rows:
+        try:
+            entry = history_of(row, scopes.get(str(row.get("memory_id")), {}))
+        except (InvalidInputError, ValueError, KeyError) as exc:
+            summary.skipped.append((str(row.get("id")), f"history row: {exc}"))
+            continue
+        history.setdefault(entry.memory_id, []).append(entry)
+    live = {m.id for m in memories}
+    # rows of memories mem0 has deleted go first, in one batch: they belong to no memory
+    orphans = [e for mid, entries in history.items() if mid not in live for e in entries]
+    if orphans:
+        await _write(memory, [], orphans, summary)
+    for start in range(0, len(memories), batch_size):
+        batch = memories[start:start + batch_size]
+        for item in await _write(memory, batch,
+                                 [e for m in batch for e in history.get(m.id, [])], summary):
+            summary.per_scope[", ".join(f"{k}={v}" for k, v in scopes[item.id].items())] += 1
+        if progress is not None:
+            progress(start + len(batch), len(memories))
+    summary.notes.append("relations (mem0's graph) are not migrated")
+    return summary
+
+
+async def _write(memory: AsyncMemory, batch: list[ImportedMemory], entries: list[HistoryEntry],
+                 summary: MigrationSummary) -> list[ImportedMemory]:
+    """Import one batch; returns the memories written. A memory we cannot store
+    (metadata keys we do not accept, say) is skipped, with its history, not the batch."""
+    try:
+        result = await memory.import_records(batch, entries)
+    except InvalidInputError as exc:
+        if len(batch) <= 1:
+            summary.skipped += [(m.id, f"memory: {exc}") for m in batch]
+            return []
+        written: list[ImportedMemory] = []
+        for item in batch:
+            written += await _write(memory, [item],
+                                    [e for e in entries if e.memory_id == item.id], summary)
+        return written
+    summary.memories += result.memories
+    summary.history_new += result.history_new
+    summary.history_present += result.history_present
+    return batch
+
+
+def migrate_from_mem0(memory: Memory | AsyncMemory, source: Mem0Source, *, batch_size: int = 64,
+                      progress: Progress | None = None) -> MigrationSummary:
+    """Blocking `amigrate_from_mem0`: copy a mem0 store's memories and history into
+    `memory` (a `Memory`, or an `AsyncMemory` when no event loop is running here)."""
+    if isinstance(memory, Memory):
+        return memory.run(amigrate_from_mem0(memory.async_memory, source,
+                                             batch_size=batch_size, progress=progress))
+    return asyncio.run(amigrate_from_mem0(memory, source, batch_size=batch_size,
+                                          progress=progress))

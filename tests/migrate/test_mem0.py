@@ -1,0 +1,182 @@
+"""Migration from real mem0 stores: mem0ai 1.0.11 and 2.x, each in its own virtual
+environment (benchmarks/mem0_env.py), write memories and history through mem0's own
+`Memory` with its LLM pointed at a scripted OpenAI-compatible server; `migrate mem0`
+moves them here and every memory and history row is compared with what mem0 stored.
+A migration SIGKILLed part-way and run again ends with exactly one copy."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmarks import mem0_env
+from mem_integrations import Memory
+from mem_integrations.cli.commands import app
+from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
+from mem_integrations.testing import ScriptedLLMServer
+
+WRITER = Path(__file__).with_name("mem0_writer.py")
+FACTS = {"I live in Paris. I love green tea.": ["Lives in Paris", "Loves green tea"],
+         "My name is Bob.": ["Name is Bob"]}
+OWN_KEYS = {"data", "hash", "created_at", "updated_at", "user_id", "agent_id", "run_id",
+            "actor_id", "role", "text_lemmatized"}
+
+
+def _user_text(body: dict[str, Any]) -> str:
+    return next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+
+
+def respond(body: dict[str, Any]) -> dict[str, Any]:
+    """mem0's prompts: 1.0.11 asks for {"facts"} then {"memory"} with events (here all
+    ADD: each add is a new scope); 2.x asks once and only ADDs."""
+    user = _user_text(body)
+    said = [fact for text, facts in FACTS.items() if text in user for fact in facts]
+    if "smart memory manager" in user:
+        shown = [f for facts in FACTS.values() for f in facts if f in user]
+        return {"memory": [{"id": str(i), "text": f, "event": "ADD"} for i, f in enumerate(shown)]}
+    if "## New Messages" in user:
+        return {"memory": [{"text": f, "attributed_to": "user"} for f in said]}
+    return {"facts": said}
+
+
+def mem0_python(version: str) -> Path:
+    try:
+        return mem0_env.ensure(version, quiet=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot create the mem0ai {version} venv under benchmarks/.work "
+                    f"(benchmarks/mem0_env.py): {exc}")
+
+
+def write_mem0_store(version: str, where: Path) -> dict[str, Any]:
+    python = mem0_python(version)
+    with ScriptedLLMServer(respond) as llm:
+        run = subprocess.run([str(python), str(WRITER), str(where), llm.base_url],
+                             capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def _time(value: str | datetime | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def check_migrated(memory: Memory, source: dict[str, Any]) -> None:
+    """Every mem0 point is here once with its id, text, hash, scope, metadata and times;
+    every history row too, under its id, in mem0's order."""
+    points = source["points"]
+    scopes = {p["id"]: {k: p["payload"][k] for k in ("user_id", "agent_id", "run_id")
+                        if p["payload"].get(k)} for p in points}
+    total = 0
+    for scope in {tuple(sorted(s.items())) for s in scopes.values()}:
+        total += len(memory.get_all(**dict(scope), limit=1000).results)
+    assert total == len(points)
+    for point in points:
+        payload, item = point["payload"], memory.get(point["id"])
+        assert item.memory == payload["data"]
+        assert item.hash == payload["hash"]
+        assert {k: getattr(item, k) for k in ("user_id", "agent_id", "run_id")
+                if getattr(item, k)} == scopes[point["id"]]
+        assert (item.metadata or {}) == {k: v for k, v in payload.items() if k not in OWN_KEYS}
+        assert _time(item.created_at) == _time(payload["created_at"])
+        assert _time(item.updated_at) == _time(payload.get("updated_at"))
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for row in source["history"]:
+        rows.setdefault(row["memory_id"], []).append(row)
+    for memory_id, expected in rows.items():
+        got = memory.history(memory_id)
+        assert [e.id for e in got] == [r["id"] for r in expected]
+        for entry, row in zip(got, expected, strict=True):
+            assert entry.event.value == row["event"]
+            assert (entry.old_memory, entry.new_memory) == (row["old_memory"], row["new_memory"])
+            assert entry.created_at == _time(row["updated_at"] or row["created_at"])
+            assert entry.is_deleted == bool(row["is_deleted"])
+            scope = scopes.get(memory_id, {})
+            assert {k: v for k in ("user_id", "agent_id", "run_id")
+                    if (v := getattr(entry, k))} == scope
+
+
+@pytest.mark.parametrize("version", ["1.0.11", "2"])
+def test_migrate_mem0_store(version: str, tmp_path: Path,
+                            embedder: SentenceTransformerEmbedder) -> None:
+    source = write_mem0_store(version, tmp_path / "mem0")
+    events = [r["event"] for r in source["history"]]
+    assert {"ADD", "UPDATE", "DELETE"} <= set(events)
+    assert len(source["points"]) == 2 + 1 + 40 - 1
+    before = sorted(p.name for p in (tmp_path / "mem0" / "qdrant").rglob("*"))
+    args = ["migrate", "mem0", "--qdrant-path", str(tmp_path / "mem0" / "qdrant"),
+            "--history-db", str(tmp_path / "mem0" / "history.db"), "--batch-size", "8",
+            "--json"]
+    runner = CliRunner()
+    result = runner.invoke(app, ["--data-dir", str(tmp_path / "ours"), *args],
+                           obj={"embedder": embedder})
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    assert summary["memories"] == len(source["points"])
+    assert summary["history_new"] == len(source["history"])
+    assert summary["skipped"] == []
+    assert summary["per_scope"]["user_id=u0"] == 13  # 14 notes, the last deleted
+    assert sorted(p.name for p in (tmp_path / "mem0" / "qdrant").rglob("*")) == before
+    with Memory(data_dir=tmp_path / "ours", embedder=embedder) as memory:
+        check_migrated(memory, source)
+        assert memory.search("green tea", user_id="alice").results[0].memory == \
+            "Loves green tea"
+    # a second run adds nothing
+    again = runner.invoke(app, ["--data-dir", str(tmp_path / "ours"), *args],
+                          obj={"embedder": embedder})
+    assert again.exit_code == 0, again.output
+    summary = json.loads(again.stdout[again.stdout.index("{"):])
+    assert (summary["history_new"], summary["history_present"]) == (0, len(source["history"]))
+    with Memory(data_dir=tmp_path / "ours", embedder=embedder) as memory:
+        check_migrated(memory, source)
+
+
+KILLED = """
+import os, signal, sys
+from pathlib import Path
+from mem_integrations import Memory
+from mem_integrations.migrate import Mem0Source, migrate_from_mem0
+
+src, ours = Path(sys.argv[1]), sys.argv[2]
+def progress(done: int, total: int) -> None:
+    if done >= 16:  # part-way: 2 batches of 8 written, the rest not
+        os.kill(os.getpid(), signal.SIGKILL)
+with Memory(data_dir=ours) as memory:
+    migrate_from_mem0(memory, Mem0Source(qdrant_path=src / "qdrant",
+                                         history_db_path=src / "history.db"),
+                      batch_size=8, progress=progress)
+"""
+
+
+def test_sigkill_then_rerun_leaves_one_copy(tmp_path: Path,
+                                            embedder: SentenceTransformerEmbedder) -> None:
+    source = write_mem0_store("1.0.11", tmp_path / "mem0")
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path / "mem0"),
+                             str(tmp_path / "ours")], capture_output=True, text=True,
+                            timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    with Memory(data_dir=tmp_path / "ours", embedder=embedder) as memory:
+        part = sum(len(memory.get_all(user_id=u, limit=1000).results) for u in ("u0", "u1", "u2"))
+        assert 0 < part < 39  # it did stop half-way
+    from mem_integrations.migrate import Mem0Source, migrate_from_mem0
+
+    with Memory(data_dir=tmp_path / "ours", embedder=embedder) as memory:
+        summary = migrate_from_mem0(memory, Mem0Source(
+            qdrant_path=tmp_path / "mem0" / "qdrant",
+            history_db_path=tmp_path / "mem0" / "history.db"), batch_size=8)
+        assert summary.memories == len(source["points"])
+        assert summary.history_present > 0
+        assert summary.history_new + summary.history_present == len(source["history"])
+        check_migrated(memory, source)
