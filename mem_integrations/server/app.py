@@ -15,6 +15,8 @@ or `mem-integrations serve --api-key s3cret`. Paths follow mem0's REST server (P
   empty message, malformed filter, bad id), 422 a body of the wrong shape, 404 unknown
   memory, 502 the LLM or embedding provider failed (with `pending_id` when the messages
   were kept for `POST /pending/{id}/reprocess`), 503 a store is unavailable.
+* `POST /v1/chat/completions` is OpenAI's chat API with memory (`server.chat`): point an
+  OpenAI client's base URL at `http://host:port/v1`.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ from mem_integrations.core.models import (
     UsersResult,
 )
 from mem_integrations.core.sync_memory import Memory, MemoryBridge, bridge
+from mem_integrations.server.chat import (
+    CHAT_ROUTE,
+    ChatEndpoint,
+    ChatUpstream,
+    chat_completions,
+    parse_upstream,
+    upstream_of,
+)
 from mem_integrations.server.schemas import (
     AddRequest,
     ErrorBody,
@@ -174,6 +184,7 @@ def create_app(
     allow_reset: bool = True,
     close_memory: bool | None = None,
     title: str = "mem-integrations",
+    chat_upstream: ChatUpstream | dict[str, Any] | None = None,
     **memory_parts: Any,
 ) -> FastAPI:
     """The FastAPI app.
@@ -186,7 +197,9 @@ def create_app(
     authentication off. So `uvicorn --factory mem_integrations.server:create_app` serves
     the configured memory behind the key from the environment.
     `allow_reset=False` refuses `POST /reset` with 403. `close_memory` defaults to
-    closing only a memory the app built.
+    closing only a memory the app built. `chat_upstream` (`base_url`, `api_key`,
+    `model`...) is the chat model `POST /v1/chat/completions` forwards to; by default the
+    memory's own LLM.
     """
     from mem_integrations import __version__
 
@@ -200,6 +213,7 @@ def create_app(
     if given is not None and memory_parts:
         raise TypeError("memory parts (embedder=, ...) only apply when the app builds the memory")
     should_close = close_memory if close_memory is not None else given is None
+    upstream = parse_upstream(chat_upstream)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -208,9 +222,11 @@ def create_app(
             built = await asyncio.to_thread(AsyncMemory, memory, **memory_parts)
         app.state.memory = built
         app.state.bridge = bridge(built)
+        app.state.chat = ChatEndpoint(built, upstream_of(upstream, built))
         try:
             yield
         finally:
+            await app.state.chat.aclose()  # remember the turns in flight before closing
             if should_close:
                 if isinstance(built, Memory):
                     await asyncio.to_thread(built.close)
@@ -317,6 +333,10 @@ def create_app(
             return JSONResponse(status_code=403, content={
                 "detail": "reset is disabled on this server", "error": "Forbidden"})
         return (await served.arun(served.async_memory.reset())).model_dump(mode="json")
+
+    router.post(CHAT_ROUTE, tags=["chat"], summary="OpenAI chat completions with memory "
+                "(scope: X-User-Id header or the `user` field; stream=True for SSE)"
+                )(chat_completions)
 
     app = FastAPI(
         title=title, version=__version__, lifespan=lifespan,
