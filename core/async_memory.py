@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from mem_integrations.core.config import MemoryConfig, load_config
 from mem_integrations.core.errors import (
     InvalidInputError,
@@ -26,6 +28,7 @@ from mem_integrations.core.errors import (
     StoreError,
     StoreLockedError,
 )
+from mem_integrations.core.export import JsonlImport, export_jsonl, fill_schema, import_jsonl
 from mem_integrations.core.factory import (
     build_embedder,
     build_extractor,
@@ -43,8 +46,8 @@ from mem_integrations.core.filters import (
 )
 from mem_integrations.core.graph.base import GraphStore, RelationRecord, name_key
 from mem_integrations.core.history.base import HistoryStore
-from mem_integrations.core.imports import ImportedMemory, ImportResult, import_records
 from mem_integrations.core.images import ImagesSkippedWarning, check_images
+from mem_integrations.core.imports import ImportedMemory, ImportResult, import_records
 from mem_integrations.core.journal import (
     MemoryDelete,
     MemoryUpsert,
@@ -581,6 +584,35 @@ class AsyncMemory:
             results.extend(ScopeSummary(type=key.removesuffix("_id"), id=value, total_memories=n)
                            for value, n in sorted(counts.items()))
         return UsersResult(results=results)
+
+    # --- export and backup ---------------------------------------------------------------
+
+    async def export(self, schema: type[BaseModel] | dict[str, Any], *,
+                     user_id: str | None = None, agent_id: str | None = None,
+                     run_id: str | None = None, instructions: str | None = None
+                     ) -> BaseModel | dict[str, Any]:
+        """The scope's memories filled into `schema` by ONE LLM call (mem0's memory
+        export): an instance of a pydantic model class, or a dict for a JSON schema.
+        `instructions` are added to the prompt. `ConfigurationError` without an LLM."""
+        scope = Scope.of("export", user_id=user_id, agent_id=agent_id, run_id=run_id)
+        items = (await self.get_all(**scope.ids())).results
+        return await fill_schema(self.extractor, items, schema, instructions)
+
+    async def export_jsonl(self, path: str | Path, *, user_id: str | None = None,
+                           agent_id: str | None = None, run_id: str | None = None) -> int:
+        """Write the scope's memories (all of them, with no scope id), their history and
+        the graph's relations to a JSONL file, exactly, for `import_jsonl`; returns how
+        many memories were written. See `core.export` for the format."""
+        ids = {k: v for k, v in (("user_id", user_id), ("agent_id", agent_id),
+                                 ("run_id", run_id)) if v is not None}
+        where = scope_filter(Scope.of("export_jsonl", **ids).ids()) if ids else None
+        await self.open()
+        return await export_jsonl(self, Path(path), await self._scan(where))
+
+    async def import_jsonl(self, path: str | Path) -> JsonlImport:
+        """Write back a file `export_jsonl` wrote: memories under their own ids, times and
+        history, and the relations. Importing the same file twice leaves one copy."""
+        return await import_jsonl(self, Path(path))
 
     # --- changing ----------------------------------------------------------------------
 

@@ -153,6 +153,9 @@ class Memory:
     scan = _blocking(AsyncMemory.scan)
     vector_search = _blocking(AsyncMemory.vector_search)
     fetch = _blocking(AsyncMemory.fetch)
+    export = _blocking(AsyncMemory.export)
+    export_jsonl = _blocking(AsyncMemory.export_jsonl)
+    import_jsonl = _blocking(AsyncMemory.import_jsonl)
 
     def close(self) -> None:
         """Flush and release the stores, and stop the loop thread."""

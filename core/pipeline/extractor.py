@@ -83,8 +83,10 @@ class LLMExtractor:
         self.reconcile_config = reconcile
         self.parse_retries = parse_retries
 
-    async def _ask_json(self, messages: list[dict[str, Any]], schema: dict[str, Any],
-                        name: str) -> dict[str, Any]:
+    async def ask_json(self, messages: list[dict[str, Any]], schema: dict[str, Any],
+                       name: str) -> dict[str, Any]:
+        """One JSON reply of `schema`, parsed tolerantly; asked again `parse_retries` times
+        when it cannot be parsed, then `LLMResponseError` with the raw reply."""
         last_text: str | None = None
         try:
             async for attempt in AsyncRetrying(
@@ -114,7 +116,7 @@ class LLMExtractor:
         request = prompts.extraction_messages(render_transcript(messages), self.extraction,
                                               today=date.today(), custom_prompt=prompt,
                                               graph=graph, images=images)
-        payload = await self._ask_json(request, extraction_schema(graph, bool(images)),
+        payload = await self.ask_json(request, extraction_schema(graph, bool(images)),
                                        "extraction")
         try:
             extraction = read_extraction(payload)
@@ -131,7 +133,7 @@ class LLMExtractor:
             data.existing, [f.text for f in data.facts], custom_prompt=self.reconcile_config.prompt,
             relations=[describe(t) for t in data.relations] if graph else None,
             new_relations=[describe(t) for t in data.new_relations])
-        payload = await self._ask_json(request, reconcile_schema(graph), "reconcile")
+        payload = await self.ask_json(request, reconcile_schema(graph), "reconcile")
         try:
             return read_decisions(payload)
         except UnparseableReply as exc:

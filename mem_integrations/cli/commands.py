@@ -3,6 +3,7 @@
 
     memories.py   add, search, list, history, delete, demo
     importing.py  import
+    backup.py     export, import-jsonl
     migrating.py  migrate mem0
     servers.py    serve (REST), mcp
     doctor.py     doctor
@@ -21,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from mem_integrations.cli import memories, migrating, servers
+from mem_integrations.cli import backup, memories, migrating, servers
 from mem_integrations.cli.common import State
 from mem_integrations.cli.doctor import doctor
 from mem_integrations.cli.importing import import_
@@ -62,6 +63,8 @@ app.command("list")(memories.list_memories)
 app.command()(memories.history)
 app.command()(memories.delete)
 app.command("import")(import_)
+app.command()(backup.export)
+app.command("import-jsonl")(backup.import_jsonl)
 app.add_typer(migrating.app, name="migrate")
 app.command()(servers.serve)
 app.command()(servers.mcp)
