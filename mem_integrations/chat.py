@@ -43,6 +43,12 @@ from typing import Any, Literal
 
 import openai
 
+from mem_integrations._common import (
+    Background,
+    ScopeIds,
+    fixed_scope,
+    merge_scopes,
+)
 from mem_integrations.core.errors import (
     BlockingCallError,
     ConfigurationError,
@@ -50,12 +56,6 @@ from mem_integrations.core.errors import (
     MissingScopeError,
 )
 from mem_integrations.core.sync_memory import AnyMemory, Memory, bridge
-from mem_integrations.langchain._core import (
-    Background,
-    ScopeIds,
-    fixed_scope,
-    merge_scopes,
-)
 from mem_integrations.rendering import MEMORY_TEMPLATE, format_memories
 
 __all__ = ["AsyncMemoryOpenAI", "ChatMemory", "MemoryOpenAI"]

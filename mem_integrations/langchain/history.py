@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import threading
 import weakref
@@ -26,9 +27,11 @@ from typing import Any
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 
+from mem_integrations._common import Background, fixed_scope, require_scope
 from mem_integrations.core.errors import InvalidInputError, ProviderError
 from mem_integrations.core.sync_memory import AnyMemory, bridge
-from mem_integrations.langchain._core import Background, fixed_scope, log, require_scope
+
+log = logging.getLogger(__name__)
 
 HISTORY_FILE = "chat_history.db"
 

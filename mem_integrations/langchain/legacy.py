@@ -21,9 +21,9 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
 from langchain_core.messages import BaseMessage, SystemMessage
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from mem_integrations._common import ScopeIds, fixed_scope, require_scope
 from mem_integrations.core.errors import InvalidInputError
 from mem_integrations.core.sync_memory import MemoryBridge, bridge
-from mem_integrations.langchain._core import ScopeIds, fixed_scope, require_scope
 from mem_integrations.rendering import format_memories
 
 

@@ -18,10 +18,7 @@ from langchain.agents.middleware.types import ModelCallResult, ModelResponse
 from langchain_core.messages import AnyMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from mem_integrations.core.errors import InvalidInputError
-from mem_integrations.core.models import MemoryItem
-from mem_integrations.core.sync_memory import AnyMemory, bridge
-from mem_integrations.langchain._core import (
+from mem_integrations._common import (
     Background,
     ScopeIds,
     configurable_of,
@@ -30,6 +27,9 @@ from mem_integrations.langchain._core import (
     require_scope,
     scope_of,
 )
+from mem_integrations.core.errors import InvalidInputError
+from mem_integrations.core.models import MemoryItem
+from mem_integrations.core.sync_memory import AnyMemory, bridge
 from mem_integrations.langchain.tools import create_memory_tools
 from mem_integrations.rendering import MEMORY_TEMPLATE, format_memories
 

@@ -13,16 +13,16 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig, ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from mem_integrations.core.models import MemoryItem
-from mem_integrations.core.scope import SCOPE_KEYS
-from mem_integrations.core.sync_memory import MemoryBridge, bridge
-from mem_integrations.langchain._core import (
+from mem_integrations._common import (
     configurable_of,
     fixed_scope,
     merge_scopes,
     require_scope,
     scope_of,
 )
+from mem_integrations.core.models import MemoryItem
+from mem_integrations.core.scope import SCOPE_KEYS
+from mem_integrations.core.sync_memory import MemoryBridge, bridge
 
 
 def memory_to_document(item: MemoryItem) -> Document:

@@ -24,8 +24,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, InjectedToolArg
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from mem_integrations.core.scope import SCOPE_KEYS
-from mem_integrations.langchain._core import (
+from mem_integrations._common import (
     ScopeIds,
     configurable_of,
     fixed_scope,
@@ -33,6 +32,7 @@ from mem_integrations.langchain._core import (
     require_scope,
     scope_of,
 )
+from mem_integrations.core.scope import SCOPE_KEYS
 from mem_integrations.tools import (
     DEFAULT_LIMIT,
     FACT_DESCRIPTION,

@@ -22,10 +22,10 @@ from fastapi import Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from mem_integrations._common import fixed_scope, merge_scopes
 from mem_integrations.chat import AsyncMemoryOpenAI, AsyncRememberingStream, ChatMemory
 from mem_integrations.core.errors import ConfigurationError, InvalidInputError, ProviderError
 from mem_integrations.core.sync_memory import AnyMemory
-from mem_integrations.langchain._core import fixed_scope, merge_scopes
 
 CHAT_ROUTE = "/v1/chat/completions"
 _OPERATION = (f"POST {CHAT_ROUTE} (send an X-User-Id, X-Agent-Id or X-Run-Id header, or "

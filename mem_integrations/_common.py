@@ -1,5 +1,6 @@
-"""What every LangChain adapter shares: background adds, reading a scope from wherever
-the framework keeps it. (Running engine calls from sync or async code is
+"""What the adapters share (the LangChain ones, the OpenAI-compatible chat wrapper and the
+REST chat endpoint), with no framework import: background adds, and reading a scope from
+wherever a framework or a request keeps it. (Running engine calls from sync or async code is
 `mem_integrations.core.sync_memory.bridge`; rendering is `mem_integrations.rendering`.)
 
 The adapters themselves only translate and call the engine's public API.
