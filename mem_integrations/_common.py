@@ -13,9 +13,9 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Awaitable, Mapping
-from typing import Any, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast
 
-from mem_integrations.core.errors import MissingScopeError
+from mem_integrations.core.errors import InvalidInputError, MissingScopeError
 from mem_integrations.core.scope import SCOPE_KEYS
 
 log = logging.getLogger(__name__)
@@ -117,3 +117,19 @@ def fixed_scope(user_id: str | None, agent_id: str | None, run_id: str | None) -
 
 def configurable_of(config: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict((config or {}).get("configurable") or {})
+
+
+# --- memory around a model call -------------------------------------------------------------
+
+Extraction = Literal["background", "await", "off"]
+"""When a turn is remembered: in the background (the reply is not delayed), awaited
+before returning (errors propagate), or not at all."""
+
+
+def check_injection(extraction: str, template: str) -> None:
+    """The options every memory-around-a-model-call adapter takes (the LangChain
+    middleware, the OpenAI-compatible chat wrapper), checked the same way."""
+    if extraction not in ("background", "await", "off"):
+        raise InvalidInputError("extraction must be 'background', 'await' or 'off'")
+    if "{memories}" not in template:
+        raise InvalidInputError("template must contain '{memories}', where the memories go")

@@ -39,20 +39,21 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import openai
 
 from mem_integrations._common import (
     Background,
+    Extraction,
     ScopeIds,
+    check_injection,
     fixed_scope,
     merge_scopes,
 )
 from mem_integrations.core.errors import (
     BlockingCallError,
     ConfigurationError,
-    InvalidInputError,
     MissingScopeError,
 )
 from mem_integrations.core.sync_memory import AnyMemory, Memory, bridge
@@ -62,7 +63,6 @@ __all__ = ["AsyncMemoryOpenAI", "ChatMemory", "MemoryOpenAI"]
 
 log = logging.getLogger(__name__)
 
-Extraction = Literal["background", "await", "off"]
 Messages = Sequence[Mapping[str, Any]]
 
 SYSTEM_ROLES = ("system", "developer")
@@ -103,10 +103,7 @@ class ChatMemory:
         extraction: Extraction = "background",
         exit_timeout: float = 30.0,
     ) -> None:
-        if extraction not in ("background", "await", "off"):
-            raise InvalidInputError("extraction must be 'background', 'await' or 'off'")
-        if "{memories}" not in template:
-            raise InvalidInputError("template must contain '{memories}', where the memories go")
+        check_injection(extraction, template)
         self.bridge = bridge(memory)
         self.scope = fixed_scope(user_id, agent_id, run_id)
         self.limit = limit

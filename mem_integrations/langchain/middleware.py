@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest
 from langchain.agents.middleware.types import ModelCallResult, ModelResponse
@@ -20,7 +20,9 @@ from langgraph.runtime import Runtime
 
 from mem_integrations._common import (
     Background,
+    Extraction,
     ScopeIds,
+    check_injection,
     configurable_of,
     fixed_scope,
     merge_scopes,
@@ -35,7 +37,6 @@ from mem_integrations.rendering import MEMORY_TEMPLATE, format_memories
 
 DEFAULT_TEMPLATE = MEMORY_TEMPLATE
 
-Extraction = Literal["background", "await", "off"]
 
 
 class MemoryMiddleware(AgentMiddleware):
@@ -72,10 +73,7 @@ class MemoryMiddleware(AgentMiddleware):
         extraction: Extraction = "background",
         tools: bool = False,
     ) -> None:
-        if extraction not in ("background", "await", "off"):
-            raise ValueError("extraction must be 'background', 'await' or 'off'")
-        if "{memories}" not in template:
-            raise ValueError("template must contain '{memories}'")
+        check_injection(extraction, template)
         self.bridge = bridge(memory)
         self.scope = fixed_scope(user_id, agent_id, run_id)
         self.limit = limit
