@@ -86,6 +86,7 @@ from mem_integrations.core.records import (
     METADATA,
     PROCEDURAL,
     ROLE,
+    check_memory_id,
     check_messages_size,
     check_metadata,
     check_text,
@@ -107,13 +108,6 @@ def _limit(limit: int | None, top_k: int | None, default: int | None) -> int | N
     if limit is not None and top_k is not None and limit != top_k:
         raise InvalidInputError(f"limit={limit!r} and top_k={top_k!r} disagree; give one")
     return next((n for n in (limit, top_k) if n is not None), default)
-
-
-def _check_memory_id(memory_id: Any) -> str:
-    try:
-        return str(uuid.UUID(str(memory_id)))
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidInputError(f"memory id must be a UUID, got {memory_id!r}") from None
 
 
 def _check_query(query: Any) -> None:
@@ -472,7 +466,7 @@ class AsyncMemory:
 
     async def get(self, memory_id: str) -> MemoryItem:
         """One memory by id; `MemoryNotFoundError` if there is none."""
-        memory_id = _check_memory_id(memory_id)
+        memory_id = check_memory_id(memory_id)
         found = await self.fetch([memory_id])
         if not found:
             raise MemoryNotFoundError(memory_id)
@@ -555,7 +549,7 @@ class AsyncMemory:
         """The memories with these ids, in that order (unknown ids are skipped). With
         `query`, each `score` is the memory's cosine similarity to the query: a way to
         rank exactly the memories a caller selected itself."""
-        ids = list(dict.fromkeys(_check_memory_id(i) for i in memory_ids))
+        ids = list(dict.fromkeys(check_memory_id(i) for i in memory_ids))
         if query is not None:
             _check_query(query)
         if not ids:
@@ -571,7 +565,7 @@ class AsyncMemory:
 
     async def history(self, memory_id: str) -> list[HistoryEntry]:
         """Every change to a memory, oldest first (kept after the memory is deleted)."""
-        memory_id = _check_memory_id(memory_id)
+        memory_id = check_memory_id(memory_id)
         await self.open()
         return await asyncio.to_thread(self.history_store.history, memory_id)
 
@@ -621,7 +615,7 @@ class AsyncMemory:
                      data: str | None = None) -> MessageResult:
         """Replace a memory's text (re-embedded) and/or its metadata; recorded in history.
         `data=` is mem0's name for `text=`."""
-        memory_id = _check_memory_id(memory_id)
+        memory_id = check_memory_id(memory_id)
         if data is not None:
             if text is not None:
                 raise InvalidInputError("give the new text as text= or data=, not both")
@@ -662,7 +656,7 @@ class AsyncMemory:
 
     async def delete(self, memory_id: str) -> MessageResult:
         """Delete one memory; its history is kept, ending with DELETE."""
-        memory_id = _check_memory_id(memory_id)
+        memory_id = check_memory_id(memory_id)
         if not await self.delete_many([memory_id]):
             raise MemoryNotFoundError(memory_id)
         return MessageResult(message="Memory deleted successfully!", id=memory_id)
@@ -670,7 +664,7 @@ class AsyncMemory:
     async def delete_many(self, memory_ids: Sequence[str]) -> int:
         """Delete the memories with these ids (unknown ids are skipped); returns how many
         were deleted. Each keeps its history, ending with DELETE."""
-        ids = list(dict.fromkeys(_check_memory_id(i) for i in memory_ids))
+        ids = list(dict.fromkeys(check_memory_id(i) for i in memory_ids))
         if not ids:
             return 0
         await self.open()
@@ -697,7 +691,7 @@ class AsyncMemory:
         for item in items:
             scope = Scope.of("put_many", user_id=item.user_id, agent_id=item.agent_id,
                              run_id=item.run_id).ids()
-            checked[_check_memory_id(item.id)] = (scope, check_text(item.text),
+            checked[check_memory_id(item.id)] = (scope, check_text(item.text),
                                                   check_metadata(item.metadata), item.memory_type)
         if not checked:
             return []

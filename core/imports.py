@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from mem_integrations.core.models import HistoryEntry
+from mem_integrations.core.journal import MemoryUpsert
+from mem_integrations.core.models import Event, HistoryEntry
 from mem_integrations.core.records import (
     ACTOR_ID,
     CATEGORIES,
@@ -27,12 +28,13 @@ from mem_integrations.core.records import (
     METADATA,
     ROLE,
     UPDATED_AT,
+    check_memory_id,
     check_metadata,
     check_text,
     content_hash,
 )
 from mem_integrations.core.scope import Scope
-from mem_integrations.core.stores.base import Point
+from mem_integrations.core.writer import Writes
 
 if TYPE_CHECKING:
     from mem_integrations.core.async_memory import AsyncMemory
@@ -90,29 +92,29 @@ async def import_records(memory: AsyncMemory, memories: Sequence[ImportedMemory]
     Every memory is validated before anything is written. History goes first: a crash
     after it and before the memories leaves entries that the rerun skips, and the
     memories it then writes — never a memory without its history."""
-    from mem_integrations.core.async_memory import _check_memory_id
-
     checked: list[tuple[str, dict[str, str], dict[str, Any]]] = []
     for item in memories:
         scope = Scope.of("import_records", user_id=item.user_id, agent_id=item.agent_id,
                          run_id=item.run_id).ids()
         text = check_text(item.text)
-        checked.append((_check_memory_id(item.id), scope, _payload(item, scope, text)))
-    entries = [entry.model_copy(update={"memory_id": _check_memory_id(entry.memory_id)})
+        checked.append((check_memory_id(item.id), scope, _payload(item, scope, text)))
+    entries = [entry.model_copy(update={"memory_id": check_memory_id(entry.memory_id)})
                for entry in history]
     await memory.open()
     new = await asyncio.to_thread(memory.history_store.import_entries, entries) \
         if entries else 0
     if checked:
         vectors = await memory.embedder.embed([p[DATA] for _, _, p in checked], "document")
-        groups: dict[tuple[tuple[str, str], ...], list[Point]] = {}
+        groups: dict[tuple[tuple[str, str], ...], Writes] = {}
         for (memory_id, scope, payload), vector in zip(checked, vectors, strict=True):
-            groups.setdefault(tuple(sorted(scope.items())), []).append(Point(
-                id=memory_id, vector=vector, payload=payload,
-                sparse=memory.lexical.document(payload[DATA])))
-        for key, points in groups.items():
+            writes = groups.setdefault(tuple(sorted(scope.items())), Writes())
+            # applied without journaling: the history rows are the import's own, written
+            # above, and a rerun upserts the same ids again
+            writes.ops.append(MemoryUpsert(memory_id, Event.ADD, None, payload))
+            writes.vectors[memory_id] = vector
+        for key, writes in groups.items():
             # under the scope's lock, so no add of the same scope plans on a half-written set
             async with memory.writer.lock(dict(key)):
-                await asyncio.to_thread(memory.store.upsert, points)
+                await asyncio.to_thread(memory.writer.apply, writes)
     return ImportResult(memories=len(checked), history_new=new,
                         history_present=len(entries) - new)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,14 @@ ROLE = "role"
 ACTOR_ID = "actor_id"
 MEMORY_TYPE = "memory_type"
 PROCEDURAL = "procedural_memory"  # the memory_type of an agent's procedure summary
+
+
+def check_memory_id(memory_id: Any) -> str:
+    """A memory id in its canonical form; `InvalidInputError` unless it is a UUID."""
+    try:
+        return str(uuid.UUID(str(memory_id)))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInputError(f"memory id must be a UUID, got {memory_id!r}") from None
 
 
 def content_hash(text: str) -> str:
