@@ -4,6 +4,7 @@
     memories.py   add, search, list, history, delete, demo
     importing.py  import
     backup.py     export, import-jsonl
+    evaluating.py eval locomo / eval jsonl
     migrating.py  migrate mem0
     servers.py    serve (REST), mcp
     doctor.py     doctor
@@ -22,7 +23,7 @@ from typing import Annotated
 
 import typer
 
-from mem_integrations.cli import backup, memories, migrating, servers
+from mem_integrations.cli import backup, evaluating, memories, migrating, servers
 from mem_integrations.cli.common import State
 from mem_integrations.cli.doctor import doctor
 from mem_integrations.cli.importing import import_
@@ -66,6 +67,7 @@ app.command("import")(import_)
 app.command()(backup.export)
 app.command("import-jsonl")(backup.import_jsonl)
 app.add_typer(migrating.app, name="migrate")
+app.add_typer(evaluating.app, name="eval")
 app.command()(servers.serve)
 app.command()(servers.mcp)
 app.command()(memories.demo)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mem_integrations.core.async_memory import AsyncMemory
+from mem_integrations.core.config import MemoryConfig
 from mem_integrations.core.errors import InvalidInputError
 from mem_integrations.core.models import PutItem
 
@@ -133,17 +134,22 @@ def _summary(ranks: Sequence[list[int | None]], expected: Sequence[int]) -> dict
 
 
 async def evaluate(facts: Iterable[EvalFact], questions: Iterable[EvalQuestion], *,
-                   config: dict[str, Any] | None = None, limit: int = 20,
-                   memory: AsyncMemory | None = None) -> EvalReport:
+                   config: MemoryConfig | dict[str, Any] | None = None, limit: int = 20,
+                   memory: AsyncMemory | None = None, **parts: Any) -> EvalReport:
     """Write `facts` verbatim into a throwaway store (`config` with a temporary data
     directory, or the given, empty `memory`), search every question, and score the ranks.
+    `parts` are handed to `AsyncMemory` (a ready `embedder=`, for example).
     """
     facts, questions = list(facts), list(questions)
     if not facts or not questions:
         raise InvalidInputError("an evaluation needs at least one fact and one question")
     with tempfile.TemporaryDirectory(prefix="memint-eval-") as tmp:
         owned = memory is None
-        engine = memory or AsyncMemory({**(config or {}), "data_dir": tmp})
+        if isinstance(config, MemoryConfig):
+            config = config.model_copy(update={"data_dir": Path(tmp)})
+        else:
+            config = {**(config or {}), "data_dir": tmp}
+        engine = memory or AsyncMemory(config, **parts)
         try:
             # fact ids are unique within a scope only (LOCOMO's "D1:3" is in every conversation)
             ids = {(f.scope, f.id): str(uuid.uuid5(uuid.NAMESPACE_URL, f"{f.scope}/{f.id}"))
