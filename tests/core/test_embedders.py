@@ -8,14 +8,14 @@ from collections.abc import Sequence
 import pytest
 
 from mem_integrations.core.config import EmbedderConfig
-from mem_integrations.core.errors import ProviderError
+from mem_integrations.core.errors import ConfigurationError, ProviderError
 from mem_integrations.core.providers.base import (
     BaseEmbedder,
     Embedder,
     EmbedKind,
     probe_dimension,
 )
-from mem_integrations.core.providers.embedders import OpenAIEmbedder
+from mem_integrations.core.providers.embedders import OpenAIEmbedder, SentenceTransformerEmbedder
 from mem_integrations.testing import ScriptedLLMServer
 
 
@@ -67,3 +67,17 @@ async def test_openai_dimensions_known_configured_or_measured() -> None:
         assert len(await measured.embed(["a", "b", "c"])) == 3 and server.embedding_calls == 2
         assert measured.dimension == 24 and measured.model_name == "tiny"
         await measured.aclose()
+
+
+def test_the_bundled_model_answers_to_its_public_names():
+    """Naming the default model must not reach for a model hub (offline machines)."""
+    for name in ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"):
+        named = SentenceTransformerEmbedder(EmbedderConfig(model=name))
+        assert named.model_name == "sentence-transformers/all-MiniLM-L6-v2"
+        assert len(named.embed_sync(["I live in Paris"])[0]) == 384
+
+
+def test_a_model_that_cannot_be_loaded_is_a_configuration_error():
+    missing = SentenceTransformerEmbedder(EmbedderConfig(model="someone/not-installed-model"))
+    with pytest.raises(ConfigurationError, match="local directory"):
+        missing.embed_sync(["x"])
