@@ -24,6 +24,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,28 +286,37 @@ class BenchLLM:
             "memory": [{"text": f, "attributed_to": "user"} for f in facts]}
 
     def _mem0_graph(self, tool: str, system: str, user: str) -> tuple[str, str, Reply]:
-        if tool == "extract_entities":
-            facts = self._facts(user)
-            args = {"entities": [{"entity": n, "entity_type": t} for n, t in entities_of(facts)]}
-            return "mem0-1", "graph_entities", tool_call(tool, args)
-        if tool == "establish_relationships":
-            facts = self._facts(user.split("Text: ", 1)[-1])
-            args = {"entities": [{"source": s, "relationship": r, "destination": t}
-                                 for s, r, t in filter(None, map(triple, facts))]}
-            return "mem0-1", "graph_relations", tool_call(tool, args)
-        if tool == "delete_graph_memory":
-            head, _, data = user.partition("\n\n New Information: ")
-            lines = head.replace("Here are the existing memories: ", "").strip().splitlines()
-            existing = [tuple(part.strip() for part in line.split(" -- "))
-                        for line in lines if line.count(" -- ") == 2]
-            new = list(filter(None, map(triple, self._facts(data))))
-            calls = [("delete_graph_memory", {"source": existing[i][0],
-                                              "relationship": existing[i][1],
-                                              "destination": existing[i][2]})
-                     for i in superseded(existing, new)]  # type: ignore[arg-type]
-            return "mem0-1", "graph_delete", tool_calls(*calls)
-        self.unknown.append(f"tool {tool}")
-        return "mem0-1", f"tool:{tool}", tool_calls()
+        kind, reply = mem0_graph_reply(tool, user, self._facts)
+        if kind.startswith("tool:"):
+            self.unknown.append(f"tool {tool}")
+        return "mem0-1", kind, reply
+
+
+def mem0_graph_reply(tool: str, user: str,
+                     facts: Callable[[str], list[str]] = facts_from_text) -> tuple[str, Reply]:
+    """(step, tool-call message) answering mem0 1.0.x's graph prompt for `tool`
+    (extract_entities, establish_relationships, delete_graph_memory); `facts` reads the
+    facts of a text. Also the migration tests' answer to mem0's graph calls."""
+    if tool == "extract_entities":
+        args = {"entities": [{"entity": n, "entity_type": t} for n, t in entities_of(facts(user))]}
+        return "graph_entities", tool_call(tool, args)
+    if tool == "establish_relationships":
+        found = facts(user.split("Text: ", 1)[-1])
+        args = {"entities": [{"source": s, "relationship": r, "destination": t}
+                             for s, r, t in filter(None, map(triple, found))]}
+        return "graph_relations", tool_call(tool, args)
+    if tool == "delete_graph_memory":
+        head, _, data = user.partition("\n\n New Information: ")
+        lines = head.replace("Here are the existing memories: ", "").strip().splitlines()
+        existing = [tuple(part.strip() for part in line.split(" -- "))
+                    for line in lines if line.count(" -- ") == 2]
+        new = list(filter(None, map(triple, facts(data))))
+        calls = [("delete_graph_memory", {"source": existing[i][0],
+                                          "relationship": existing[i][1],
+                                          "destination": existing[i][2]})
+                 for i in superseded(existing, new)]  # type: ignore[arg-type]
+        return "graph_delete", tool_calls(*calls)
+    return f"tool:{tool}", tool_calls()
 
 
 def _parse_described(text: str) -> tuple[str, str, str] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -47,7 +48,13 @@ from mem_integrations.core.filters import (
 from mem_integrations.core.graph.base import GraphStore, RelationRecord, name_key
 from mem_integrations.core.history.base import HistoryStore
 from mem_integrations.core.images import ImagesSkippedWarning, check_images
-from mem_integrations.core.imports import ImportedMemory, ImportResult, import_records
+from mem_integrations.core.imports import (
+    ImportedMemory,
+    ImportedRelation,
+    ImportResult,
+    import_records,
+    import_relations,
+)
 from mem_integrations.core.journal import (
     MemoryDelete,
     MemoryUpsert,
@@ -82,12 +89,13 @@ from mem_integrations.core.records import (
     CATEGORIES,
     CREATED_AT,
     DATA,
+    MAX_MEMORY_CHARS,
     MEMORY_TYPE,
     METADATA,
     PROCEDURAL,
     ROLE,
     check_memory_id,
-    check_messages_size,
+    check_messages,
     check_metadata,
     check_text,
     make_payload,
@@ -98,6 +106,7 @@ from mem_integrations.core.scope import SCOPE_KEYS, Scope
 from mem_integrations.core.search.fusion import cosine, dense_weight_for, fuse
 from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
+from mem_integrations.core.validation import check_clean_text
 from mem_integrations.core.writer import PAGE, Writer, Writes
 
 log = logging.getLogger(__name__)
@@ -113,6 +122,9 @@ def _limit(limit: int | None, top_k: int | None, default: int | None) -> int | N
 def _check_query(query: Any) -> None:
     if not isinstance(query, str) or not query.strip():
         raise InvalidInputError("query must be a non-empty string")
+    if len(query) > MAX_MEMORY_CHARS:
+        raise InvalidInputError(f"query is longer than {MAX_MEMORY_CHARS} characters")
+    check_clean_text(query, "query")
 
 
 def _check_filter(where: Any) -> None:
@@ -245,7 +257,7 @@ class AsyncMemory:
         accept_mem0_options("add", mem0_options)
         scope = Scope.of("add", user_id=user_id, agent_id=agent_id, run_id=run_id)
         normalized = normalize_messages(messages)
-        check_messages_size(normalized, verbatim=infer is False and memory_type != PROCEDURAL)
+        check_messages(normalized, verbatim=infer is False and memory_type != PROCEDURAL)
         metadata = check_metadata(metadata)
         if memory_type not in (None, PROCEDURAL):
             raise InvalidInputError(f"memory_type must be None or {PROCEDURAL!r}")
@@ -253,6 +265,8 @@ class AsyncMemory:
             raise InvalidInputError("procedural memory needs agent_id=")
         if not isinstance(infer, bool):
             raise InvalidInputError("infer must be True or False")
+        if prompt is not None:  # kept with the pending add: a bad one would fail every retry
+            check_text(prompt, "prompt")
         normalized, skipped_images = self._images_seen(normalized, infer, memory_type)
         if not normalized:  # only images, none of them readable here: nothing to write
             return AddResult(results=[], relations=[] if self.graph is not None else None,
@@ -398,8 +412,9 @@ class AsyncMemory:
         _check_query(query)
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
-        if threshold is not None and not isinstance(threshold, (int, float)):
-            raise InvalidInputError("threshold must be a number")
+        if threshold is not None and (not isinstance(threshold, (int, float))
+                                      or not math.isfinite(threshold)):
+            raise InvalidInputError("threshold must be a finite number")
         where = all_of(scope_filter(scope.ids()), parse_filters(filters))
         await self.open()
         [vector] = await self.embedder.embed([query], "query")
@@ -732,6 +747,14 @@ class AsyncMemory:
         embedder, and their history entries under their own ids and times. Idempotent: an
         interrupted import run again ends with one copy of everything. See `core.imports`."""
         return await import_records(self, memories, history)
+
+    async def import_relations(self, relations: Sequence[ImportedRelation], *,
+                               batch_size: int = 256) -> int:
+        """Write graph relations made elsewhere (a migration from mem0's graph) under their
+        own ids and their entities' ids, entity names embedded with this memory's embedder
+        `batch_size` at a time; returns how many were written. Idempotent, like
+        `import_records`; needs a graph store (`ConfigurationError` otherwise)."""
+        return await import_relations(self, relations, batch_size=batch_size)
 
     async def delete_all(self, *, user_id: str | None = None, agent_id: str | None = None,
                          run_id: str | None = None) -> MessageResult:

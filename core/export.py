@@ -22,8 +22,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from mem_integrations.core.errors import ConfigurationError, InvalidInputError, LLMResponseError
-from mem_integrations.core.graph.base import EntityRecord, RelationRecord
-from mem_integrations.core.imports import ImportedMemory, import_records
+from mem_integrations.core.graph.base import RelationRecord
+from mem_integrations.core.imports import (
+    ImportedMemory,
+    ImportedRelation,
+    import_records,
+    import_relations,
+)
 from mem_integrations.core.models import HistoryEntry, MemoryItem
 from mem_integrations.core.pipeline.extractor import LLMExtractor
 from mem_integrations.core.scope import SCOPE_KEYS
@@ -126,11 +131,12 @@ class JsonlImport(BaseModel):
     relations: int = 0
 
 
-def _read(path: Path) -> tuple[list[ImportedMemory], list[HistoryEntry], list[dict[str, Any]]]:
+def _read(path: Path
+          ) -> tuple[list[ImportedMemory], list[HistoryEntry], list[ImportedRelation]]:
     """Every record of the file, validated before anything is written."""
     memories: list[ImportedMemory] = []
     history: list[HistoryEntry] = []
-    relations: list[dict[str, Any]] = []
+    relations: list[ImportedRelation] = []
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -146,7 +152,7 @@ def _read(path: Path) -> tuple[list[ImportedMemory], list[HistoryEntry], list[di
                 elif kind == "history":
                     history.append(HistoryEntry.model_validate(record))
                 elif kind == "relation":
-                    relations.append(record)
+                    relations.append(ImportedRelation.model_validate(record))
                 elif kind != "header":
                     raise InvalidInputError(f"unknown record type {kind!r}")
             except (ValueError, KeyError, TypeError) as exc:  # ValidationError is a ValueError
@@ -161,21 +167,5 @@ async def import_jsonl(memory: AsyncMemory, path: Path) -> JsonlImport:
     result = JsonlImport(memories=done.memories, history_new=done.history_new,
                          history_present=done.history_present)
     if relations and memory.graph is not None:
-        names = {(r[end + "_id"], r[end]) for r in relations for end in ("source", "target")}
-        vectors = dict(zip(names, await memory.embedder.embed([n for _, n in names], "document"),
-                           strict=True))
-        for r in relations:
-            scope = {k: r[k] for k in SCOPE_KEYS if r.get(k)}
-            entities = [EntityRecord(id=r[end + "_id"], name=r[end], scope=scope,
-                                     embedding=vectors[(r[end + "_id"], r[end])])
-                        for end in ("source", "target")]
-            record = RelationRecord(id=r["id"], source_id=r["source_id"], source=r["source"],
-                                    relation=r["relation"], target_id=r["target_id"],
-                                    target=r["target"], scope=scope)
-            # MERGE by id: a second import changes nothing; the relation's own time is kept
-            # as its creation time
-            async with memory.writer.lock(scope):
-                await asyncio.to_thread(memory.graph.write, entities, [record], [],
-                                        r.get("created_at") or datetime.now(UTC).isoformat())
-            result.relations += 1
+        result.relations = await import_relations(memory, relations)
     return result

@@ -1,9 +1,11 @@
 """Writing memories made elsewhere (a migration from mem0, a restore) as they were: under
-their own ids, with their own text, hash, times and history.
+their own ids, with their own text, hash, times and history — and graph relations under
+theirs.
 
-`AsyncMemory.import_records` is the public entry; this module does the work, so the
-engine file only forwards to it. Importing is idempotent — memories are upserted by id,
-history entries are inserted by id and skipped when present — so an import a crash
+`AsyncMemory.import_records` and `AsyncMemory.import_relations` are the public entries;
+this module does the work, so the engine file only forwards to it. Importing is
+idempotent — memories are upserted by id, history entries are inserted by id and skipped
+when present, relations and their entities are merged by id — so an import a crash
 interrupted is finished by running it again, and never leaves two copies of anything.
 """
 
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from mem_integrations.core.errors import ConfigurationError
+from mem_integrations.core.graph.base import EntityRecord, RelationRecord
 from mem_integrations.core.journal import MemoryUpsert
 from mem_integrations.core.models import Event, HistoryEntry
 from mem_integrations.core.records import (
@@ -39,7 +43,8 @@ from mem_integrations.core.writer import Writes
 if TYPE_CHECKING:
     from mem_integrations.core.async_memory import AsyncMemory
 
-__all__ = ["ImportedMemory", "ImportResult", "import_records"]
+__all__ = ["ImportedMemory", "ImportedRelation", "ImportResult", "import_records",
+           "import_relations"]
 
 
 class ImportedMemory(BaseModel):
@@ -59,6 +64,23 @@ class ImportedMemory(BaseModel):
     role: str | None = None
     memory_type: str | None = None
     categories: list[str] | None = None
+
+
+class ImportedRelation(BaseModel):
+    """A graph relation as another store kept it, written back under its own id and its
+    two entities' ids (`import_relations`)."""
+
+    id: str = Field(description="Importing the same id again replaces the relation.")
+    source_id: str
+    source: str
+    relation: str
+    target_id: str
+    target: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    created_at: datetime | None = Field(None, description="Kept as the relation's creation "
+                                                          "time; now when absent.")
 
 
 class ImportResult(BaseModel):
@@ -118,3 +140,44 @@ async def import_records(memory: AsyncMemory, memories: Sequence[ImportedMemory]
                 await asyncio.to_thread(memory.writer.apply, writes)
     return ImportResult(memories=len(checked), history_new=new,
                         history_present=len(entries) - new)
+
+
+async def import_relations(memory: AsyncMemory, relations: Sequence[ImportedRelation], *,
+                           batch_size: int = 256) -> int:
+    """Write `relations` and their entities into the graph under their own ids; returns
+    how many relations were written. Entity names are embedded with the memory's own
+    embedder, `batch_size` names a call. Raises `ConfigurationError` without a graph."""
+    await memory.open()
+    if memory.graph is None:
+        raise ConfigurationError("importing relations needs a graph store, and this memory "
+                                 "has none: configure graph_store={'provider': 'ladybug'} "
+                                 "(or neo4j)")
+    checked = [(Scope.of("import_relations", user_id=r.user_id, agent_id=r.agent_id,
+                         run_id=r.run_id).ids(), r) for r in relations]
+    names = sorted({(r.source_id, r.source) for r in relations}
+                   | {(r.target_id, r.target) for r in relations})
+    vectors: dict[tuple[str, str], list[float]] = {}
+    for start in range(0, len(names), batch_size):
+        chunk = names[start:start + batch_size]
+        vectors.update(zip(chunk, await memory.embedder.embed([n for _, n in chunk],
+                                                                "document"), strict=True))
+    # one graph write per scope and creation time: `write` stamps its relations with one
+    # time, and a relation keeps its own creation time
+    groups: dict[tuple[tuple[tuple[str, str], ...], str], list[ImportedRelation]] = {}
+    for scope, r in checked:
+        when = (r.created_at or datetime.now(UTC)).isoformat()
+        groups.setdefault((tuple(sorted(scope.items())), when), []).append(r)
+    for (key, when), group in groups.items():
+        scope = dict(key)
+        entities = {i: EntityRecord(id=i, name=n, scope=scope, embedding=vectors[(i, n)])
+                    for r in group for i, n in ((r.source_id, r.source),
+                                                (r.target_id, r.target))}
+        records = [RelationRecord(id=r.id, source_id=r.source_id, source=r.source,
+                                  relation=r.relation, target_id=r.target_id, target=r.target,
+                                  scope=scope) for r in group]
+        # MERGE by id: a second import changes nothing; under the scope's lock, so no add
+        # of the scope plans its graph changes on a half-written set
+        async with memory.writer.lock(scope):
+            await asyncio.to_thread(memory.graph.write, list(entities.values()), records, [],
+                                    when)
+    return len(checked)

@@ -23,7 +23,7 @@ Durability of the background add: the engine keeps an add's messages as a pendin
 before its LLM call and drops them only once written, so a failed or interrupted add is
 listed by `memory.pending()` and retried by `memory.reprocess(id)`. What the engine has not
 yet received is held by the wrapper: `wait()` / `await_all()` settle it, and at interpreter
-exit an `atexit` hook waits for it up to `exit_timeout` seconds (then logs what it left).
+exit a hook waits for it up to `exit_timeout` seconds (then logs what it left).
 Adds run on the `Memory` loop thread, which outlives the caller's event loop; with an
 `AsyncMemory` they are tasks on the caller's loop, so `await client.await_all()` before that
 loop ends (`asyncio.run` cancels unfinished tasks).
@@ -31,7 +31,6 @@ loop ends (`asyncio.run` cancels unfinished tasks).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import inspect
 import logging
@@ -408,14 +407,19 @@ _hook_registered = False
 
 
 def _settle_at_exit(chat: ChatMemory) -> None:
-    """Wait for `chat`'s background adds at exit. The hook is registered on first use,
-    after the `Memory` it serves was built: `atexit` runs hooks last-in first-out, so it
-    runs while the Memory's loop thread still works."""
+    """Wait for `chat`'s background adds at exit.
+
+    Not an `atexit` hook: those run after `concurrent.futures` has stopped every thread
+    pool (its own exit hook, registered with `threading._register_atexit`, runs first and
+    flags the pools shut down), so an add still in flight would fail at its next
+    `asyncio.to_thread` before an `atexit` hook could wait for it. Hooks registered the
+    same way run last-in first-out, before that one (imported with asyncio, so always
+    registered earlier), while the thread pools and the Memory's loop thread still work."""
     global _hook_registered
     with _hook_lock:
         _open.add(chat)
         if not _hook_registered:
-            atexit.register(_wait_for_background_adds)
+            threading._register_atexit(_wait_for_background_adds)
             _hook_registered = True
 
 

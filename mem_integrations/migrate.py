@@ -6,7 +6,11 @@ What is read, never written:
 * the Qdrant collection mem0 wrote (qdrant-client local mode `path=`, mem0's default, or a
   server `url=`). A local path is copied to a temporary directory first and opened there:
   local mode takes a lock on the folder and may rewrite its files, and mem0 may be running;
-* the SQLite history (`history_db_path`), opened read-only.
+* the SQLite history (`history_db_path`), opened read-only;
+* mem0 1.0.x's Kuzu graph (`kuzu_path`, the kuzu graph_store's `db`), copied like the
+  Qdrant folder and read with the `kuzu` package (`pip install "kuzu>=0.11,<0.12"`, the
+  version mem0 1.0.11 writes; LadybugDB cannot open Kuzu files) by a child interpreter:
+  this one, or mem0's own (`kuzu_python`), which has kuzu already.
 
 What is written, through `AsyncMemory.import_records`: every memory under its mem0 id,
 with its text, mem0's hash, its scope ids, its metadata (mem0 keeps custom metadata at
@@ -16,18 +20,26 @@ mem0 has since deleted. Memories are always embedded again with the target's emb
 the source vectors come from whatever model mem0 was configured with, and searching them
 with another would be wrong, while re-embedding with the same model gives the same
 vectors — so this is correct in both cases, at the cost of one embedding pass.
+And, through `AsyncMemory.import_relations`, every relation of the Kuzu graph (source,
+relation name, target, scope, creation time) into the target's graph, its entity names
+embedded with the target's embedder.
 
 Resumable: ids are mem0's and writes are upserts, history rows are skipped when already
-present, so a run a crash interrupted, run again, ends with exactly one copy of everything.
+present, relations and entities get ids derived from what identifies them in mem0 (an
+entity: its scope and name; a relation: its two entities and its name), so a run a crash
+interrupted, run again, ends with exactly one copy of everything.
 
-Not migrated: mem0's graph (Neo4j or Kuzu) — relations stay in the source.
+Not migrated: a Neo4j graph of mem0's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections import Counter
@@ -40,7 +52,7 @@ from typing import Any
 
 from mem_integrations.core.async_memory import AsyncMemory
 from mem_integrations.core.errors import ConfigurationError, InvalidInputError, StoreError
-from mem_integrations.core.imports import ImportedMemory
+from mem_integrations.core.imports import ImportedMemory, ImportedRelation
 from mem_integrations.core.models import Event, HistoryEntry
 from mem_integrations.core.scope import SCOPE_KEYS
 from mem_integrations.core.sync_memory import Memory
@@ -53,6 +65,12 @@ _FIELDS = {"data", "hash", "created_at", "updated_at", "actor_id", "role", "memo
 # derived by mem0 2.x for its BM25 index: rebuilt here from the text, not metadata
 _DERIVED = {"text_lemmatized"}
 _EVENTS = {e.value: e for e in Event}
+# the namespace of the ids given to mem0's graph entities and relations (uuid5)
+_GRAPH_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "mem-integrations:migrate:mem0-graph")
+_KUZU_RELATIONS = (
+    "MATCH (a:Entity)-[r:CONNECTED_TO]->(b:Entity) RETURN a.name AS source, "
+    "a.user_id AS user_id, a.agent_id AS agent_id, a.run_id AS run_id, r.name AS relation, "
+    "b.name AS target, r.created AS created ORDER BY a.id, b.id, r.name")
 
 
 @dataclass
@@ -65,6 +83,11 @@ class Mem0Source:
     qdrant_api_key: str | None = None
     collection: str = "mem0"
     history_db_path: Path | None = None
+    kuzu_path: Path | None = None
+    """mem0 1.0.x's Kuzu graph (the kuzu graph_store's `db`); without it, no relations."""
+    kuzu_python: Path | None = None
+    """The Python that reads the Kuzu graph (it needs `kuzu`): mem0's own interpreter,
+    say. Default: this one."""
 
     def check(self) -> None:
         """Raise `ConfigurationError` unless exactly one Qdrant location exists."""
@@ -77,16 +100,21 @@ class Mem0Source:
         if self.history_db_path is not None and not Path(self.history_db_path).is_file():
             raise ConfigurationError(f"no mem0 history database at {self.history_db_path}: "
                                      "pass mem0's `history_db_path` (default ~/.mem0/history.db)")
+        if self.kuzu_path is not None and not Path(self.kuzu_path).exists():
+            raise ConfigurationError(f"no mem0 Kuzu graph at {self.kuzu_path}: pass the `db` "
+                                     "of mem0's kuzu graph_store config")
 
 
 @dataclass
 class MigrationSummary:
-    """What a migration did: memories per scope, history rows, and what was skipped."""
+    """What a migration did: memories per scope, history rows, relations, and what was
+    skipped."""
 
     memories: int = 0
     per_scope: Counter[str] = field(default_factory=Counter)
     history_new: int = 0
     history_present: int = 0
+    relations: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """(mem0 id, why) for every memory or history row not moved."""
     notes: list[str] = field(default_factory=list)
@@ -96,6 +124,7 @@ class MigrationSummary:
         out = [f"memories: {self.memories}"]
         out += [f"  {scope}: {n}" for scope, n in sorted(self.per_scope.items())]
         out.append(f"history rows: {self.history_new} new, {self.history_present} already here")
+        out.append(f"relations: {self.relations}")
         out.append(f"skipped: {len(self.skipped)}")
         out += [f"  {item}: {why}" for item, why in self.skipped]
         out += self.notes
@@ -181,6 +210,78 @@ def read_history(path: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
+# Run by a child interpreter: kuzu and ladybug (our graph) both register pybind11 types
+# named `Database`, so whichever loads second fails to import in that process. The child
+# prints the relations as JSON; exit code 3 means kuzu is not installed there.
+_KUZU_READER = """
+import json, sys
+try:
+    import kuzu
+except ImportError:
+    sys.exit(3)
+db = kuzu.Database(sys.argv[1])
+conn = kuzu.Connection(db)
+rows = list(conn.execute(sys.argv[2]).rows_as_dict())
+conn.close()
+db.close()
+print(json.dumps(rows, default=str))
+"""
+
+
+def _kuzu_rows(path: Path, python: Path | None = None) -> list[dict[str, Any]]:
+    """Every relation of mem0's Kuzu graph with its ends' names and scope, read by
+    `python` (default: this interpreter) on a copy: Kuzu locks the database it opens and
+    replays its write-ahead log into it."""
+    source = Path(path)
+    with tempfile.TemporaryDirectory(prefix="mem0-migrate-") as tmp:
+        copy = Path(tmp) / source.name
+        if source.is_dir():  # Kuzu before 0.11 kept a database in a folder
+            shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".lock"))
+        else:
+            shutil.copy2(source, copy)
+            wal = source.with_name(source.name + ".wal")
+            if wal.exists():
+                shutil.copy2(wal, copy.with_name(copy.name + ".wal"))
+        try:
+            run = subprocess.run([str(python or sys.executable), "-c", _KUZU_READER, str(copy),
+                                  _KUZU_RELATIONS], capture_output=True, text=True, check=False)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot run {python} to read mem0's Kuzu graph ({exc}): "
+                                     "pass mem0's Python as --kuzu-python") from exc
+    if run.returncode == 3:
+        raise ConfigurationError(
+            f"reading mem0's Kuzu graph needs the kuzu package in {python or sys.executable}: "
+            'pip install "kuzu>=0.11,<0.12" (mem0 1.0.11 writes Kuzu 0.11 files), or pass '
+            "the Python of mem0's environment as --kuzu-python")
+    if run.returncode != 0:
+        raise StoreError(f"cannot read {path} as mem0's Kuzu graph "
+                         f"({run.stderr.strip().splitlines()[-1:] or run.returncode}): pass "
+                         "the `db` of mem0's kuzu graph_store config, read with the kuzu "
+                         "version mem0 wrote it with (--kuzu-python)")
+    rows: list[dict[str, Any]] = json.loads(run.stdout)
+    return rows
+
+
+def relation_of(row: dict[str, Any]) -> ImportedRelation:
+    """Our relation for one Kuzu row. Ids are derived, not random: mem0 merges an entity
+    on (name, scope) and a relation on (its two entities, its name), so the same source
+    always gives the same ids and a rerun overwrites instead of copying."""
+    scope = {k: str(row[k]) for k in SCOPE_KEYS if row.get(k)}
+    if not scope:
+        raise InvalidInputError("no user_id, agent_id or run_id")
+    names = [str(row.get(k) or "").strip() for k in ("source", "relation", "target")]
+    if not all(names):
+        raise InvalidInputError("no source, relation or target name")
+    source, relation, target = names
+    key = "\x00".join(f"{k}={v}" for k, v in sorted(scope.items()))
+    source_id, target_id = (str(uuid.uuid5(_GRAPH_IDS, f"entity\x00{key}\x00{name}"))
+                            for name in (source, target))
+    return ImportedRelation(
+        id=str(uuid.uuid5(_GRAPH_IDS, f"relation\x00{source_id}\x00{relation}\x00{target_id}")),
+        source_id=source_id, source=source, relation=relation, target_id=target_id,
+        target=target, created_at=_time(row.get("created")), **scope)
+
+
 def history_of(row: dict[str, Any], scope: dict[str, str]) -> HistoryEntry:
     """Our entry for one mem0 history row. mem0 keeps the memory's created_at on every
     row and the change's time in updated_at, so the change happened at updated_at."""
@@ -203,10 +304,18 @@ Progress = Callable[[int, int], None]
 
 async def amigrate_from_mem0(memory: AsyncMemory, source: Mem0Source, *, batch_size: int = 64,
                              progress: Progress | None = None) -> MigrationSummary:
-    """Copy a mem0 store's memories and history into `memory`. Safe to run again."""
+    """Copy a mem0 store's memories, history and (`kuzu_path`) graph relations into
+    `memory`. Safe to run again."""
     source.check()
     if batch_size < 1:
         raise InvalidInputError("batch_size must be at least 1")
+    if source.kuzu_path is not None and memory.graph is None:
+        raise ConfigurationError("migrating mem0's graph (--kuzu-path) needs a graph store "
+                                 "here: configure graph_store={'provider': 'ladybug'}, or "
+                                 "leave out --kuzu-path")
+    # read before anything is written, so a graph we cannot read stops the run up front
+    graph_rows = await asyncio.to_thread(_kuzu_rows, source.kuzu_path, source.kuzu_python) \
+        if source.kuzu_path is not None else None
     summary = MigrationSummary()
     memories: list[ImportedMemory] = []
     for memory_id, payload in read_points(source):
@@ -244,7 +353,17 @@ async def amigrate_from_mem0(memory: AsyncMemory, source: Mem0Source, *, batch_s
             summary.per_scope[", ".join(f"{k}={v}" for k, v in scopes[item.id].items())] += 1
         if progress is not None:
             progress(start + len(batch), len(memories))
-    summary.notes.append("relations (mem0's graph) are not migrated")
+    if graph_rows is None:
+        summary.notes.append("no mem0 graph given (--kuzu-path): relations not migrated")
+        return summary
+    relations: list[ImportedRelation] = []
+    for row in graph_rows:
+        try:
+            relations.append(relation_of(row))
+        except (InvalidInputError, ValueError) as exc:
+            summary.skipped.append((f"{row.get('source')} --{row.get('relation')}--> "
+                                    f"{row.get('target')}", f"relation: {exc}"))
+    summary.relations = await memory.import_relations(relations, batch_size=batch_size)
     return summary
 
 
@@ -271,7 +390,7 @@ async def _write(memory: AsyncMemory, batch: list[ImportedMemory], entries: list
 
 def migrate_from_mem0(memory: Memory | AsyncMemory, source: Mem0Source, *, batch_size: int = 64,
                       progress: Progress | None = None) -> MigrationSummary:
-    """Blocking `amigrate_from_mem0`: copy a mem0 store's memories and history into
+    """Blocking `amigrate_from_mem0`: copy a mem0 store's memories, history and graph into
     `memory` (a `Memory`, or an `AsyncMemory` when no event loop is running here)."""
     if isinstance(memory, Memory):
         return memory.run(amigrate_from_mem0(memory.async_memory, source,

@@ -1,5 +1,5 @@
-"""`mem-integrations migrate mem0`: a mem0 store's memories and history, moved here
-(`mem_integrations.migrate`), with a progress bar and a summary."""
+"""`mem-integrations migrate mem0`: a mem0 store's memories, history and Kuzu graph,
+moved here (`mem_integrations.migrate`), with a progress bar and a summary."""
 
 from __future__ import annotations
 
@@ -34,15 +34,23 @@ def mem0(
     history_db: Annotated[Path | None, typer.Option(
         help="mem0's history_db_path (default ~/.mem0/history.db); read-only.",
         dir_okay=False)] = None,
+    kuzu_path: Annotated[Path | None, typer.Option(
+        help="mem0 1.0.x's Kuzu graph (the kuzu graph_store `db`): its relations go into "
+             "this memory's graph (which must be on). Needs `pip install kuzu`; copied, "
+             "never opened in place.")] = None,
+    kuzu_python: Annotated[Path | None, typer.Option(
+        help="The Python that reads the Kuzu graph: one with kuzu installed, such as "
+             "mem0's own environment's. Default: this one.", dir_okay=False)] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Memories embedded per batch.")] = 64,
     as_json: AsJson = False,
 ) -> None:
-    """Copy a mem0 store (Qdrant + SQLite history) into this memory: same ids, text,
-    hash, scope, metadata, times and history; re-embedded with this embedder. Safe to
-    run again after an interruption: it ends with one copy of everything."""
+    """Copy a mem0 store (Qdrant + SQLite history + Kuzu graph) into this memory: same
+    ids, text, hash, scope, metadata, times, history and relations; re-embedded with this
+    embedder. Safe to run again after an interruption: it ends with one copy of everything."""
     source = Mem0Source(qdrant_path=qdrant_path, qdrant_url=qdrant_url,
                         qdrant_api_key=qdrant_api_key, collection=collection,
-                        history_db_path=history_db)
+                        history_db_path=history_db, kuzu_path=kuzu_path,
+                        kuzu_python=kuzu_python)
     with open_memory(ctx) as memory, Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(),
             MofNCompleteColumn(), TimeRemainingColumn(), console=err) as progress:
@@ -57,6 +65,7 @@ def mem0(
         print_json({"memories": summary.memories, "per_scope": dict(summary.per_scope),
                     "history_new": summary.history_new,
                     "history_present": summary.history_present,
+                    "relations": summary.relations,
                     "skipped": [{"id": i, "reason": why} for i, why in summary.skipped],
                     "notes": summary.notes})
         return

