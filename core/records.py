@@ -16,9 +16,11 @@ from typing import Any
 from mem_integrations.core.errors import InvalidInputError
 from mem_integrations.core.models import MemoryItem
 from mem_integrations.core.scope import SCOPE_KEYS
+from mem_integrations.core.validation import check_clean_text, check_json_value
 
 MAX_METADATA_BYTES = 64 * 1024
 MAX_MEMORY_CHARS = 20_000
+MAX_NAME_CHARS = 128  # a message's role or name
 MAX_ADD_CHARS = 200_000  # one add's messages together (~50k tokens for the extraction call)
 _KEY = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 
@@ -60,6 +62,7 @@ def check_metadata(metadata: Any) -> dict[str, Any] | None:
             raise InvalidInputError(
                 f"metadata key {key!r} is invalid: use 1-128 letters, digits, '_' or '-'"
             )
+    check_json_value(metadata, "metadata")  # before json.dumps, which recurses
     try:
         encoded = json.dumps(metadata, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -69,9 +72,20 @@ def check_metadata(metadata: Any) -> dict[str, Any] | None:
     return json.loads(encoded)
 
 
-def check_messages_size(messages: list[dict[str, str]], *, verbatim: bool) -> None:
-    """Reject an add too large to remember: with `verbatim` (infer=False) every message
-    becomes a memory, so each is held to MAX_MEMORY_CHARS; all together to MAX_ADD_CHARS."""
+def check_messages(messages: list[dict[str, Any]], *, verbatim: bool) -> None:
+    """Reject an add that cannot be remembered safely: text that cannot be stored (NUL,
+    lone surrogates), a role or name longer than MAX_NAME_CHARS, or too much text — with
+    `verbatim` (infer=False) every message becomes a memory, so each is held to
+    MAX_MEMORY_CHARS; all together to MAX_ADD_CHARS."""
+    for message in messages:
+        check_clean_text(message["content"], "a message's content")
+        for field in ("role", "name"):
+            value = message.get(field)
+            if isinstance(value, str):
+                if len(value) > MAX_NAME_CHARS:
+                    raise InvalidInputError(f"a message's {field} is {len(value)} characters "
+                                            f"long; at most {MAX_NAME_CHARS}")
+                check_clean_text(value, f"a message's {field}")
     total = sum(len(m["content"]) for m in messages)
     if total > MAX_ADD_CHARS:
         raise InvalidInputError(
@@ -89,7 +103,7 @@ def check_text(text: Any, what: str = "memory text") -> str:
         raise InvalidInputError(f"{what} must be a non-empty string")
     if len(text) > MAX_MEMORY_CHARS:
         raise InvalidInputError(f"{what} is longer than {MAX_MEMORY_CHARS} characters")
-    return text.strip()
+    return check_clean_text(text.strip(), what)
 
 
 def make_payload(text: str, scope: dict[str, str], *, now: datetime,

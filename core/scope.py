@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mem_integrations.core.errors import InvalidInputError, MissingScopeError
+from mem_integrations.core.validation import check_clean_text
 
 SCOPE_KEYS: tuple[str, ...] = ("user_id", "agent_id", "run_id")
+MAX_ID_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,14 @@ class Scope:
     ) -> Scope:
         """Validate the ids of a call; at least one is required."""
         for key, value in (("user_id", user_id), ("agent_id", agent_id), ("run_id", run_id)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value.strip():
                 raise InvalidInputError(f"{key} must be a non-empty string, got {value!r}")
+            if len(value) > MAX_ID_CHARS:
+                raise InvalidInputError(f"{key} is {len(value)} characters long; scope ids "
+                                        f"are at most {MAX_ID_CHARS}")
+            check_clean_text(value, key)
         scope = cls(user_id=user_id, agent_id=agent_id, run_id=run_id)
         if not scope.ids():
             raise MissingScopeError(operation)
