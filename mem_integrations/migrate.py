@@ -7,7 +7,7 @@ What is read, never written:
   server `url=`). A local path is copied to a temporary directory first and opened there:
   local mode takes a lock on the folder and may rewrite its files, and mem0 may be running;
 * the SQLite history (`history_db_path`), opened read-only;
-* mem0 1.0.x's Kuzu graph (`kuzu_path`, the kuzu graph_store's `db`), copied like the
+* mem0's graph: 1.0.x's Kuzu graph (`kuzu_path`, the kuzu graph_store's `db`), copied like the
   Qdrant folder and read with the `kuzu` package (`pip install "kuzu>=0.11,<0.12"`, the
   version mem0 1.0.11 writes; LadybugDB cannot open Kuzu files) by a child interpreter:
   this one, or mem0's own (`kuzu_python`), which has kuzu already.
@@ -29,7 +29,8 @@ present, relations and entities get ids derived from what identifies them in mem
 entity: its scope and name; a relation: its two entities and its name), so a run a crash
 interrupted, run again, ends with exactly one copy of everything.
 
-Not migrated: a Neo4j graph of mem0's.
+Or, instead of Kuzu, mem0's Neo4j graph over Bolt (`neo4j_url`...): every valid relation,
+its TYPE being the relation's name.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from typing import Any
 
 from mem_integrations.core.async_memory import AsyncMemory
 from mem_integrations.core.errors import ConfigurationError, InvalidInputError, StoreError
+from mem_integrations.core.graph.base import RELATION
 from mem_integrations.core.imports import ImportedMemory, ImportedRelation
 from mem_integrations.core.models import Event, HistoryEntry
 from mem_integrations.core.scope import SCOPE_KEYS
@@ -88,6 +90,11 @@ class Mem0Source:
     kuzu_python: Path | None = None
     """The Python that reads the Kuzu graph (it needs `kuzu`): mem0's own interpreter,
     say. Default: this one."""
+    neo4j_url: str | None = None
+    """mem0's Neo4j (or any Bolt) graph, instead of a Kuzu one: its `url`."""
+    neo4j_username: str | None = None
+    neo4j_password: str | None = None
+    neo4j_database: str | None = None
 
     def check(self) -> None:
         """Raise `ConfigurationError` unless exactly one Qdrant location exists."""
@@ -100,6 +107,9 @@ class Mem0Source:
         if self.history_db_path is not None and not Path(self.history_db_path).is_file():
             raise ConfigurationError(f"no mem0 history database at {self.history_db_path}: "
                                      "pass mem0's `history_db_path` (default ~/.mem0/history.db)")
+        if self.kuzu_path is not None and self.neo4j_url is not None:
+            raise ConfigurationError("give mem0's graph as a Kuzu path (--kuzu-path) or a "
+                                     "Bolt URL (--neo4j-url), not both")
         if self.kuzu_path is not None and not Path(self.kuzu_path).exists():
             raise ConfigurationError(f"no mem0 Kuzu graph at {self.kuzu_path}: pass the `db` "
                                      "of mem0's kuzu graph_store config")
@@ -262,8 +272,41 @@ def _kuzu_rows(path: Path, python: Path | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+# mem0's Neo4j graph: a relation's name is its TYPE; entities carry `name` and the scope
+# ids (labelled `__Entity__` or by entity type); relations mem0 soft-deleted have
+# valid = false. Our own relations, if the target is the same server, are left out.
+_NEO4J_RELATIONS = (
+    "MATCH (a)-[r]->(b) WHERE a.name IS NOT NULL AND b.name IS NOT NULL "
+    f"AND type(r) <> '{RELATION}' AND (r.valid IS NULL OR r.valid = true) "
+    "RETURN a.name AS source, a.user_id AS user_id, a.agent_id AS agent_id, "
+    "a.run_id AS run_id, type(r) AS relation, b.name AS target, r.created_at AS created")
+
+
+def _neo4j_rows(source: Mem0Source) -> list[dict[str, Any]]:
+    """Every valid relation of mem0's Neo4j graph, with its ends' names and scope."""
+    try:
+        import neo4j
+    except ImportError:
+        raise ConfigurationError("reading mem0's Neo4j graph needs the neo4j driver: "
+                                 'pip install "mem-integrations[graph]"') from None
+
+    auth = (source.neo4j_username, source.neo4j_password or "") \
+        if source.neo4j_username else None
+    try:
+        with neo4j.GraphDatabase.driver(source.neo4j_url, auth=auth) as driver, \
+                driver.session(database=source.neo4j_database) as session:
+            return [dict(r) for r in session.run(_NEO4J_RELATIONS)]
+    except neo4j.exceptions.Neo4jError as exc:
+        raise StoreError(f"cannot read mem0's graph at {source.neo4j_url} ({exc.message}): "
+                         "pass the url, username, password and database of mem0's "
+                         "neo4j graph_store config") from exc
+    except (neo4j.exceptions.DriverError, OSError, ValueError) as exc:
+        raise StoreError(f"cannot reach mem0's graph at {source.neo4j_url} ({exc}): pass "
+                         "the `url` of mem0's neo4j graph_store config") from exc
+
+
 def relation_of(row: dict[str, Any]) -> ImportedRelation:
-    """Our relation for one Kuzu row. Ids are derived, not random: mem0 merges an entity
+    """Our relation for one graph row (Kuzu or Neo4j). Ids are derived, not random: mem0 merges an entity
     on (name, scope) and a relation on (its two entities, its name), so the same source
     always gives the same ids and a rerun overwrites instead of copying."""
     scope = {k: str(row[k]) for k in SCOPE_KEYS if row.get(k)}
@@ -279,7 +322,14 @@ def relation_of(row: dict[str, Any]) -> ImportedRelation:
     return ImportedRelation(
         id=str(uuid.uuid5(_GRAPH_IDS, f"relation\x00{source_id}\x00{relation}\x00{target_id}")),
         source_id=source_id, source=source, relation=relation, target_id=target_id,
-        target=target, created_at=_time(row.get("created")), **scope)
+        target=target, created_at=_created(row.get("created")), **scope)
+
+
+def _created(value: Any) -> datetime | None:
+    """A relation's creation time: Kuzu's timestamp, or Neo4j's `timestamp()` (epoch ms)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return _time(value)
 
 
 def history_of(row: dict[str, Any], scope: dict[str, str]) -> HistoryEntry:
@@ -309,13 +359,17 @@ async def amigrate_from_mem0(memory: AsyncMemory, source: Mem0Source, *, batch_s
     source.check()
     if batch_size < 1:
         raise InvalidInputError("batch_size must be at least 1")
-    if source.kuzu_path is not None and memory.graph is None:
-        raise ConfigurationError("migrating mem0's graph (--kuzu-path) needs a graph store "
-                                 "here: configure graph_store={'provider': 'ladybug'}, or "
-                                 "leave out --kuzu-path")
+    graph_given = source.kuzu_path is not None or source.neo4j_url is not None
+    if graph_given and memory.graph is None:
+        raise ConfigurationError("migrating mem0's graph (--kuzu-path, --neo4j-url) needs a "
+                                 "graph store here: configure graph_store={'provider': "
+                                 "'ladybug'}, or leave the graph option out")
     # read before anything is written, so a graph we cannot read stops the run up front
-    graph_rows = await asyncio.to_thread(_kuzu_rows, source.kuzu_path, source.kuzu_python) \
-        if source.kuzu_path is not None else None
+    graph_rows = None
+    if source.kuzu_path is not None:
+        graph_rows = await asyncio.to_thread(_kuzu_rows, source.kuzu_path, source.kuzu_python)
+    elif source.neo4j_url is not None:
+        graph_rows = await asyncio.to_thread(_neo4j_rows, source)
     summary = MigrationSummary()
     memories: list[ImportedMemory] = []
     for memory_id, payload in read_points(source):
@@ -354,7 +408,8 @@ async def amigrate_from_mem0(memory: AsyncMemory, source: Mem0Source, *, batch_s
         if progress is not None:
             progress(start + len(batch), len(memories))
     if graph_rows is None:
-        summary.notes.append("no mem0 graph given (--kuzu-path): relations not migrated")
+        summary.notes.append("no mem0 graph given (--kuzu-path, --neo4j-url): relations "
+                             "not migrated")
         return summary
     relations: list[ImportedRelation] = []
     for row in graph_rows:

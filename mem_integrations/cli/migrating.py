@@ -41,16 +41,25 @@ def mem0(
     kuzu_python: Annotated[Path | None, typer.Option(
         help="The Python that reads the Kuzu graph: one with kuzu installed, such as "
              "mem0's own environment's. Default: this one.", dir_okay=False)] = None,
+    neo4j_url: Annotated[str | None, typer.Option(
+        help="mem0's Neo4j graph (any Bolt server), instead of --kuzu-path: its relations "
+             "go into this memory's graph (which must be on).")] = None,
+    neo4j_username: Annotated[str | None, typer.Option(help="The Bolt server's user.")] = None,
+    neo4j_password: Annotated[str | None, typer.Option(
+        envvar="MEM0_NEO4J_PASSWORD", help="The Bolt server's password.")] = None,
+    neo4j_database: Annotated[str | None, typer.Option(help="The Neo4j database.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Memories embedded per batch.")] = 64,
     as_json: AsJson = False,
 ) -> None:
-    """Copy a mem0 store (Qdrant + SQLite history + Kuzu graph) into this memory: same
+    """Copy a mem0 store (Qdrant + SQLite history + Kuzu or Neo4j graph) into this memory: same
     ids, text, hash, scope, metadata, times, history and relations; re-embedded with this
     embedder. Safe to run again after an interruption: it ends with one copy of everything."""
     source = Mem0Source(qdrant_path=qdrant_path, qdrant_url=qdrant_url,
                         qdrant_api_key=qdrant_api_key, collection=collection,
                         history_db_path=history_db, kuzu_path=kuzu_path,
-                        kuzu_python=kuzu_python)
+                        kuzu_python=kuzu_python, neo4j_url=neo4j_url,
+                        neo4j_username=neo4j_username, neo4j_password=neo4j_password,
+                        neo4j_database=neo4j_database)
     with open_memory(ctx) as memory, Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(),
             MofNCompleteColumn(), TimeRemainingColumn(), console=err) as progress:

@@ -248,3 +248,55 @@ def test_graph_migration_errors_say_what_to_do(tmp_path: Path,
         with pytest.raises(ConfigurationError, match=r"pip install \"kuzu>=0\.11,<0\.12\""):
             migrate_from_mem0(memory, where)
         assert memory.get_all(user_id="alice").results == []
+
+
+# mem0's Neo4j graph, as graph_memory.MemoryGraph._add_entities writes it (base_label on):
+# entities merged on name and scope, a relation's name as its TYPE, created_at = timestamp()
+NEO4J_WRITES = [
+    ("MERGE (a:`__Entity__` {name: $s, user_id: $u}) "
+     "MERGE (b:`__Entity__` {name: $t, user_id: $u}) "
+     "MERGE (a)-[r:lives_in]->(b) ON CREATE SET r.created_at = timestamp(), r.valid = true",
+     {"s": "alice", "t": "paris", "u": "alice"}),
+    ("MERGE (a:`__Entity__` {name: $s, user_id: $u, agent_id: $g}) "
+     "MERGE (b:`__Entity__` {name: $t, user_id: $u, agent_id: $g}) "
+     "MERGE (a)-[r:works_with]->(b) ON CREATE SET r.created_at = timestamp(), r.valid = true",
+     {"s": "bob", "t": "carol", "u": "user", "g": "helper"}),
+    # soft-deleted by mem0 (delete_graph_memory): not migrated
+    ("MERGE (a:`__Entity__` {name: $s, user_id: $u}) "
+     "MERGE (b:`__Entity__` {name: $t, user_id: $u}) "
+     "MERGE (a)-[r:lives_in]->(b) ON CREATE SET r.created_at = timestamp(), r.valid = false",
+     {"s": "alice", "t": "berlin", "u": "alice"}),
+]
+
+
+def test_neo4j_graph_relations_move(tmp_path: Path,
+                                    embedder: SentenceTransformerEmbedder) -> None:
+    """mem0's Neo4j graph over Bolt (a real Bolt server, ArcadeDB): every valid relation
+    arrives with its scope, soft-deleted ones do not, and a rerun leaves one copy."""
+    import neo4j
+    from qdrant_client import QdrantClient
+    from qdrant_client.models import Distance, VectorParams
+
+    from mem_integrations.migrate import Mem0Source, migrate_from_mem0
+    from tests.support.arcadedb import DATABASE, PASSWORD, arcadedb_bolt
+
+    qdrant = QdrantClient(path=str(tmp_path / "qdrant"))  # an empty mem0 collection
+    qdrant.create_collection("mem0", VectorParams(size=4, distance=Distance.COSINE))
+    qdrant.close()
+    with arcadedb_bolt(tmp_path / "arcadedb") as url:
+        with neo4j.GraphDatabase.driver(url, auth=("root", PASSWORD)) as driver, \
+                driver.session(database=DATABASE) as session:
+            for query, params in NEO4J_WRITES:
+                session.run(query, params).consume()
+        source = Mem0Source(qdrant_path=tmp_path / "qdrant", neo4j_url=url,
+                            neo4j_username="root", neo4j_password=PASSWORD,
+                            neo4j_database=DATABASE)
+        with Memory(GRAPH, data_dir=tmp_path / "ours", embedder=embedder) as memory:
+            for _ in range(2):
+                assert migrate_from_mem0(memory, source).relations == 2
+                got = {(r.source, r.relationship, r.destination)
+                       for r in memory.get_all(user_id="alice").relations or []}
+                assert got == {("alice", "lives_in", "paris")}
+                helper = memory.get_all(user_id="user", agent_id="helper").relations or []
+                assert [(r.source, r.relationship, r.destination) for r in helper] == \
+                    [("bob", "works_with", "carol")]
