@@ -616,7 +616,7 @@ class AsyncMemory:
                                  ("run_id", run_id)) if v is not None}
         where = scope_filter(Scope.of("export_jsonl", **ids).ids()) if ids else None
         await self.open()
-        return await export_jsonl(self, Path(path), await self._scan(where))
+        return await export_jsonl(self, Path(path), await self._scan(where), ids or None)
 
     async def import_jsonl(self, path: str | Path) -> JsonlImport:
         """Write back a file `export_jsonl` wrote: memories under their own ids, times and

@@ -91,14 +91,14 @@ def _line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, default=str) + "\n"
 
 
-async def export_jsonl(memory: AsyncMemory, path: Path, items: list[MemoryItem]) -> int:
-    """Write `items`, their history and (graph on) their scopes' relations to `path`;
-    returns how many memories were written. Written to a temporary file first and moved
-    into place, so a crash never leaves a half backup under the name asked for."""
+async def export_jsonl(memory: AsyncMemory, path: Path, items: list[MemoryItem],
+                       scope: dict[str, str] | None) -> int:
+    """Write `items` (the memories of `scope`, None for all), the scope's whole history —
+    deleted memories' included — and (graph on) the relations of the items' scopes to
+    `path`; returns how many memories were written. Written to a temporary file first and
+    moved into place, so a crash never leaves a half backup under the name asked for."""
     scopes = {tuple((k, v) for k in SCOPE_KEYS if (v := getattr(i, k))) for i in items}
-    history: list[HistoryEntry] = []
-    for item in items:
-        history += await asyncio.to_thread(memory.history_store.history, item.id)
+    history = await asyncio.to_thread(memory.history_store.scope_history, scope)
     relations: list[RelationRecord] = []
     if memory.graph is not None:
         for scope in sorted(scopes):

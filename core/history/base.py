@@ -74,6 +74,11 @@ class HistoryStore(Protocol):
         """Every applied change to one memory, oldest first."""
         ...
 
+    def scope_history(self, scope: dict[str, str] | None) -> list[HistoryEntry]:
+        """Every applied change to the memories of a scope (every id given must match;
+        None: all scopes), oldest first — deleted memories' included, for exports."""
+        ...
+
     def import_entries(self, entries: list[HistoryEntry]) -> int:
         """Write history entries made elsewhere (a migration), applied, under their own
         ids and times, after what is there, in the order given; an id already present is

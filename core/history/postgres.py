@@ -37,6 +37,7 @@ from mem_integrations.core.errors import ConfigurationError, StoreError
 from mem_integrations.core.history.base import JournalOp
 from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
 from mem_integrations.core.redaction import redact_url
+from mem_integrations.core.scope import SCOPE_KEYS
 
 try:
     import psycopg
@@ -270,9 +271,18 @@ class PostgresHistory:
     # --- history -----------------------------------------------------------------------
 
     def history(self, memory_id: str) -> list[HistoryEntry]:
+        return self._entries("memory_id = %s", (memory_id,))
+
+    def scope_history(self, scope: dict[str, str] | None) -> list[HistoryEntry]:
+        keys = [k for k in SCOPE_KEYS if (scope or {}).get(k)]
+        return self._entries(" AND ".join([f"{k} = %s" for k in keys]) or "TRUE",
+                             tuple((scope or {})[k] for k in keys))
+
+    def _entries(self, where: str, params: tuple[str, ...]) -> list[HistoryEntry]:
+        # `where` is built from SCOPE_KEYS and literals only; values are parameters
         rows = self._run(lambda conn: conn.execute(sql.SQL(
-            f"SELECT {HISTORY_COLUMNS} FROM {{}} WHERE memory_id = %s AND applied"
-            " ORDER BY seq").format(self._history), (memory_id,)).fetchall())
+            f"SELECT {HISTORY_COLUMNS} FROM {{}} WHERE {where} AND applied"
+            " ORDER BY seq").format(self._history), params).fetchall())
         return [HistoryEntry(id=r[0], memory_id=r[1], event=Event(r[2]), old_memory=r[3],
                              new_memory=r[4], created_at=r[5].astimezone(UTC), is_deleted=bool(r[6]),
                              actor_id=r[7], role=r[8], user_id=r[9], agent_id=r[10],

@@ -24,6 +24,7 @@ from typing import Any
 
 from mem_integrations.core.history.base import JournalOp
 from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
+from mem_integrations.core.scope import SCOPE_KEYS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS history (
@@ -141,11 +142,20 @@ class SQLiteHistory:
     # --- history -----------------------------------------------------------------------
 
     def history(self, memory_id: str) -> list[HistoryEntry]:
+        return self._entries("memory_id = ?", (memory_id,))
+
+    def scope_history(self, scope: dict[str, str] | None) -> list[HistoryEntry]:
+        keys = [k for k in SCOPE_KEYS if (scope or {}).get(k)]
+        return self._entries(" AND ".join([f"{k} = ?" for k in keys]) or "1 = 1",
+                             tuple((scope or {})[k] for k in keys))
+
+    def _entries(self, where: str, params: tuple[str, ...]) -> list[HistoryEntry]:
+        # `where` is built from SCOPE_KEYS and literals only; values are parameters
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, memory_id, event, old_memory, new_memory, created_at, is_deleted,"
-                " actor_id, role, user_id, agent_id, run_id FROM history"
-                " WHERE memory_id = ? AND applied = 1 ORDER BY seq", (memory_id,)).fetchall()
+                f" actor_id, role, user_id, agent_id, run_id FROM history WHERE {where}"
+                " AND applied = 1 ORDER BY seq", params).fetchall()
         return [HistoryEntry(id=r[0], memory_id=r[1], event=Event(r[2]), old_memory=r[3],
                              new_memory=r[4], created_at=datetime.fromisoformat(r[5]),
                              is_deleted=bool(r[6]), actor_id=r[7], role=r[8], user_id=r[9],

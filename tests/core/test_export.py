@@ -87,6 +87,21 @@ def test_jsonl_round_trip_is_exact_and_importing_twice_keeps_one_copy(make_memor
     assert target.search("green tea", user_id="alice").results[0].memory == "User likes green tea"
 
 
+def test_a_backup_keeps_the_history_of_deleted_memories(make_memory, llm, tmp_path):
+    source = make_memory(data_dir=tmp_path / "a")
+    llm.queue(facts("User lives in Lyon", "User likes tea"))
+    source.add("I live in Lyon and like tea", user_id="alice")
+    [tea] = [m for m in source.get_all(user_id="alice") if m.memory == "User likes tea"]
+    source.delete(tea.id)
+    path = tmp_path / "backup.jsonl"
+    assert source.export_jsonl(path, user_id="alice") == 1
+    target = make_memory(data_dir=tmp_path / "b")
+    target.import_jsonl(path)
+    assert [h.model_dump() for h in target.history(tea.id)] == \
+        [h.model_dump() for h in source.history(tea.id)]
+    assert [h.event.value for h in target.history(tea.id)] == ["ADD", "DELETE"]
+
+
 def test_a_file_that_is_not_an_export_is_refused_before_writing(make_memory, tmp_path):
     memory = make_memory(offline=True)
     path = tmp_path / "other.jsonl"

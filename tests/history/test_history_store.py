@@ -58,6 +58,24 @@ def test_journal_is_unapplied_until_marked_then_history_oldest_first(
     assert [e.memory_id for e in store.history("m2")] == ["m2"]
 
 
+def test_scope_history_lists_every_applied_change_of_a_scope_deleted_ones_included(
+        open_store: Callable[[], Any]) -> None:
+    store = open_store()
+    store.mark_applied(store.journal([add_op("m1", "Lives in Paris")], SCOPE))
+    store.mark_applied(store.journal(
+        [JournalOp("m1", Event.DELETE, "Lives in Paris", None, None)], SCOPE))
+    bob = {"user_id": "bob", "agent_id": "bot"}
+    store.mark_applied(store.journal([JournalOp("m2", Event.ADD, None, "Plays chess",
+                                                {"data": "Plays chess", **bob})], bob))
+    store.journal([add_op("m3", "Not applied yet")], SCOPE)
+    assert [(e.memory_id, e.event) for e in store.scope_history(SCOPE)] == [
+        ("m1", Event.ADD), ("m1", Event.DELETE)]
+    assert [e.memory_id for e in store.scope_history({"user_id": "bob"})] == ["m2"]
+    assert store.scope_history({"user_id": "bob", "agent_id": "other"}) == []
+    assert [e.memory_id for e in store.scope_history(None)] == ["m1", "m1", "m2"]
+    assert store.scope_history({"user_id": "x' OR '1'='1"}) == []  # values are parameters
+
+
 def test_journal_removes_its_pending_add_in_the_same_transaction(
         open_store: Callable[[], Any]) -> None:
     store = open_store()
