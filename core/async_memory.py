@@ -162,6 +162,9 @@ class AsyncMemory:
         self.history_store: HistoryStore = build_history(self.config)
         self.graph: GraphStore | None = build_graph_store(self.config)
         self.lexical = BM25Encoder()
+        # known once: the embedder does not change, and search asks on every query
+        self._embedder_covers_cjk = covers_cjk(self.embedder.model_name,
+                                               self.config.embedder.multilingual)
         new_id = lambda: str(uuid.uuid4())  # noqa: E731
         graph_planner = GraphPlanner(self.graph, self.embedder, self.config.graph_store, new_id) \
             if self.graph is not None else None
@@ -442,10 +445,9 @@ class AsyncMemory:
     def _dense_weight(self, query: str) -> float:
         """Less trust in dense scores for a CJK query when the embedder is English-only."""
         settings = self.config.search
-        covered = covers_cjk(self.embedder.model_name, self.config.embedder.multilingual)
         return dense_weight_for(query, dense_weight=settings.dense_weight,
                                 uncovered_dense_weight=settings.uncovered_dense_weight,
-                                embedder_covers_cjk=covered)
+                                embedder_covers_cjk=self._embedder_covers_cjk)
 
     async def _graph_search(self, query: str, vector: list[float], scope: dict[str, str]
                             ) -> list[Relation]:
