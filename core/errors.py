@@ -40,6 +40,26 @@ class MemoryNotFoundError(MemoryLayerError, KeyError):
         return f"no memory with id {self.memory_id!r}"
 
 
+class MemoryOutOfScopeError(MemoryNotFoundError):
+    """A memory exists but lies outside the scope the call named (`get(id, user_id=...)`).
+
+    A `MemoryNotFoundError`, so code that handles unknown ids handles it too, and servers
+    answer it exactly as an unknown id: whether another scope's id exists is not shown."""
+
+    def __init__(self, memory_id: str, scope: str) -> None:
+        super().__init__(memory_id)
+        self.scope = scope
+
+    def __str__(self) -> str:
+        return (f"no memory with id {self.memory_id!r} in scope {self.scope}: check the id "
+                "(from get_all or search of that scope) or the scope ids you passed")
+
+
+class AccessDeniedError(MemoryLayerError):
+    """The API key of a request does not allow it: another scope than the key is bound
+    to, or an admin-only operation with a scoped key."""
+
+
 class FilterError(InvalidInputError):
     """A metadata filter is malformed (unknown operator, wrong value type...)."""
 
@@ -98,3 +118,10 @@ class BlockingCallError(MemoryLayerError, RuntimeError):
     """A blocking call was made where nothing can block: on an `AsyncMemory` (it lives on
     the caller's event loop, so only its async methods work), or on `Memory` from its own
     event-loop thread (the call would wait for itself forever)."""
+
+
+class CorruptionError(StoreError):
+    """A store's files are damaged or disagree with the history (the source of truth).
+
+    The message names what is damaged; `repair` (`Memory.repair()`, or
+    `mem-integrations repair`) rebuilds the vector store and the graph from the history."""

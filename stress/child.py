@@ -392,7 +392,9 @@ def scenario_entry(sink: Any, config: dict[str, Any], scenario: str) -> None:
       the graph's delete_scope has not run;
     * `reset_history`: reset has dropped the vector store and the graph, not the history;
     * `reset_rmtree`: reset dies half-way through removing the embedded Qdrant directory;
-    * `kill_after_writes`: nothing more, the process just dies after its acknowledged writes.
+    * `kill_after_writes`: nothing more, the process just dies after its acknowledged writes;
+    * `kill_before_checkpoint`: an add's graph write has committed into the embedded
+      graph's write-ahead log, not yet checkpointed nor confirmed in the journal.
     """
     import logging
     import os
@@ -417,6 +419,9 @@ def scenario_entry(sink: Any, config: dict[str, Any], scenario: str) -> None:
     engine = memory.async_memory
     if scenario == "kill_after_writes":  # the writes above are acknowledged; then a crash
         die()
+    elif scenario == "kill_before_checkpoint":
+        engine.graph._checkpoint = die
+        memory.add("My sister is Anna.", user_id="alice")
     elif scenario == "delete_all_graph":
         engine.graph.delete_scope = die
         memory.delete_all(user_id="alice")

@@ -1,15 +1,27 @@
 """The embedded graph: LadybugDB (the maintained fork of Kuzu), in-process, under the
 data directory. Same Cypher as the Neo4j store; node and edge tables are typed, so the
-schema is declared once when the store is opened."""
+schema is declared once when the store is opened.
+
+Crash safety: LadybugDB refuses to open a write-ahead log whose last record a SIGKILL
+cut short. So every write is checkpointed before it returns — the engine marks a journal
+batch applied only after that — and the log can then only hold writes our own journal
+has not confirmed. A torn log is set aside on open (renamed, kept for inspection) and
+the journal's replay writes those operations again."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mem_integrations.core.errors import ConfigurationError, StoreError, StoreLockedError
+from mem_integrations.core.errors import (
+    ConfigurationError,
+    CorruptionError,
+    StoreError,
+    StoreLockedError,
+)
 from mem_integrations.core.graph.base import ENTITY, RELATION, CypherGraphStore
 
 log = logging.getLogger(__name__)
@@ -43,11 +55,15 @@ class LadybugGraphStore(CypherGraphStore):
         try:
             self._db = ladybug.Database(str(self.path))
         except RuntimeError as exc:
-            if "lock" in str(exc).lower():
-                raise StoreLockedError(
-                    f"{self.path} is open in another process; the embedded graph allows one "
-                    "process per data directory (use Neo4j to share)") from exc
-            raise StoreError(f"cannot open the embedded graph at {self.path}: {exc}") from exc
+            if not self._is_torn_log(exc):
+                raise self._open_error(exc) from exc
+            aside = self._set_log_aside()
+            log.warning("the embedded graph's write-ahead log was torn by a crash (%s); set "
+                        "aside as %s, the journal's replay writes what it held", exc, aside)
+            try:
+                self._db = ladybug.Database(str(self.path))
+            except RuntimeError as again:
+                raise self._open_error(again) from again
         self._conn = ladybug.Connection(self._db)
         self.dimension = int(dimension)
         self._run(
@@ -59,6 +75,36 @@ class LadybugGraphStore(CypherGraphStore):
             f"CREATE REL TABLE IF NOT EXISTS {RELATION}(FROM {ENTITY} TO {ENTITY}, id STRING, "
             "relation STRING, valid BOOLEAN, user_id STRING, agent_id STRING, run_id STRING, "
             "created_at STRING, updated_at STRING, invalidated_at STRING)")
+        self._checkpoint()
+
+    @property
+    def wal_path(self) -> Path:
+        """LadybugDB's write-ahead log, beside the database file."""
+        return self.path.with_name(self.path.name + ".wal")
+
+    def _is_torn_log(self, exc: RuntimeError) -> bool:
+        return "wal" in str(exc).lower() and self.wal_path.exists()
+
+    def _set_log_aside(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        aside = self.wal_path.with_name(f"{self.wal_path.name}.torn-{stamp}")
+        self.wal_path.rename(aside)
+        return aside
+
+    def _open_error(self, exc: RuntimeError) -> StoreError:
+        if "lock" in str(exc).lower():
+            return StoreLockedError(
+                f"{self.path} is open in another process; the embedded graph allows one "
+                "process per data directory (use Neo4j to share)")
+        return CorruptionError(
+            f"cannot open the embedded graph at {self.path}: {exc}. Its files are damaged: "
+            "run `mem-integrations repair` (or Memory.repair()) to rebuild the graph from "
+            "the history")
+
+    def _checkpoint(self) -> None:
+        # Moves the log into the database file: what the log held is durable without it,
+        # and a log torn later holds nothing the journal has confirmed.
+        self._run("CHECKPOINT")
 
     def _vector(self, param: str) -> str:
         return f"CAST(${param} AS FLOAT[{self.dimension}])"
@@ -88,6 +134,17 @@ class LadybugGraphStore(CypherGraphStore):
             self._run("ROLLBACK")
             raise
         self._run("COMMIT")
+        self._checkpoint()
+
+    def delete_scope(self, scope: dict[str, str]) -> None:
+        with self._lock:
+            super().delete_scope(scope)
+            self._checkpoint()
+
+    def reset(self) -> None:
+        with self._lock:
+            super().reset()
+            self._checkpoint()
 
     def close(self) -> None:
         with self._conn_lock:

@@ -2,24 +2,19 @@
 refuses to open a log whose last record is incomplete, which a SIGKILL in the middle of
 an append leaves behind (seen once in 200 kills of `python -m stress.run`; made certain
 here by cutting the log's tail after a real SIGKILL). The data directory must open again
-with every acknowledged relation."""
+with every acknowledged relation: each graph write is checkpointed before the journal
+confirms it, so a torn log holds only unconfirmed writes; it is set aside on open and the
+journal's replay writes them again."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 from mem_integrations import Memory
 from stress.common import HashEmbedder
 from tests.reliability.support import consistency, crash_in
 
 
-@pytest.mark.xfail(strict=True, reason="core bug: a write-ahead log torn by a crash makes "
-                   "LadybugDB refuse to open ('Checksum verification failed, the WAL file is "
-                   "corrupted'): every later open raises StoreError, and the graph writes "
-                   "confirmed since the last checkpoint live only in that log; see "
-                   "/tmp/reliability-core-fixes/graph-wal-torn-tail.diff")
 def test_a_write_ahead_log_torn_by_a_crash_does_not_brick_the_graph(tmp_path) -> None:
     config = crash_in(tmp_path, "kill_after_writes", reopen=False)
     wal = Path(config["data_dir"]) / "graph.wal"
@@ -35,5 +30,24 @@ def test_a_write_ahead_log_torn_by_a_crash_does_not_brick_the_graph(tmp_path) ->
             ("user", "lives_in", "Paris"), ("user", "works_at", "Acme")}
         assert len(reopened.get_all(user_id="alice").results) == 14
         assert not +consistency(reopened).counts
+    finally:
+        reopened.close()
+
+
+def test_a_torn_log_of_an_unconfirmed_write_is_set_aside_and_the_journal_replays_it(
+        tmp_path) -> None:
+    config = crash_in(tmp_path, "kill_before_checkpoint", reopen=False)
+    wal = Path(config["data_dir"]) / "graph.wal"
+    assert wal.stat().st_size > 200  # the add's graph write is in the log, not checkpointed
+    with wal.open("r+b") as f:
+        f.truncate(wal.stat().st_size - 100)
+    reopened = Memory(config, embedder=HashEmbedder())
+    try:
+        relations = reopened.get_all(user_id="alice").relations
+        assert {(r.source, r.relationship, r.destination) for r in relations} == {
+            ("user", "lives_in", "Paris"), ("user", "works_at", "Acme"),
+            ("user", "sister", "Anna")}
+        assert not +consistency(reopened).counts
+        assert list(wal.parent.glob("graph.wal.torn-*"))  # kept for inspection
     finally:
         reopened.close()
