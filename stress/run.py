@@ -149,6 +149,9 @@ def headline(results: dict[str, Any]) -> dict[str, int]:
         "faults injected (LLM, embedder, store)": c.get("faults", {}).get("faults_injected", 0),
         "crashes (SIGKILL)": c.get("crash", {}).get("kills", 0),
         "crashes survived": c.get("crash", {}).get("crashes_survived", 0),
+        # a kill whose next reopen failed or did not agree with the model
+        "unrecoverable": (c.get("crash", {}).get("kills", 0)
+                          - c.get("crash", {}).get("crashes_survived", 0)),
         "journal operations replayed": c.get("crash", {}).get("journal_ops_replayed", 0),
         "items lost": (cv.get("lost", 0) + cv.get("changed", 0) + cv.get("partial_add", 0)
                        + fv.get("lost", 0) + iso.get("other", {}).get("get_all_missing_memories", 0)),
