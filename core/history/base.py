@@ -13,6 +13,9 @@ The contract every implementation keeps (tests/history run the same tests on bot
 * `unapplied` lists journaled operations not yet confirmed, oldest first — on the next
   open, `AsyncMemory` replays them and calls `mark_applied`;
 * `history` lists only applied operations of a memory, oldest first;
+* an applied row keeps its payload: the history is the source of truth from which
+  `repair` rebuilds the vector store and the graph (`applied_rows` reads it back; rows
+  applied by versions before 0.x kept none, and are rebuilt from their text and scope);
 * pending adds survive a restart until `drop_pending` (or a `journal(done_pending=)`);
 * `begin_reset` leaves a durable mark that `reset` clears in the transaction that
   empties the store, so `reset_started` tells the next open that a reset was
@@ -25,12 +28,13 @@ keeps them as opaque JSON.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
 
-__all__ = ["HistoryStore", "JournalOp"]
+__all__ = ["AppliedRow", "HistoryStore", "JournalOp"]
 
 
 @dataclass
@@ -45,6 +49,17 @@ class JournalOp:
     payload: dict[str, Any] | None
     id: str = ""
     seq: int = 0
+
+
+@dataclass
+class AppliedRow:
+    """One applied row as a rebuild reads it: the operation (`op.payload` is None for a
+    memory's DELETE and for rows applied before payloads were kept), when it was
+    recorded, and the scope ids of its row."""
+
+    op: JournalOp
+    created_at: datetime
+    scope: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -66,6 +81,11 @@ class HistoryStore(Protocol):
 
     def unapplied(self) -> list[tuple[str, JournalOp]]:
         """Journaled operations to replay, oldest first, each with its batch id."""
+        ...
+
+    def applied_rows(self, *, after: int = 0, limit: int = 1000) -> list[AppliedRow]:
+        """Applied rows with `seq` greater than `after`, in `seq` order, at most `limit`:
+        page through the whole history by passing the last row's `op.seq` as `after`."""
         ...
 
     # --- history -----------------------------------------------------------------------

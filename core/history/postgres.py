@@ -34,7 +34,7 @@ from datetime import UTC
 from typing import Any, TypeVar
 
 from mem_integrations.core.errors import ConfigurationError, StoreError
-from mem_integrations.core.history.base import JournalOp
+from mem_integrations.core.history.base import AppliedRow, JournalOp
 from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
 from mem_integrations.core.redaction import redact_url
 from mem_integrations.core.scope import SCOPE_KEYS
@@ -238,7 +238,8 @@ class PostgresHistory:
 
     def mark_applied(self, batch_id: str) -> None:
         self._run(lambda conn: conn.execute(
-            sql.SQL("UPDATE {} SET applied = TRUE, payload = NULL WHERE batch_id = %s")
+            # the payload stays: it is what `repair` rebuilds the stores from
+            sql.SQL("UPDATE {} SET applied = TRUE WHERE batch_id = %s")
             .format(self._history), (batch_id,)))
 
     def _dead_owners(self, conn: psycopg.Connection[Any], keys: set[int]) -> set[int]:
@@ -267,6 +268,17 @@ class PostgresHistory:
                     for r in rows if r[8] in replay]
 
         return self._run(read)
+
+    def applied_rows(self, *, after: int = 0, limit: int = 1000) -> list[AppliedRow]:
+        rows = self._run(lambda conn: conn.execute(sql.SQL(
+            "SELECT id, seq, memory_id, event, old_memory, new_memory, payload, created_at,"
+            " user_id, agent_id, run_id FROM {} WHERE applied AND seq > %s"
+            " ORDER BY seq LIMIT %s").format(self._history), (after, limit)).fetchall())
+        return [AppliedRow(JournalOp(memory_id=r[2], event=Event(r[3]), old_memory=r[4],
+                                     new_memory=r[5], payload=r[6], id=r[0], seq=int(r[1])),
+                           r[7].astimezone(UTC),
+                           {k: v for k, v in zip(SCOPE_KEYS, r[8:11], strict=True) if v})
+                for r in rows]
 
     # --- history -----------------------------------------------------------------------
 

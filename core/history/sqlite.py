@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mem_integrations.core.history.base import JournalOp
+from mem_integrations.core.history.base import AppliedRow, JournalOp
 from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
 from mem_integrations.core.scope import SCOPE_KEYS
 
@@ -126,8 +126,8 @@ class SQLiteHistory:
 
     def mark_applied(self, batch_id: str) -> None:
         with self._lock:
-            self._conn.execute("UPDATE history SET applied = 1, payload = NULL WHERE batch_id = ?",
-                               (batch_id,))
+            # the payload stays: it is what `repair` rebuilds the stores from
+            self._conn.execute("UPDATE history SET applied = 1 WHERE batch_id = ?", (batch_id,))
 
     def unapplied(self) -> list[tuple[str, JournalOp]]:
         """Journaled operations not yet confirmed applied, oldest first, with batch ids."""
@@ -138,6 +138,19 @@ class SQLiteHistory:
         return [(r[0], JournalOp(memory_id=r[3], event=Event(r[4]), old_memory=r[5],
                                  new_memory=r[6], payload=json.loads(r[7]) if r[7] else None,
                                  id=r[1], seq=r[2])) for r in rows]
+
+    def applied_rows(self, *, after: int = 0, limit: int = 1000) -> list[AppliedRow]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, seq, memory_id, event, old_memory, new_memory, payload, created_at,"
+                " user_id, agent_id, run_id FROM history WHERE applied = 1 AND seq > ?"
+                " ORDER BY seq LIMIT ?", (after, limit)).fetchall()
+        return [AppliedRow(JournalOp(memory_id=r[2], event=Event(r[3]), old_memory=r[4],
+                                     new_memory=r[5], payload=json.loads(r[6]) if r[6] else None,
+                                     id=r[0], seq=r[1]),
+                           datetime.fromisoformat(r[7]),
+                           {k: v for k, v in zip(SCOPE_KEYS, r[8:11], strict=True) if v})
+                for r in rows]
 
     # --- history -----------------------------------------------------------------------
 

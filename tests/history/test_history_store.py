@@ -197,3 +197,28 @@ def test_concurrent_journals_from_threads_all_land(open_store: Callable[[], Any]
     assert errors == []
     for n in range(4):
         assert [e.new_memory for e in store.history(f"t{n}")] == [f"{n}-{i}" for i in range(10)]
+
+
+def test_applied_rows_keep_their_payloads_for_a_rebuild_and_page_in_seq_order(
+        open_store: Callable[[], Any]) -> None:
+    store = open_store()
+    first = store.journal([add_op("m1", "Lives in Paris"), add_op("m2", "Likes tea")], SCOPE)
+    store.mark_applied(first)
+    store.journal([add_op("m3", "Not confirmed")], SCOPE)  # unapplied: not history yet
+    delete = store.journal([JournalOp("m2", Event.DELETE, "Likes tea", None, None)],
+                           {"user_id": "alice", "run_id": "r1"})
+    store.mark_applied(delete)
+
+    rows = store.applied_rows()
+    assert [(r.op.memory_id, r.op.event, r.op.payload) for r in rows] == [
+        ("m1", Event.ADD, {"data": "Lives in Paris", "user_id": "alice"}),
+        ("m2", Event.ADD, {"data": "Likes tea", "user_id": "alice"}),
+        ("m2", Event.DELETE, None)]
+    assert [r.scope for r in rows] == [SCOPE, SCOPE, {"user_id": "alice", "run_id": "r1"}]
+    assert all(r.created_at.utcoffset() is not None for r in rows)
+    assert rows[0].op.seq < rows[1].op.seq < rows[2].op.seq
+    assert rows[0].op.new_memory == "Lives in Paris" and rows[2].op.old_memory == "Likes tea"
+
+    page = store.applied_rows(after=rows[0].op.seq, limit=1)
+    assert [r.op.id for r in page] == [rows[1].op.id]
+    assert store.applied_rows(after=rows[2].op.seq) == []
