@@ -24,7 +24,9 @@ from pydantic import BaseModel
 from mem_integrations.core.config import MemoryConfig, load_config
 from mem_integrations.core.errors import (
     InvalidInputError,
+    MemoryClosedError,
     MemoryNotFoundError,
+    PendingNotFoundError,
     ProviderError,
     StoreError,
     StoreLockedError,
@@ -106,6 +108,7 @@ from mem_integrations.core.scope import SCOPE_KEYS, Scope
 from mem_integrations.core.search.fusion import cosine, dense_weight_for, fuse
 from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
+from mem_integrations.core.stores.disk_space import SpaceGuard
 from mem_integrations.core.validation import check_clean_text
 from mem_integrations.core.writer import PAGE, Writer, Writes
 
@@ -170,8 +173,11 @@ class AsyncMemory:
             if self.graph is not None else None
         self.planner = AddPlanner(self.extractor, self.embedder, self.store,
                                   self.config.reconcile, new_id, graph=graph_planner)
+        self.space = SpaceGuard.for_config(self.config)
         self.writer = Writer(self.store, self.graph, self.history_store, self.embedder,
-                             self.lexical, on_unapplied=self._replay_before_next_call)
+                             self.lexical, on_unapplied=self._replay_before_next_call,
+                             before_write=self.space.check)
+        self._closed = False
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
         self._in_flight: set[str] = set()
@@ -192,6 +198,7 @@ class AsyncMemory:
     async def open(self) -> None:
         """Open the stores and replay any journal a crash left behind. Every method does
         this on first use; call it to pay the start-up cost (model load) up front."""
+        self._check_not_closed()
         if self._ready:
             return
         if self._ready_lock is None:
@@ -208,6 +215,12 @@ class AsyncMemory:
             await self.writer.recover()
             self._ready = True
 
+    def _check_not_closed(self) -> None:
+        if self._closed:
+            raise MemoryClosedError(
+                "this memory was closed (close(), or the end of its with/async with block): "
+                "make a new Memory / AsyncMemory on the same data_dir to go on")
+
     def _replay_before_next_call(self) -> None:
         # A write failed between journal and confirm: reopening replays the journal.
         self._ready = False
@@ -223,6 +236,7 @@ class AsyncMemory:
         await asyncio.to_thread(self.store.close)
         await asyncio.to_thread(self.history_store.close)
         self._ready = False
+        self._closed = True
 
     async def __aenter__(self) -> AsyncMemory:
         return self
@@ -275,6 +289,8 @@ class AsyncMemory:
             return AddResult(results=[], relations=[] if self.graph is not None else None,
                              skipped_images=skipped_images)
         options = {"infer": infer, "memory_type": memory_type, "prompt": prompt}
+        self._check_not_closed()
+        self.space.check("add")  # before the messages are kept: a full disk writes nothing
         # Keep the messages first: opening may replay a journal, which needs the embedder,
         # and a provider failing there must not lose what the user said.
         pending_id = await asyncio.to_thread(self.history_store.save_pending, normalized,
@@ -289,14 +305,8 @@ class AsyncMemory:
                 self.history_store.drop_pending(pending_id)
                 raise
             # The store failed while replaying the journal: a transient failure, like a
-            # provider's. Keep the messages, and say so: a StoreError raised by the write
-            # itself means "journaled, applied by the next call"; this one does not.
-            await asyncio.to_thread(self.history_store.fail_pending, pending_id, str(exc))
-            error = StoreError(f"{exc}. Nothing of this add was written; its messages are "
-                               f"kept as pending add {pending_id!r}: call "
-                               f"reprocess({pending_id!r}) once the store is back.")
-            error.pending_id = pending_id
-            raise error from exc
+            # provider's. Keep the messages, and say so.
+            raise await self._kept_after(exc, pending_id) from exc
         except BaseException:  # not openable (locked, mismatched embedder): nothing started
             self.history_store.drop_pending(pending_id)
             raise
@@ -333,6 +343,8 @@ class AsyncMemory:
         except ProviderError as exc:
             await asyncio.to_thread(self.history_store.fail_pending, pending_id, exc.reason)
             raise exc.with_pending(pending_id) from exc
+        except StoreError as exc:  # a store down (a Qdrant server outage): like a provider's
+            raise await self._kept_after(exc, pending_id) from exc
         except BaseException as exc:  # cancelled or crashed: keep the messages, synchronously
             self.history_store.fail_pending(pending_id, repr(exc))
             raise
@@ -342,6 +354,23 @@ class AsyncMemory:
                  or "nothing new")
         relations = (plan.relations or []) if self.graph is not None else None
         return AddResult(results=plan.events, relations=relations)
+
+    async def _kept_after(self, exc: StoreError, pending_id: str) -> StoreError:
+        """`exc` (a store failed during an add) saying where the add's messages are: kept
+        as a failed pending add for `reprocess` when nothing was journaled; when the
+        journal has them (the store failed while applying), the next call applies them."""
+        if isinstance(exc, StoreLockedError):  # another process owns the data: not ours
+            await asyncio.to_thread(self.history_store.drop_pending, pending_id)
+            return exc
+        if await asyncio.to_thread(self.history_store.get_pending, pending_id) is None:
+            return type(exc)(f"{exc}. This add was journaled: the next call applies it "
+                             "once the store is back; nothing is lost")
+        await asyncio.to_thread(self.history_store.fail_pending, pending_id, str(exc))
+        error = type(exc)(f"{exc}. Nothing of this add was written; its messages are kept as "
+                          f"pending add {pending_id!r}: call reprocess({pending_id!r}) once "
+                          "the store is back (or discard() it)")
+        error.pending_id = pending_id
+        return error
 
     async def _remember(self, messages: list[Message], scope: Scope,
                         metadata: dict[str, Any] | None, options: dict[str, Any],
@@ -371,18 +400,45 @@ class AsyncMemory:
 
     async def pending(self) -> list[PendingAdd]:
         """Adds whose messages are kept because the LLM failed or the process stopped."""
+        self._check_not_closed()
         rows = await asyncio.to_thread(self.history_store.list_pending)
         return [p for p in rows if p.id not in self._in_flight]
 
     async def reprocess(self, pending_id: str) -> AddResult:
         """Run a kept add again (after an `LLMResponseError`, `ProviderError` or a crash)."""
+        self._check_not_closed()
         found = await asyncio.to_thread(self.history_store.get_pending, pending_id)
         if found is None or pending_id in self._in_flight:
-            raise InvalidInputError(f"no pending add {pending_id!r} to reprocess")
+            raise PendingNotFoundError(pending_id, "reprocess")
         await self.open()
         kept, options = found
         scope = Scope.of("reprocess", **kept.scope)
         return await self._process(pending_id, kept.messages, scope, kept.metadata, options)
+
+    async def discard(self, pending_id: str) -> MessageResult:
+        """Give up on a pending add that can never succeed (`reprocess` fails every time):
+        it leaves `pending()` and is never retried. Nothing the user said is deleted: its
+        messages stay in the history database, marked discarded with the time
+        (`discarded()` lists them). `PendingNotFoundError` for an unknown id."""
+        self._check_not_closed()
+        if not isinstance(pending_id, str) or not pending_id.strip():
+            raise InvalidInputError("pending_id must be the id of a pending add (pending() "
+                                    f"lists them), got {pending_id!r}")
+        check_clean_text(pending_id, "pending_id")
+        if pending_id in self._in_flight:
+            raise InvalidInputError(f"pending add {pending_id!r} is being processed right "
+                                    "now: wait for it to finish, then discard it if it failed")
+        if not await asyncio.to_thread(self.history_store.discard_pending, pending_id):
+            raise PendingNotFoundError(pending_id, "discard")
+        log.warning("pending add %s discarded; its messages stay in the history database",
+                    pending_id)
+        return MessageResult(message="Pending add discarded (its messages are kept, marked "
+                             "discarded)", id=pending_id)
+
+    async def discarded(self) -> list[PendingAdd]:
+        """The pending adds `discard` gave up on, with their messages, oldest first."""
+        self._check_not_closed()
+        return await asyncio.to_thread(self.history_store.list_discarded)
 
     # --- reading -----------------------------------------------------------------------
 

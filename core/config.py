@@ -209,6 +209,15 @@ class SearchConfig(_Section):
     lexical_candidates: int = Field(default=200, ge=1, description="BM25 candidates.")
 
 
+class StorageConfig(_Section):
+    """Local disk use."""
+
+    min_free_mb: int = Field(
+        default=64, ge=0, description="Free disk space (MB) every write leaves: below it a "
+        "write raises DiskFullError before anything is written (the embedded Qdrant writes "
+        "through mmap and would die of SIGBUS on a full disk). 0 turns the check off.")
+
+
 class MemoryConfig(BaseModel):
     """Everything `Memory` needs. `MemoryConfig()` is a working, fully local setup."""
 
@@ -224,6 +233,7 @@ class MemoryConfig(BaseModel):
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -111,7 +111,32 @@ class StoreError(MemoryLayerError):
 
 
 class StoreLockedError(StoreError):
-    """The embedded data directory is already open in another process."""
+    """The embedded data directory is already open: in another process (the message
+    names its pid), or by another `Memory` in this one."""
+
+
+class StoreUnavailableError(StoreError):
+    """A store server (Qdrant, Neo4j, PostgreSQL) cannot be reached or answered with an
+    error. The message names the (redacted) URL. An `add` keeps its messages for
+    `reprocess()` (its `pending_id`), as it does when a provider is down."""
+
+
+class DiskFullError(StoreError):
+    """Too little free disk space to write safely (below `storage.min_free_mb`, or the
+    disk is full). Raised before anything is written; free space and call again."""
+
+
+class MemoryClosedError(MemoryLayerError, RuntimeError):
+    """The `Memory` / `AsyncMemory` was closed; make a new one to go on."""
+
+
+class PendingNotFoundError(InvalidInputError):
+    """No pending add has the given id (`pending()` lists them)."""
+
+    def __init__(self, pending_id: str, operation: str) -> None:
+        super().__init__(f"no pending add {pending_id!r} to {operation}: pending() (or "
+                         "`mem-integrations pending`) lists the ones there are")
+        self.pending_id = pending_id
 
 
 class BlockingCallError(MemoryLayerError, RuntimeError):

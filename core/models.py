@@ -190,6 +190,7 @@ class PendingAdd(_Result):
     messages: list[dict[str, Any]]
     scope: dict[str, str]
     metadata: dict[str, Any] | None = None
-    status: str = Field(description='"failed" (LLM reply unusable) or "interrupted" (crash)')
+    status: str = Field(description='"failed" (LLM reply unusable), "interrupted" (crash) '
+                        'or "discarded" (given up on with discard(); kept as a record)')
     error: str
     created_at: datetime

@@ -24,7 +24,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeAlias, TypeVar
 
 from mem_integrations.core.async_memory import AsyncMemory
 from mem_integrations.core.config import MemoryConfig
-from mem_integrations.core.errors import BlockingCallError
+from mem_integrations.core.errors import BlockingCallError, MemoryClosedError
 from mem_integrations.core.providers.base import ChatModel, Embedder
 from mem_integrations.core.stores.base import VectorStore
 
@@ -113,6 +113,7 @@ class Memory:
 
         >>> memory.run(memory.async_memory.search("tea", user_id="alice"))
         """
+        self._check_not_closed(coro)
         if threading.current_thread() is self._loop.thread:
             coro.close()
             raise BlockingCallError(
@@ -130,7 +131,16 @@ class Memory:
     def submit(self, coro: Coroutine[Any, Any, R]) -> concurrent.futures.Future[R]:
         """Start a coroutine of `async_memory` on its loop without waiting for it (from
         any thread, the loop's own included)."""
+        self._check_not_closed(coro)
         return asyncio.run_coroutine_threadsafe(coro, self._loop.loop)
+
+    def _check_not_closed(self, coro: Coroutine[Any, Any, Any]) -> None:
+        # after close() the loop is gone: asyncio would say "Event loop is closed"
+        if self._loop.loop.is_closed():
+            coro.close()
+            raise MemoryClosedError(
+                "this Memory was closed (close(), or the end of its with block): make a new "
+                "Memory on the same data_dir to go on")
 
     def __repr__(self) -> str:
         return repr(self.async_memory).replace("AsyncMemory", "Memory", 1)
@@ -150,6 +160,8 @@ class Memory:
     users = _blocking(AsyncMemory.users)
     pending = _blocking(AsyncMemory.pending)
     reprocess = _blocking(AsyncMemory.reprocess)
+    discard = _blocking(AsyncMemory.discard)
+    discarded = _blocking(AsyncMemory.discarded)
     scan = _blocking(AsyncMemory.scan)
     vector_search = _blocking(AsyncMemory.vector_search)
     fetch = _blocking(AsyncMemory.fetch)

@@ -58,13 +58,16 @@ class Writer:
 
     def __init__(self, store: VectorStore, graph: GraphStore | None, history: HistoryStore,
                  embedder: Embedder, lexical: BM25Encoder,
-                 on_unapplied: Callable[[], None]) -> None:
+                 on_unapplied: Callable[[], None],
+                 before_write: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.graph = graph
         self.history = history
         self.embedder = embedder
         self.lexical = lexical
         self._on_unapplied = on_unapplied
+        # raises (DiskFullError) before a write that should not start: nothing journaled
+        self._before_write = before_write
         self._scope_locks: defaultdict[tuple[tuple[str, str], ...], asyncio.Lock] = \
             defaultdict(asyncio.Lock)
 
@@ -89,6 +92,8 @@ class Writer:
             if pending_id:
                 await asyncio.to_thread(self.history.drop_pending, pending_id)
             return
+        if self._before_write is not None:
+            self._before_write("this write")
         batch = await asyncio.to_thread(self.history.journal, [op.row() for op in writes.ops],
                                         scope, done_pending=pending_id)
         try:

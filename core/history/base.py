@@ -125,6 +125,16 @@ class HistoryStore(Protocol):
     def list_pending(self) -> list[PendingAdd]:
         ...
 
+    def discard_pending(self, pending_id: str) -> bool:
+        """Give up on a pending add: it leaves `list_pending` / `get_pending` but its row
+        (messages included) stays, marked discarded with the time, for `list_discarded`.
+        False when there is no such pending add (or it was discarded already)."""
+        ...
+
+    def list_discarded(self) -> list[PendingAdd]:
+        """The adds `discard_pending` gave up on, oldest first, messages included."""
+        ...
+
     # --- lifecycle -----------------------------------------------------------------------
 
     def scope_lock(self, scope: dict[str, str]) -> AbstractContextManager[None]:

@@ -30,7 +30,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from mem_integrations.core.errors import ConfigurationError, StoreError
@@ -338,12 +338,23 @@ class PostgresHistory:
         self._run(lambda conn: conn.execute(
             sql.SQL("DELETE FROM {} WHERE id = %s").format(self._pending), (pending_id,)))
 
+    def discard_pending(self, pending_id: str) -> bool:
+        return bool(self._run(lambda conn: conn.execute(sql.SQL(
+            "UPDATE {} SET status = 'discarded', error = %s || coalesce("
+            "' (it had failed: ' || error || ')', '') WHERE id = %s AND status <> 'discarded'"
+        ).format(self._pending), (f"discarded at {datetime.now(UTC).isoformat()}",
+                                  pending_id)).rowcount))
+
     def get_pending(self, pending_id: str) -> tuple[PendingAdd, dict[str, Any]] | None:
-        rows = self._pending_rows(sql.SQL("WHERE id = %s"), (pending_id,))
+        rows = self._pending_rows(sql.SQL("WHERE id = %s AND status <> 'discarded'"),
+                                  (pending_id,))
         return rows[0] if rows else None
 
     def list_pending(self) -> list[PendingAdd]:
-        return [p for p, _ in self._pending_rows(sql.SQL(""), ())]
+        return [p for p, _ in self._pending_rows(sql.SQL("WHERE status <> 'discarded'"), ())]
+
+    def list_discarded(self) -> list[PendingAdd]:
+        return [p for p, _ in self._pending_rows(sql.SQL("WHERE status = 'discarded'"), ())]
 
     def _pending_rows(self, where: sql.Composable, args: tuple[Any, ...]
                       ) -> list[tuple[PendingAdd, dict[str, Any]]]:
@@ -358,7 +369,7 @@ class PostgresHistory:
             return [r for r in rows if not (r[5] == "processing" and r[8] in alive)]
 
         return [(PendingAdd(id=r[0], messages=r[1], scope=r[2], metadata=r[3],
-                            status="failed" if r[5] == "failed" else "interrupted",
+                            status=r[5] if r[5] in ("failed", "discarded") else "interrupted",
                             error=r[6] or "the process stopped before this add finished",
                             created_at=r[7].astimezone(UTC)),
                  r[4] or {}) for r in self._run(read)]

@@ -211,12 +211,23 @@ class SQLiteHistory:
         with self._lock:
             self._conn.execute("DELETE FROM pending_adds WHERE id = ?", (pending_id,))
 
+    def discard_pending(self, pending_id: str) -> bool:
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE pending_adds SET status = 'discarded', error = ? || coalesce("
+                "' (it had failed: ' || error || ')', '') WHERE id = ? AND status != 'discarded'",
+                (f"discarded at {utcnow().isoformat()}", pending_id))
+        return cursor.rowcount == 1
+
     def get_pending(self, pending_id: str) -> tuple[PendingAdd, dict[str, Any]] | None:
-        rows = self._pending_rows("WHERE id = ?", (pending_id,))
+        rows = self._pending_rows("WHERE id = ? AND status != 'discarded'", (pending_id,))
         return rows[0] if rows else None
 
     def list_pending(self) -> list[PendingAdd]:
-        return [p for p, _ in self._pending_rows("", ())]
+        return [p for p, _ in self._pending_rows("WHERE status != 'discarded'", ())]
+
+    def list_discarded(self) -> list[PendingAdd]:
+        return [p for p, _ in self._pending_rows("WHERE status = 'discarded'", ())]
 
     def _pending_rows(self, where: str, args: tuple[Any, ...]
                       ) -> list[tuple[PendingAdd, dict[str, Any]]]:
@@ -226,7 +237,7 @@ class SQLiteHistory:
                 f" FROM pending_adds {where} ORDER BY created_at", args).fetchall()
         return [(PendingAdd(id=r[0], messages=json.loads(r[1]), scope=json.loads(r[2]),
                             metadata=json.loads(r[3]) if r[3] else None,
-                            status="failed" if r[5] == "failed" else "interrupted",
+                            status=r[5] if r[5] in ("failed", "discarded") else "interrupted",
                             error=r[6] or "the process stopped before this add finished",
                             created_at=datetime.fromisoformat(r[7])),
                  json.loads(r[4]) if r[4] else {}) for r in rows]

@@ -11,13 +11,22 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from qdrant_client import QdrantClient
 from qdrant_client import models as m
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from mem_integrations.core.errors import StoreError, StoreLockedError
+from mem_integrations.core.errors import (
+    MemoryLayerError,
+    StoreError,
+    StoreLockedError,
+    StoreUnavailableError,
+)
 from mem_integrations.core.filters import FilterNode
+from mem_integrations.core.redaction import redact_url
 from mem_integrations.core.stores.base import (
     DENSE,
     KEYWORD_INDEXES,
@@ -30,6 +39,8 @@ from mem_integrations.core.stores.base import (
     check_same_embedder,
     translate_filter,
 )
+from mem_integrations.core.stores.boundary import check_dimension, store_error
+from mem_integrations.core.stores.dir_lock import DirectoryLock
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +78,23 @@ def _hit(record: Any) -> Hit:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _serialised(method: F) -> F:
-    """qdrant-client's local mode is not thread-safe (numpy arrays, one sqlite3
-    connection) and the engine calls the store from several worker threads: one call at a
-    time there. A server needs no lock."""
+def _boundary(method: F) -> F:
+    """Every call into qdrant-client: what it raises comes out as our typed errors
+    (`_error`), and in local mode one call at a time — local mode is not thread-safe
+    (numpy arrays, one sqlite3 connection) and the engine calls the store from several
+    worker threads. A server needs no lock."""
 
     @functools.wraps(method)
     def call(self: QdrantClientStore, *args: Any, **kwargs: Any) -> Any:
-        if self._is_server:
-            return method(self, *args, **kwargs)
-        with self._lock:
-            return method(self, *args, **kwargs)
+        try:
+            if self._is_server:
+                return method(self, *args, **kwargs)
+            with self._lock:
+                return method(self, *args, **kwargs)
+        except MemoryLayerError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, method.__name__.strip("_")) from exc
 
     return call  # type: ignore[return-value]
 
@@ -98,31 +115,67 @@ class QdrantClientStore:
                  client: QdrantClient | None = None) -> None:
         self.collection = collection
         self.on_disk = on_disk
-        self._where = url or path or ":memory:"
+        self._where = redact_url(url) if url else path or ":memory:"
         self._is_server = bool(url) or (client is not None and not _is_local(client))
         self._lock = threading.RLock()
+        self._dir_lock: DirectoryLock | None = None
+        self._info: CollectionInfo | None = None
         if client is None:
             if url:
                 client = QdrantClient(url=url, api_key=api_key)
             elif path and path != ":memory:":
-                try:
-                    client = QdrantClient(path=path)
-                except RuntimeError as exc:
-                    if "already accessed" in str(exc):
-                        raise StoreLockedError(
-                            f"{path} is open in another process (or another Memory); "
-                            "qdrant-client's local mode allows one at a time (use a Qdrant "
-                            "server, or the embedded default, qdrant_edge)") from exc
-                    raise
+                client = self._local(path)
             else:
                 client = QdrantClient(":memory:")
         self.client = client
-        self._info: CollectionInfo | None = None
+
+    def _local(self, path: str) -> QdrantClient:
+        """qdrant-client's local mode on `path`, under our lock (which names its holder)."""
+        self._dir_lock = DirectoryLock(
+            Path(path), "qdrant-client's local mode",
+            share_hint="use a Qdrant server (vector_store.url), or the embedded default "
+            "(qdrant_edge)")
+        self._dir_lock.acquire()
+        try:
+            return QdrantClient(path=path)
+        except RuntimeError as exc:
+            self._dir_lock.release()
+            if "already accessed" in str(exc):  # held by a program other than this library
+                raise StoreLockedError(
+                    f"{path} is held by another program (not a mem-integrations Memory): "
+                    "stop it; qdrant-client's local mode allows one at a time (use a Qdrant "
+                    "server, or the embedded default, qdrant_edge)") from exc
+            raise self._error(exc, "open") from exc
+        except BaseException:
+            self._dir_lock.release()
+            raise
+
+    def _error(self, exc: BaseException, action: str) -> MemoryLayerError:
+        """What qdrant-client raised, as ours: a server that cannot be reached or refuses
+        is `StoreUnavailableError` (an add keeps its messages); the rest `store_error`."""
+        if self._is_server:
+            if isinstance(exc, (ResponseHandlingException, httpx.TransportError,
+                                ConnectionError, TimeoutError)):
+                return StoreUnavailableError(
+                    f"cannot reach the Qdrant server at {self._where} ({action}: "
+                    f"{exc or type(exc).__name__}): start it, or fix vector_store.url; "
+                    "adds keep their messages for reprocess() meanwhile")
+            if isinstance(exc, UnexpectedResponse) and exc.status_code in (401, 403):
+                return StoreUnavailableError(
+                    f"the Qdrant server at {self._where} refused the request "
+                    f"({exc.status_code}): check vector_store.api_key")
+            if isinstance(exc, UnexpectedResponse) and exc.status_code in (502, 503, 504):
+                return StoreUnavailableError(
+                    f"the Qdrant server at {self._where} is unavailable ({exc.status_code}) "
+                    f"during {action}: try again once it is back; adds keep their messages "
+                    "for reprocess() meanwhile")
+        return store_error(exc, engine="Qdrant (qdrant-client)", where=self._where,
+                           action=action, collection=self.collection, info=self._info)
 
     def __repr__(self) -> str:
         return f"QdrantClientStore(location={self._where!r}, collection={self.collection!r})"
 
-    @_serialised
+    @_boundary
     def open(self, info: CollectionInfo) -> None:
         if self.client.collection_exists(self.collection):
             config = self.client.get_collection(self.collection).config
@@ -143,7 +196,7 @@ class QdrantClientStore:
         self.lexical_version = int(recorded.get("lexical_version", 1))
         self._info = info
 
-    @_serialised
+    @_boundary
     def record_lexical_version(self, version: int) -> None:
         recorded = dict(self.client.get_collection(self.collection).config.metadata or {})
         self.client.update_collection(self.collection,
@@ -168,7 +221,7 @@ class QdrantClientStore:
         self.client.create_payload_index(self.collection, "created_at",
                                          m.PayloadSchemaType.DATETIME)
 
-    @_serialised
+    @_boundary
     def upsert(self, points: list[Point]) -> None:
         if not points:
             return
@@ -178,14 +231,15 @@ class QdrantClientStore:
             if p.sparse is not None:
                 vectors[LEXICAL] = m.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
             structs.append(m.PointStruct(id=p.id, vector=vectors, payload=p.payload))
+        check_dimension(self.collection, self._info, (p.vector for p in points))
         self.client.upsert(self.collection, structs, wait=True)
 
-    @_serialised
+    @_boundary
     def delete(self, ids: list[str]) -> None:
         if ids:
             self.client.delete(self.collection, m.PointIdsList(points=list(ids)), wait=True)
 
-    @_serialised
+    @_boundary
     def retrieve(self, ids: list[str], *, with_vectors: bool = False) -> list[Hit]:
         if not ids:
             return []
@@ -193,7 +247,7 @@ class QdrantClientStore:
                                        with_vectors=[DENSE] if with_vectors else False)
         return [_hit(r) for r in records]
 
-    @_serialised
+    @_boundary
     def search_batch(self, requests: list[SearchRequest]) -> list[list[Hit]]:
         if not requests:
             return []
@@ -215,12 +269,13 @@ class QdrantClientStore:
                 filter=translate_filter(r.filter, _DIALECT), with_payload=True,
                 with_vector=[DENSE] if r.with_vectors else False,
                 score_threshold=r.score_threshold))
+        check_dimension(self.collection, self._info, (r.dense for r in requests))
         real = [q for q in queries if q is not None]
         answers = iter(self.client.query_batch_points(self.collection, real) if real else [])
         return [[_hit(p) for p in next(answers).points] if q is not None else []
                 for q in queries]
 
-    @_serialised
+    @_boundary
     def scroll(self, filter: FilterNode | None, *, limit: int,
                offset: str | None = None) -> tuple[list[Hit], str | None]:
         records, next_offset = self.client.scroll(
@@ -228,23 +283,27 @@ class QdrantClientStore:
             offset=offset, with_payload=True, with_vectors=False)
         return [_hit(r) for r in records], (str(next_offset) if next_offset else None)
 
-    @_serialised
+    @_boundary
     def count(self, filter: FilterNode | None) -> int:
         return self.client.count(self.collection, count_filter=translate_filter(filter, _DIALECT),
                                  exact=True).count
 
-    @_serialised
+    @_boundary
     def facet(self, key: str, filter: FilterNode | None = None) -> dict[str, int]:
         response = self.client.facet(self.collection, key=key, limit=1_000_000, exact=True,
                                      facet_filter=translate_filter(filter, _DIALECT))
         return {str(h.value): h.count for h in response.hits}
 
-    @_serialised
+    @_boundary
     def drop(self) -> None:
         self.client.delete_collection(self.collection)
         if self._info is not None:
             self._create(self._info)
 
-    @_serialised
+    @_boundary
     def close(self) -> None:
-        self.client.close()
+        try:
+            self.client.close()
+        finally:
+            if self._dir_lock is not None:
+                self._dir_lock.release()

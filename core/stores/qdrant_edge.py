@@ -13,13 +13,15 @@ import logging
 import shutil
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import qdrant_edge as qe
 
-from mem_integrations.core.errors import StoreError, StoreLockedError
+from mem_integrations.core.errors import MemoryLayerError, StoreError, StoreLockedError
 from mem_integrations.core.filters import FilterNode
 from mem_integrations.core.stores.base import (
     DENSE,
@@ -33,8 +35,13 @@ from mem_integrations.core.stores.base import (
     check_same_embedder,
     translate_filter,
 )
+from mem_integrations.core.stores.boundary import check_dimension, store_error
+from mem_integrations.core.stores.dir_lock import DirectoryLock
+from mem_integrations.core.stores.disk_space import check_can_open
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class _EdgeDialect:
@@ -82,6 +89,10 @@ class QdrantEdgeStore:
         self._shard: Any = None
         self._info: CollectionInfo | None = None
         self._lock = threading.Lock()
+        # beside the collection's directory, not in it: a drop renames that away
+        self._dir_lock = DirectoryLock(
+            Path(root), "embedded Qdrant", name=f"{collection}.lock",
+            share_hint="give it a Qdrant server (vector_store.url) to share the memories")
 
     def __repr__(self) -> str:
         return f"QdrantEdgeStore(path={str(self.dir)!r})"
@@ -106,15 +117,40 @@ class QdrantEdgeStore:
         with self._lock:
             if self._shard is not None:
                 return
-            recorded = info.metadata()
-            if self._meta_path.exists():
-                recorded = json.loads(self._meta_path.read_text())
+            self._dir_lock.acquire()
+            try:
+                recorded = self._recorded(info)
                 check_same_embedder(self.collection, recorded, info)
-            self._shard = self._load_or_create(info)
+                check_can_open(self._shard_path, "embedded Qdrant")
+                self._shard = self._load_or_create(info)
+            except BaseException:
+                self._dir_lock.release()
+                raise
             if not self._meta_path.exists():
                 self._meta_path.write_text(json.dumps(recorded, indent=2))
             self.lexical_version = int(recorded.get("lexical_version", 1))
             self._info = info
+
+    def _recorded(self, info: CollectionInfo) -> dict[str, Any]:
+        """What the collection was built with: `collection.json`, or for a shard without
+        it the engine's own config (its dimension; the model cannot be known), or `info`
+        for a collection not made yet."""
+        if self._meta_path.exists():
+            try:
+                recorded: dict[str, Any] = json.loads(self._meta_path.read_text())
+            except ValueError as exc:
+                raise StoreError(
+                    f"{self._meta_path} is not valid JSON ({exc}): restore it from a backup, "
+                    "or delete it to have it written again from the shard") from exc
+            return recorded
+        engine_config = self._shard_path / "edge_config.json"
+        if engine_config.exists():
+            try:
+                size = json.loads(engine_config.read_text())["vectors"][DENSE]["size"]
+            except (ValueError, KeyError, TypeError):
+                return info.metadata()
+            return {**info.metadata(), "dimension": size}
+        return info.metadata()
 
     def record_lexical_version(self, version: int) -> None:
         with self._lock:
@@ -133,19 +169,41 @@ class QdrantEdgeStore:
             shard = qe.EdgeShard.create(str(self._shard_path), self._config(info.dimension))
         except Exception as exc:  # the Rust bindings raise plain exceptions
             text = str(exc).lower()
-            if "lock" in text or "in use" in text or "resource temporarily unavailable" in text:
+            if "lock" in text or "wouldblock" in text or "resource temporarily unavailable" \
+                    in text:
+                # our DirectoryLock was free, so a program other than this library has it
                 raise StoreLockedError(
-                    f"{self.dir} is open in another process; embedded Qdrant allows one "
-                    "process per data directory (use a Qdrant server to share)"
-                ) from exc
-            raise StoreError(f"cannot open embedded Qdrant at {self.dir}: {exc}") from exc
-        shard.update(qe.UpdateOperation.create_field_index(
-            "user_id", qe.KeywordIndexParams(is_tenant=True)))
-        for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES):
-            shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
-        shard.update(qe.UpdateOperation.create_field_index(
-            "created_at", qe.PayloadSchemaType.Datetime))
+                    f"{self.dir} is held by another program (not a mem-integrations Memory): "
+                    "stop it; embedded Qdrant allows one process per data directory (use a "
+                    "Qdrant server to share)") from exc
+            raise self._error(exc, "open") from exc
+        with self._engine("create the payload indexes"):
+            shard.update(qe.UpdateOperation.create_field_index(
+                "user_id", qe.KeywordIndexParams(is_tenant=True)))
+            for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES):
+                shard.update(qe.UpdateOperation.create_field_index(
+                    key, qe.PayloadSchemaType.Keyword))
+            shard.update(qe.UpdateOperation.create_field_index(
+                "created_at", qe.PayloadSchemaType.Datetime))
         return shard
+
+    def _error(self, exc: BaseException, action: str) -> MemoryLayerError:
+        return store_error(exc, engine="embedded Qdrant", where=str(self.dir), action=action,
+                           collection=self.collection, info=self._info)
+
+    @contextmanager
+    def _engine(self, action: str) -> Iterator[None]:
+        """Run engine calls; what they raise comes out as our typed errors."""
+        try:
+            yield
+        except MemoryLayerError:
+            raise
+        except Exception as exc:  # the Rust bindings raise plain Exception (and pyo3 panics)
+            raise self._error(exc, action) from exc
+
+    def _call(self, action: str, fn: Callable[..., T], *args: Any) -> T:
+        with self._engine(action):
+            return fn(*args)
 
     @property
     def shard(self) -> Any:
@@ -162,17 +220,19 @@ class QdrantEdgeStore:
             if p.sparse is not None:
                 vectors[LEXICAL] = qe.SparseVector(p.sparse.indices, p.sparse.values)
             edge_points.append(qe.Point(p.id, vectors, p.payload))
-        self.shard.update(qe.UpdateOperation.upsert_points(edge_points))
+        check_dimension(self.collection, self._info, (p.vector for p in points))
+        self._call("upsert", self.shard.update, qe.UpdateOperation.upsert_points(edge_points))
 
     def delete(self, ids: list[str]) -> None:
         if ids:
-            self.shard.update(qe.UpdateOperation.delete_points(list(ids)))
+            self._call("delete", self.shard.update, qe.UpdateOperation.delete_points(list(ids)))
 
     def retrieve(self, ids: list[str], *, with_vectors: bool = False) -> list[Hit]:
         if not ids:
             return []
-        records = self.shard.retrieve(list(ids), with_payload=True,
-                                      with_vector=[DENSE] if with_vectors else False)
+        with self._engine("retrieve"):
+            records = self.shard.retrieve(list(ids), with_payload=True,
+                                          with_vector=[DENSE] if with_vectors else False)
         return [_hit(r) for r in records]
 
     def search_batch(self, requests: list[SearchRequest]) -> list[list[Hit]]:
@@ -191,36 +251,38 @@ class QdrantEdgeStore:
             else:
                 raise StoreError("a search request needs a dense or a sparse vector")
             queries.append(query)
+        check_dimension(self.collection, self._info, (r.dense for r in requests))
         real = [
             qe.QueryRequest(limit=r.limit, query=q, filter=translate_filter(r.filter, _DIALECT),
                             with_payload=True, with_vector=[DENSE] if r.with_vectors else False,
                             score_threshold=r.score_threshold)
             for r, q in zip(requests, queries, strict=True) if q is not None
         ]
-        answers = iter(self.shard.query_batch(qe.QueryBatchRequest(real)) if real else [])
+        answers = iter(self._call("search", self.shard.query_batch, qe.QueryBatchRequest(real))
+                       if real else [])
         return [[_hit(p, p.score) for p in next(answers)] if q is not None else []
                 for q in queries]
 
     def scroll(self, filter: FilterNode | None, *, limit: int,
                offset: str | None = None) -> tuple[list[Hit], str | None]:
-        records, next_offset = self.shard.scroll(qe.ScrollRequest(
+        records, next_offset = self._call("scroll", self.shard.scroll, qe.ScrollRequest(
             offset=offset, limit=limit, filter=translate_filter(filter, _DIALECT),
             with_payload=True, with_vector=False))
         return [_hit(r) for r in records], (str(next_offset) if next_offset else None)
 
     def count(self, filter: FilterNode | None) -> int:
-        return int(self.shard.count(qe.CountRequest(filter=translate_filter(filter, _DIALECT),
-                                                    exact=True)))
+        return int(self._call("count", self.shard.count, qe.CountRequest(
+            filter=translate_filter(filter, _DIALECT), exact=True)))
 
     def facet(self, key: str, filter: FilterNode | None = None) -> dict[str, int]:
-        response = self.shard.facet(qe.FacetRequest(
+        response = self._call("count by value", self.shard.facet, qe.FacetRequest(
             key=key, limit=1_000_000, exact=True, filter=translate_filter(filter, _DIALECT)))
         # deleted points can leave zero counts behind in the index
         return {_facet_value(h.value): h.count for h in response.hits if h.count}
 
     def optimize(self) -> None:
         """Merge segments and build the HNSW index (the engine does not do it on its own)."""
-        self.shard.optimize()
+        self._call("optimize", self.shard.optimize)
 
     def drop(self) -> None:
         with self._lock:
@@ -238,10 +300,14 @@ class QdrantEdgeStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._shard is not None:
-                self._shard.flush()
-                self._shard.close()
-                self._shard = None
+            try:
+                if self._shard is not None:
+                    with self._engine("flush"):
+                        self._shard.flush()
+                        self._shard.close()
+                    self._shard = None
+            finally:
+                self._dir_lock.release()
 
 
 def _facet_value(value: Any) -> str:
