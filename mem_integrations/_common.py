@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Awaitable, Mapping
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, Protocol, TypedDict, cast
 
 from mem_integrations.core.errors import InvalidInputError, MissingScopeError
 from mem_integrations.core.scope import SCOPE_KEYS
@@ -133,3 +136,58 @@ def check_injection(extraction: str, template: str) -> None:
         raise InvalidInputError("extraction must be 'background', 'await' or 'off'")
     if "{memories}" not in template:
         raise InvalidInputError("template must contain '{memories}', where the memories go")
+
+
+# --- at interpreter exit --------------------------------------------------------------------
+
+
+class Settles(Protocol):
+    """What holds turns or adds not yet written (a chat client, an agent memory)."""
+
+    exit_timeout: float
+
+    @property
+    def unfinished(self) -> int:
+        """How many adds (or buffered turns) are not written yet."""
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Write them, waiting up to `timeout` seconds."""
+
+
+_settling: weakref.WeakSet[Any] = weakref.WeakSet()
+_hook_lock = threading.Lock()
+_hook_registered = False
+
+
+def settle_at_exit(owner: Settles) -> None:
+    """Let `owner` finish what it has not written yet at interpreter exit.
+
+    Not an `atexit` hook: those run after `concurrent.futures` has stopped every thread
+    pool (its own exit hook, registered with `threading._register_atexit`, runs first and
+    flags the pools shut down), so an add still in flight would fail at its next
+    `asyncio.to_thread` before an `atexit` hook could wait for it. Hooks registered the
+    same way run last-in first-out, before that one (imported with asyncio, so always
+    registered earlier), while the thread pools and the Memory's loop thread still work."""
+    global _hook_registered
+    with _hook_lock:
+        _settling.add(owner)
+        if not _hook_registered:
+            threading._register_atexit(_settle_all)
+            _hook_registered = True
+
+
+def _settle_all() -> None:
+    deadline = time.monotonic() + max((o.exit_timeout for o in _settling), default=0.0)
+    for owner in list(_settling):
+        if not owner.unfinished:
+            continue
+        log.info("waiting for %d background memory add(s) before exit", owner.unfinished)
+        # adds that are tasks on a finished event loop cannot be waited for here
+        with contextlib.suppress(RuntimeError):
+            owner.wait(max(0.0, deadline - time.monotonic()))
+        if owner.unfinished:
+            log.warning(
+                "%d background memory add(s) did not finish before exit; an add the engine "
+                "had started is kept as a pending add (memory.pending(), reprocess(id)). Call "
+                "wait() / await_all() on %s before exiting.", owner.unfinished,
+                type(owner).__name__)

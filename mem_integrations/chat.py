@@ -31,12 +31,8 @@ loop ends (`asyncio.run` cancels unfinished tasks).
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
-import threading
-import time
-import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -49,6 +45,7 @@ from mem_integrations._common import (
     check_injection,
     fixed_scope,
     merge_scopes,
+    settle_at_exit,
 )
 from mem_integrations.core.errors import (
     BlockingCallError,
@@ -112,7 +109,7 @@ class ChatMemory:
         self.extraction = extraction
         self.exit_timeout = exit_timeout
         self._background = Background()
-        _settle_at_exit(self)
+        settle_at_exit(self)
 
     # --- one call's steps ----------------------------------------------------------------
 
@@ -397,43 +394,3 @@ def _with_system_block(messages: Messages, block: str) -> list[dict[str, Any]]:
     else:
         system["content"] = f"{content}\n\n{block}" if content else block
     return out
-
-
-# --- at interpreter exit ---------------------------------------------------------------------
-
-_open: weakref.WeakSet[ChatMemory] = weakref.WeakSet()
-_hook_lock = threading.Lock()
-_hook_registered = False
-
-
-def _settle_at_exit(chat: ChatMemory) -> None:
-    """Wait for `chat`'s background adds at exit.
-
-    Not an `atexit` hook: those run after `concurrent.futures` has stopped every thread
-    pool (its own exit hook, registered with `threading._register_atexit`, runs first and
-    flags the pools shut down), so an add still in flight would fail at its next
-    `asyncio.to_thread` before an `atexit` hook could wait for it. Hooks registered the
-    same way run last-in first-out, before that one (imported with asyncio, so always
-    registered earlier), while the thread pools and the Memory's loop thread still work."""
-    global _hook_registered
-    with _hook_lock:
-        _open.add(chat)
-        if not _hook_registered:
-            threading._register_atexit(_wait_for_background_adds)
-            _hook_registered = True
-
-
-def _wait_for_background_adds() -> None:
-    deadline = time.monotonic() + max((c.exit_timeout for c in _open), default=0.0)
-    for chat in list(_open):
-        if not chat.unfinished:
-            continue
-        log.info("waiting for %d background memory add(s) before exit", chat.unfinished)
-        # adds that are tasks on a finished event loop cannot be waited for here
-        with contextlib.suppress(RuntimeError):
-            chat.wait(max(0.0, deadline - time.monotonic()))
-        if chat.unfinished:
-            log.warning(
-                "%d background memory add(s) did not finish before exit; an add the engine "
-                "had started is kept as a pending add (memory.pending(), reprocess(id)). Call "
-                "wait() / await_all() on the chat client before exiting.", chat.unfinished)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from llama_index.core.base.llms.types import ChatMessage, TextBlock, ToolCallBlock
+from llama_index.core.bridge.pydantic import BaseModel
 
-from mem_integrations.core.errors import ProviderError
-from mem_integrations.core.models import AddResult
+from mem_integrations.core.errors import InvalidInputError, ProviderError
+from mem_integrations.core.models import AddResult, MemoryItem, SearchResult
 from mem_integrations.core.scope import Scope
 from mem_integrations.core.sync_memory import MemoryBridge
+from mem_integrations.llamaindex._echoes import said
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,14 @@ def conversation(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
 
     System prompts, tool calls and tool results are left out: tool results often echo
     memories (a `recall` result), and extracting them again would only re-store them.
+    That includes what agents write into plain messages for tools (a ReAct agent's
+    observations, a CodeAct agent's code and its results: see `_echoes`).
     """
     out = []
     for message in messages:
         role = role_of(message)
-        text = message_text(message)
-        if role in ("user", "assistant") and text:
+        text = said(role, message_text(message)) if role in ("user", "assistant") else ""
+        if text:
             out.append({"role": role, "content": text})
     return out
 
@@ -78,3 +82,41 @@ async def add_quietly(memory: MemoryBridge, messages: list[dict[str, str]], scop
             raise
         log.warning("long-term memory extraction failed for %s: %s", scope.ids(), exc)
         return None
+
+
+Scopes = Literal["and", "merged"]
+"""How the scope ids of a read combine: "and" (a memory must match every id given) or
+"merged" (the memories of each id, ranked together: `Mem0Memory`'s behaviour, where a
+user's and an agent's memories both come back)."""
+
+
+async def search(memory: MemoryBridge, query: str, scope: Scope, scopes: Scopes, *,
+                 limit: int, filters: dict[str, Any] | None, threshold: float | None
+                 ) -> SearchResult:
+    """The memories for `query` in `scope`, its ids combined as `scopes` says."""
+    ids = scope.ids()
+    if scopes == "and" or len(ids) == 1:
+        return await memory.arun(memory.async_memory.search(
+            query, limit=limit, filters=filters, threshold=threshold, **ids))
+    parts = [await memory.arun(memory.async_memory.search(
+        query, limit=limit, filters=filters, threshold=threshold, **{key: value}))
+        for key, value in ids.items()]
+    best: dict[str, MemoryItem] = {}
+    for item in (i for part in parts for i in part.results):
+        if item.id not in best or (item.score or 0.0) > (best[item.id].score or 0.0):
+            best[item.id] = item
+    ranked = sorted(best.values(), key=lambda i: i.score or 0.0, reverse=True)[:limit]
+    relations = [r for part in parts for r in part.relations or []]
+    unique = list({(r.source, r.relationship, r.destination): r for r in relations}.values())
+    return SearchResult(results=ranked, relations=unique if parts[0].relations is not None
+                        else None)
+
+
+def refuse_unknown(owner: type[BaseModel], given: dict[str, Any]) -> None:
+    """LlamaIndex options this class does not have (a `VectorMemoryBlock`'s `top_k`...)
+    are refused, not silently ignored."""
+    unknown = sorted(set(given) - set(owner.model_fields))
+    if unknown:
+        raise InvalidInputError(
+            f"{owner.__name__} has no option {', '.join(map(repr, unknown))}; its options: "
+            f"{', '.join(sorted(owner.model_fields))}")

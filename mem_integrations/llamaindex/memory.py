@@ -9,42 +9,68 @@
     # ... days later, a new process, a fresh short-term history:
     await agent.run("What should I cook?", memory=LongTermMemory.from_defaults(Memory(), user_id="alice"))
 
-It plays the role of LlamaIndex's `Mem0Memory`, with the engine of this package:
+It plays the role of LlamaIndex's `Mem0Memory`, with the engine of this package
+(`from_client` / `from_config` take `Mem0Memory`'s arguments):
 
 * short-term: the thread itself, kept by any LlamaIndex `BaseMemory` (a
   `ChatMemoryBuffer` by default, or `llama_index.core.memory.Memory`);
 * long-term, read: every `aget()` searches the scope's memories with the latest user
   message — agents call `aput(user_msg)` then `aget()` with no input, so the query comes
   from the stored history — and puts the hits in a system message at the front;
-* long-term, write: the messages of a turn are buffered and sent to `add` in ONE call when
-  the turn ends (an assistant reply without tool calls), not one call per message. Tool
-  calls and tool results are not extracted. `aflush()` extracts what is buffered now.
+* long-term, write (`extract_on="turn"`, the default): the messages of a turn are buffered
+  and sent to `add` in ONE call when the turn ends (an assistant reply without tool
+  calls), not one call per message; `extract_on="put"` extracts every put as `Mem0Memory`
+  does. Tool calls, tool results and the tool echoes of ReAct and CodeAct agents are never
+  extracted. `aflush()` extracts what is buffered now, and a turn still buffered at
+  interpreter exit is extracted then (up to `exit_timeout` seconds).
+
+Serializable: `to_dict` / `from_dict`, JSON and pickle, so a paused agent's context can be
+resumed in another process. The engine is written as its configuration (no secrets) and
+re-attached on load (see `_engine`); the short-term history and a buffered turn go along.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import logging
+from typing import Any, Literal
 
 from llama_index.core.async_utils import asyncio_run
 from llama_index.core.base.llms.types import ChatMessage, TextBlock
-from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr
 from llama_index.core.memory import ChatMemoryBuffer
+from llama_index.core.memory import Memory as ChatMemory
 from llama_index.core.memory.types import BaseMemory
 
+from mem_integrations._common import Background, settle_at_exit
+from mem_integrations.core.config import MemoryConfig
+from mem_integrations.core.errors import ConfigurationError, InvalidInputError
 from mem_integrations.core.models import AddResult
 from mem_integrations.core.scope import Scope
-from mem_integrations.core.sync_memory import AnyMemory, MemoryBridge, bridge
+from mem_integrations.core.sync_memory import AnyMemory, Memory, MemoryBridge, bridge
+from mem_integrations.llamaindex import _engine
 from mem_integrations.llamaindex._shared import (
+    Scopes,
     add_quietly,
     conversation,
     has_tool_calls,
     message_text,
     query_from,
+    refuse_unknown,
     role_of,
+    search,
 )
 from mem_integrations.rendering import format_memories
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MEMORY_PROMPT = "Long-term memories relevant to this conversation:\n{memories}"
+
+ExtractOn = Literal["turn", "put"]
+"""When messages are extracted: once per finished turn (one `add` for the whole turn), or
+on every `put` / `aput` / `set` of new messages (`Mem0Memory`'s behaviour)."""
+
+_PLATFORM_ARGS = ("api_key", "host", "org_id", "project_id")
 
 
 def _default_short_term() -> BaseMemory:
@@ -84,6 +110,16 @@ class LongTermMemory(BaseMemory):
         default=None, description="Metadata stored with every memory extracted here.")
     infer: bool = Field(default=True, description="Extract facts (True) or store the "
                         "messages verbatim (False).")
+    scopes: Scopes = Field(
+        default="and", description="With several scope ids: 'and' reads the memories that "
+        "match all of them; 'merged' reads each id's memories and ranks them together "
+        "(Mem0Memory's behaviour). Writes always carry every id.")
+    extract_on: ExtractOn = Field(
+        default="turn", description="'turn': one add per finished turn; 'put': every put "
+        "of new messages is extracted at once (Mem0Memory's behaviour).")
+    exit_timeout: float = Field(
+        default=30.0, ge=0, description="How long, at interpreter exit, to wait for the "
+        "extraction of a turn still buffered.")
     raise_errors: bool = Field(
         default=False, description="Raise when extraction fails. By default the failure is "
         "logged and the conversation goes on; the engine keeps the messages as a pending "
@@ -92,20 +128,25 @@ class LongTermMemory(BaseMemory):
     _bridge: MemoryBridge = PrivateAttr()
     _scope: Scope = PrivateAttr()
     _pending: list[ChatMessage] = PrivateAttr(default_factory=list)
+    _background: Background = PrivateAttr(default_factory=Background)
+
+    # By identity, so the exit hook can hold it weakly (pydantic models compare by value
+    # and are unhashable otherwise).
+    __hash__ = object.__hash__
 
     def __init__(self, **data: Any) -> None:
         # Checked before pydantic runs, so a missing scope raises MissingScopeError itself.
+        refuse_unknown(type(self), data)
+        if "{memories}" not in data.get("memory_prompt", DEFAULT_MEMORY_PROMPT):
+            raise InvalidInputError("memory_prompt must contain '{memories}', where the "
+                                    "memories go")
         scope = Scope.of("LongTermMemory", user_id=data.get("user_id"),
                          agent_id=data.get("agent_id"), run_id=data.get("run_id"))
         super().__init__(**data)
         self._scope = scope
         self._bridge = bridge(self.memory)
-
-    @model_validator(mode="after")
-    def _check_prompt(self) -> LongTermMemory:
-        if "{memories}" not in self.memory_prompt:
-            raise ValueError("memory_prompt must contain '{memories}'")
-        return self
+        _engine.register(self.memory)
+        settle_at_exit(self)
 
     @classmethod
     def class_name(cls) -> str:
@@ -134,6 +175,68 @@ class LongTermMemory(BaseMemory):
         return cls(memory=memory, user_id=user_id, agent_id=agent_id, run_id=run_id,
                    short_term=short_term, **kwargs)
 
+    # --- moving from llama-index-memory-mem0 -----------------------------------------------
+
+    @classmethod
+    def from_client(
+        cls,
+        context: dict[str, Any],
+        api_key: str | None = None,
+        host: str | None = None,
+        org_id: str | None = None,
+        project_id: str | None = None,
+        search_msg_limit: int = 5,
+        *,
+        memory: AnyMemory | None = None,
+        config: MemoryConfig | dict[str, Any] | str | None = None,
+        **kwargs: Any,
+    ) -> LongTermMemory:
+        """`Mem0Memory.from_client`'s call, on this package's engine: `memory`, or one
+        built from `config` (this package's or mem0's config dict), or `Memory()`.
+
+        `context` holds the scope ids. `api_key`, `host`, `org_id` and `project_id` name
+        mem0's hosted platform, which has no counterpart here: giving one is a
+        `ConfigurationError` rather than a key silently unused. Behaves as `Mem0Memory`
+        unless told otherwise: `scopes="merged"`, `extract_on="put"`, and the query made
+        of the last `search_msg_limit` user messages."""
+        given = [name for name, value in zip(_PLATFORM_ARGS, (api_key, host, org_id,
+                                                              project_id), strict=True)
+                 if value is not None]
+        if given:
+            raise ConfigurationError(
+                f"from_client({', '.join(f'{n}=' for n in given)}) names mem0's hosted "
+                f"platform; this memory runs here: drop {', '.join(given)} and pass "
+                f"memory=Memory(...) or config={{...}} (mem0's config dicts work too)")
+        engine = memory if memory is not None else Memory(config)
+        return cls._like_mem0(engine, context, search_msg_limit, kwargs)
+
+    @classmethod
+    def from_config(  # type: ignore[override]
+        cls,
+        context: dict[str, Any],
+        config: MemoryConfig | dict[str, Any] | str,
+        search_msg_limit: int = 5,
+        **kwargs: Any,
+    ) -> LongTermMemory:
+        """`Mem0Memory.from_config`'s call: the engine is `Memory.from_config(config)` (this
+        package's config, or mem0's config dict, translated). Behaves as `Mem0Memory`
+        unless told otherwise (see `from_client`)."""
+        return cls._like_mem0(Memory.from_config(config), context, search_msg_limit, kwargs)
+
+    @classmethod
+    def _like_mem0(cls, engine: AnyMemory, context: dict[str, Any], search_msg_limit: int,
+                   fields: dict[str, Any]) -> LongTermMemory:
+        if not isinstance(context, dict):
+            raise InvalidInputError("context must be a dict of scope ids, for example "
+                                    "{'user_id': 'alice'}")
+        unknown = sorted(set(context) - {"user_id", "agent_id", "run_id"})
+        if unknown:
+            raise InvalidInputError(f"context holds scope ids only (user_id, agent_id, "
+                                    f"run_id), not {', '.join(unknown)}")
+        fields = {"scopes": "merged", "extract_on": "put", "query_window": search_msg_limit,
+                  **fields}
+        return cls.from_defaults(engine, **context, **fields)
+
     # --- reading -------------------------------------------------------------------------
 
     async def aget(self, input: str | None = None, **kwargs: Any) -> list[ChatMessage]:
@@ -146,9 +249,9 @@ class LongTermMemory(BaseMemory):
             else query_from(history, self.query_window)
         if not query:
             return history
-        result = await self._bridge.arun(self._bridge.async_memory.search(
-            query, limit=self.limit, filters=self.filters, threshold=self.threshold,
-            **self._scope.ids()))
+        result = await search(self._bridge, query, self._scope, self.scopes,
+                              limit=self.limit, filters=self.filters,
+                              threshold=self.threshold)
         return self._with_memories(history, format_memories(result))
 
     def get(self, input: str | None = None, **kwargs: Any) -> list[ChatMessage]:
@@ -166,12 +269,24 @@ class LongTermMemory(BaseMemory):
             return [merged, *history[1:]]
         return [ChatMessage(role="system", content=text), *history]
 
-    async def aget_all(self) -> list[ChatMessage]:
-        """The chat history, without memories."""
-        return await self.short_term.aget_all()
+    def _status(self, status: Any) -> dict[str, Any]:
+        """`status=` for the short-term memory, which must know message statuses."""
+        if status is None:
+            return {}
+        if not isinstance(self.short_term, ChatMemory):
+            raise InvalidInputError(
+                f"status= needs a short-term memory that keeps message statuses "
+                f"(llama_index.core.memory.Memory); this one is a "
+                f"{type(self.short_term).__name__}: pass short_term=Memory.from_defaults(...)")
+        return {"status": status}
 
-    def get_all(self) -> list[ChatMessage]:
-        return self.short_term.get_all()
+    async def aget_all(self, status: Any = None) -> list[ChatMessage]:
+        """The chat history, without memories; `status=` selects active or archived
+        messages of a `llama_index.core.memory.Memory` short-term memory."""
+        return await self.short_term.aget_all(**self._status(status))
+
+    def get_all(self, status: Any = None) -> list[ChatMessage]:
+        return self.short_term.get_all(**self._status(status))
 
     # --- writing -------------------------------------------------------------------------
 
@@ -183,11 +298,12 @@ class LongTermMemory(BaseMemory):
         self.put_messages([message])
 
     async def aput_messages(self, messages: list[ChatMessage]) -> None:
-        """Add messages to the history; when they end the turn, extract the turn (one
-        `add` for everything said since the last extraction)."""
+        """Add messages to the history; when they end the turn (or with
+        `extract_on="put"`), extract everything said since the last extraction in one
+        `add`."""
         await self.short_term.aput_messages(messages)
         self._pending.extend(messages)
-        if messages and _ends_turn(messages[-1]):
+        if self.extract_on == "put" or (messages and _ends_turn(messages[-1])):
             await self.aflush()
 
     def put_messages(self, messages: list[ChatMessage]) -> None:
@@ -204,19 +320,116 @@ class LongTermMemory(BaseMemory):
         return asyncio_run(self.aflush())
 
     async def aset(self, messages: list[ChatMessage]) -> None:
-        """Replace the chat history (agents do this with `chat_history=`). These
-        messages are not extracted: they are past turns, extracted when they happened."""
+        """Replace the chat history (agents do this with `chat_history=`). With
+        `extract_on="turn"` these messages are not extracted: they are past turns,
+        extracted when they happened. With `extract_on="put"` the messages beyond the
+        current history are extracted, as `Mem0Memory.set` does."""
+        if self.extract_on == "put":
+            known = len(await self.short_term.aget_all())
+            self._pending.extend(messages[known:])
+            await self.aflush()
         await self.short_term.aset(messages)
 
     def set(self, messages: list[ChatMessage]) -> None:
-        self.short_term.set(messages)
+        if self.extract_on == "put":
+            asyncio_run(self.aset(messages))
+        else:
+            self.short_term.set(messages)
 
-    async def areset(self) -> None:
-        """Forget the conversation and what is buffered; long-term memories stay (use
-        `Memory.delete_all(user_id=...)` to delete those)."""
+    async def areset(self, status: Any = None) -> None:
+        """Forget the conversation (only the messages of `status=`, for a short-term
+        `llama_index.core.memory.Memory`) and what is buffered; long-term memories stay
+        (use `Memory.delete_all(user_id=...)` to delete those)."""
         self._pending = []
-        await self.short_term.areset()
+        await self.short_term.areset(**self._status(status))
 
-    def reset(self) -> None:
+    def reset(self, status: Any = None) -> None:
         self._pending = []
-        self.short_term.reset()
+        self.short_term.reset(**self._status(status))
+
+    # --- at interpreter exit ---------------------------------------------------------------
+
+    @property
+    def unfinished(self) -> int:
+        """Buffered messages worth extracting, and extractions started at exit."""
+        return len(conversation(self._pending)) + len(self._background)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Extract a buffered (unfinished) turn now, waiting up to `timeout` seconds; an
+        add the engine has started and not finished stays a pending add (`reprocess`)."""
+        if conversation(self._pending):
+            pending, self._pending = self._pending, []
+            self._background.track(self._bridge.submit(add_quietly(
+                self._bridge, conversation(pending), self._scope, metadata=self.metadata,
+                infer=self.infer)), "memory add of an unfinished turn")
+        self._background.wait(timeout)
+
+    # --- serialization ---------------------------------------------------------------------
+
+    def to_dict(self, **kwargs: Any) -> dict[str, Any]:
+        """JSON-ready data: the fields, the short-term memory with its messages, a turn
+        still buffered, and the engine as its configuration without secrets."""
+        data = self.model_dump(exclude={"memory", "short_term"}, mode="json")
+        data["class_name"] = self.class_name()
+        data["short_term"] = _short_term_data(self.short_term)
+        data["pending"] = [m.model_dump(mode="json") for m in self._pending]
+        data["engine"] = _engine.spec(self.memory)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], memory: AnyMemory | None = None,
+                  **kwargs: Any) -> LongTermMemory:
+        """Rebuild from `to_dict`'s data: the engine is `memory` when given, else the one
+        open in this process on the same data, else built from the saved configuration
+        (its secrets from the environment)."""
+        data = dict(data)
+        data.pop("class_name", None)
+        engine = memory if memory is not None else _engine.attach(data.pop("engine", None),
+                                                                  cls.__name__)
+        data.pop("engine", None)
+        short_term = _short_term_from(data.pop("short_term", None))
+        pending = [ChatMessage.model_validate(m) for m in data.pop("pending", [])]
+        rebuilt = cls(memory=engine, short_term=short_term, **data, **kwargs)
+        rebuilt._pending = pending
+        return rebuilt
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as to_dict's data: LlamaIndex's own pickling drops what does not pickle
+        # (the engine) with a log line, which would leave a memory that fails on first use.
+        return (_from_pickle, (type(self), self.to_dict()))
+
+
+def _from_pickle(cls: type[LongTermMemory], data: dict[str, Any]) -> LongTermMemory:
+    return cls.from_dict(data)
+
+
+def _short_term_data(short_term: BaseMemory) -> dict[str, Any]:
+    """A short-term memory as data. A `ChatMemoryBuffer` is written as its settings and
+    messages (its own `to_dict` fails on messages in this LlamaIndex version); any other
+    memory as its `to_dict`, under its class's import path."""
+    cls = type(short_term)
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    if isinstance(short_term, ChatMemoryBuffer):
+        return {"class": name, "token_limit": short_term.token_limit,
+                "chat_store_key": short_term.chat_store_key,
+                "messages": [m.model_dump(mode="json") for m in short_term.get_all()]}
+    return {"class": name, "data": short_term.to_dict()}
+
+
+def _short_term_from(data: dict[str, Any] | None) -> BaseMemory:
+    if data is None:
+        return _default_short_term()
+    module, _, name = str(data.get("class", "")).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        cls = None
+    if not (isinstance(cls, type) and issubclass(cls, BaseMemory)):
+        raise ConfigurationError(f"the short-term memory class {data.get('class')!r} cannot "
+                                 f"be imported (or is not a LlamaIndex BaseMemory)")
+    if "messages" in data and issubclass(cls, ChatMemoryBuffer):
+        buffer = cls.from_defaults(token_limit=data["token_limit"],
+                                   chat_store_key=data["chat_store_key"])
+        buffer.set([ChatMessage.model_validate(m) for m in data["messages"]])
+        return buffer
+    return cls.from_dict(data["data"])
