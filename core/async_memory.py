@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mem_integrations.core.config import MemoryConfig, load_config
+from mem_integrations.core.consistency import check_on_open, open_vector_store
 from mem_integrations.core.errors import (
     InvalidInputError,
     MemoryClosedError,
@@ -104,6 +105,7 @@ from mem_integrations.core.records import (
     payload_scope,
     to_item,
 )
+from mem_integrations.core.repair import Progress, RepairReport, repair
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
 from mem_integrations.core.search.fusion import cosine, dense_weight_for, fuse
 from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
@@ -209,10 +211,11 @@ class AsyncMemory:
             info = CollectionInfo(embedding_model=self.embedder.model_name,
                                   dimension=await probe_dimension(self.embedder),
                                   lexical_version=LEXICAL_VERSION)
-            await asyncio.to_thread(self.store.open, info)
+            await asyncio.to_thread(open_vector_store, self, info)
             if self.graph is not None:
                 await asyncio.to_thread(self.graph.open, info.dimension)
             await self.writer.recover()
+            await check_on_open(self)  # a store that lost what the history holds: repair
             self._ready = True
 
     def _check_not_closed(self) -> None:
@@ -831,6 +834,14 @@ class AsyncMemory:
                 ops.append(ScopeWipe(ids))
             await self.writer.commit(Writes(ops), ids)
         return MessageResult(message="Memories deleted successfully!", count=len(items))
+
+    async def repair(self, *, batch_size: int = 64, progress: Progress | None = None
+                     ) -> RepairReport:
+        """Rebuild the vector store and the graph from the history (the source of truth),
+        re-embedding `batch_size` texts at a time; `progress(stage, done, total)` is told
+        how far it got. For a `CorruptionError` (lost or damaged files); run it while
+        nothing else writes to this data. See `core.repair`."""
+        return await repair(self, batch_size=batch_size, progress=progress)
 
     async def reset(self) -> MessageResult:
         """Delete every memory of every scope, all history, and the graph this library

@@ -154,6 +154,7 @@ class Memory:
     delete_all = _blocking(AsyncMemory.delete_all)
     history = _blocking(AsyncMemory.history)
     reset = _blocking(AsyncMemory.reset)
+    repair = _blocking(AsyncMemory.repair)
     open = _blocking(AsyncMemory.open)
     put_many = _blocking(AsyncMemory.put_many)
     delete_many = _blocking(AsyncMemory.delete_many)

@@ -91,6 +91,20 @@ class LadybugGraphStore(CypherGraphStore):
         self.wal_path.rename(aside)
         return aside
 
+    def set_aside(self) -> list[Path]:
+        """Close the database and rename its files aside (kept for inspection), so that
+        the next open starts an empty graph: what `repair` does to files that no longer
+        open. Returns the new names."""
+        self.close()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        moved = []
+        for path in sorted(self.path.parent.glob(f"{self.path.name}*")):
+            if path.name == self.path.name or (path.name.startswith(f"{self.path.name}.")
+                                               and ".damaged-" not in path.name
+                                               and ".torn-" not in path.name):
+                moved.append(path.rename(path.with_name(f"{path.name}.damaged-{stamp}")))
+        return moved
+
     def _open_error(self, exc: RuntimeError) -> StoreError:
         if "lock" in str(exc).lower():
             return StoreLockedError(

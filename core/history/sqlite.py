@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mem_integrations.core.errors import CorruptionError
 from mem_integrations.core.history.base import AppliedRow, JournalOp
 from mem_integrations.core.models import Event, HistoryEntry, PendingAdd
 from mem_integrations.core.scope import SCOPE_KEYS
@@ -64,6 +65,14 @@ CREATE TABLE IF NOT EXISTS maintenance (
 """
 
 
+def damaged_history(path: Path, exc: BaseException) -> str:
+    """What to do about a history file SQLite cannot read."""
+    return (f"the history database {path} is damaged ({exc}). It is the source of truth, "
+            "so `repair` cannot rebuild it: restore it from a backup (`mem-integrations "
+            "import-jsonl` of an `export` file), or move it aside to start an empty history; "
+            "then run `mem-integrations repair` to rebuild the stores from it")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -78,11 +87,17 @@ class SQLiteHistory:
         self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0,
                                      isolation_level=None)
         self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.executescript(SCHEMA)
+        try:
+            with self._lock:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.execute("PRAGMA busy_timeout=30000")
+                self._conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            self._conn.close()
+            raise CorruptionError(damaged_history(self.path, exc)) from exc
 
     def __repr__(self) -> str:
         return f"SQLiteHistory(path={str(self.path)!r})"
