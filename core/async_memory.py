@@ -540,12 +540,18 @@ class AsyncMemory:
         return [Relation(source=r.source, relationship=r.relation, destination=r.target,
                          score=round(relevance(r), 6)) for r in ranked]
 
-    async def get(self, memory_id: str) -> MemoryItem:
-        """One memory by id; `MemoryNotFoundError` if there is none."""
+    async def get(self, memory_id: str, *, user_id: str | None = None,
+                  agent_id: str | None = None, run_id: str | None = None) -> MemoryItem:
+        """One memory by id; `MemoryNotFoundError` if there is none. Scope ids limit it to
+        that scope: another scope's memory raises `MemoryOutOfScopeError` (a
+        `MemoryNotFoundError`), so a server can refuse it as an unknown id."""
         memory_id = check_memory_id(memory_id)
+        within = Scope.within("get", user_id=user_id, agent_id=agent_id, run_id=run_id)
         found = await self.fetch([memory_id])
         if not found:
             raise MemoryNotFoundError(memory_id)
+        if within is not None:
+            within.check_owner(memory_id, found[0])
         return found[0]
 
     async def _scan(self, where: FilterNode | None) -> list[MemoryItem]:
@@ -639,11 +645,22 @@ class AsyncMemory:
         return [to_item(i, hits[i].payload, None if hits[i].vector is None
                         else cosine(vector, hits[i].vector)) for i in ids if i in hits]
 
-    async def history(self, memory_id: str) -> list[HistoryEntry]:
-        """Every change to a memory, oldest first (kept after the memory is deleted)."""
+    async def history(self, memory_id: str, *, user_id: str | None = None,
+                      agent_id: str | None = None, run_id: str | None = None
+                      ) -> list[HistoryEntry]:
+        """Every change to a memory, oldest first (kept after the memory is deleted).
+        With scope ids, an id without history in that scope raises `MemoryNotFoundError`
+        (`MemoryOutOfScopeError` for another scope's), as `get` does."""
         memory_id = check_memory_id(memory_id)
+        within = Scope.within("history", user_id=user_id, agent_id=agent_id, run_id=run_id)
         await self.open()
-        return await asyncio.to_thread(self.history_store.history, memory_id)
+        entries = await asyncio.to_thread(self.history_store.history, memory_id)
+        if within is not None:
+            if not entries:
+                raise MemoryNotFoundError(memory_id)
+            for entry in entries:  # a memory never changes scope; check every row anyway
+                within.check_owner(memory_id, entry)
+        return entries
 
     async def users(self) -> UsersResult:
         """The users, agents and runs that hold memories, with their counts."""
@@ -688,10 +705,12 @@ class AsyncMemory:
 
     async def update(self, memory_id: str, text: str | None = None,
                      metadata: dict[str, Any] | None = None, *,
-                     data: str | None = None) -> MessageResult:
+                     data: str | None = None, user_id: str | None = None,
+                     agent_id: str | None = None, run_id: str | None = None) -> MessageResult:
         """Replace a memory's text (re-embedded) and/or its metadata; recorded in history.
-        `data=` is mem0's name for `text=`."""
+        `data=` is mem0's name for `text=`. Scope ids limit it to that scope, as for `get`."""
         memory_id = check_memory_id(memory_id)
+        within = Scope.within("update", user_id=user_id, agent_id=agent_id, run_id=run_id)
         if data is not None:
             if text is not None:
                 raise InvalidInputError("give the new text as text= or data=, not both")
@@ -703,6 +722,8 @@ class AsyncMemory:
         metadata = check_metadata(metadata)
         await self.open()
         scope = payload_scope((await self._current(memory_id)).payload)
+        if within is not None:
+            within.check_owner(memory_id, scope)
         async with self.writer.lock(scope):
             # Read again under the scope's lock (a memory never changes scope): a delete or
             # an update that committed since the first read must not be undone or lost.
@@ -730,9 +751,14 @@ class AsyncMemory:
             raise MemoryNotFoundError(memory_id)
         return hits[0]
 
-    async def delete(self, memory_id: str) -> MessageResult:
-        """Delete one memory; its history is kept, ending with DELETE."""
+    async def delete(self, memory_id: str, *, user_id: str | None = None,
+                     agent_id: str | None = None, run_id: str | None = None) -> MessageResult:
+        """Delete one memory; its history is kept, ending with DELETE. Scope ids limit it
+        to that scope, as for `get`."""
         memory_id = check_memory_id(memory_id)
+        if Scope.within("delete", user_id=user_id, agent_id=agent_id, run_id=run_id):
+            # a memory never changes scope, so the check before the delete stays true
+            await self.get(memory_id, user_id=user_id, agent_id=agent_id, run_id=run_id)
         if not await self.delete_many([memory_id]):
             raise MemoryNotFoundError(memory_id)
         return MessageResult(message="Memory deleted successfully!", id=memory_id)

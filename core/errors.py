@@ -55,11 +55,6 @@ class MemoryOutOfScopeError(MemoryNotFoundError):
                 "(from get_all or search of that scope) or the scope ids you passed")
 
 
-class AccessDeniedError(MemoryLayerError):
-    """The API key of a request does not allow it: another scope than the key is bound
-    to, or an admin-only operation with a scoped key."""
-
-
 class FilterError(InvalidInputError):
     """A metadata filter is malformed (unknown operator, wrong value type...)."""
 

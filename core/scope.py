@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mem_integrations.core.errors import InvalidInputError, MissingScopeError
+from mem_integrations.core.errors import (
+    InvalidInputError,
+    MemoryOutOfScopeError,
+    MissingScopeError,
+)
 from mem_integrations.core.validation import check_clean_text
 
 SCOPE_KEYS: tuple[str, ...] = ("user_id", "agent_id", "run_id")
@@ -66,6 +71,24 @@ class Scope:
                     f"different scopes; give the id once")
             explicit[key] = rest.pop(key)
         return cls.of(operation, **explicit), rest or None
+
+    @classmethod
+    def within(cls, operation: str, *, user_id: str | None = None,
+               agent_id: str | None = None, run_id: str | None = None) -> Scope | None:
+        """The scope a call by memory id (`get`, `update`, `delete`, `history`) is limited
+        to, or None when it names no scope id (any memory, as mem0 does)."""
+        if user_id is None and agent_id is None and run_id is None:
+            return None
+        return cls.of(operation, user_id=user_id, agent_id=agent_id, run_id=run_id)
+
+    def check_owner(self, memory_id: str, owner: Mapping[str, Any] | object) -> None:
+        """Raise `MemoryOutOfScopeError` unless the memory whose scope ids are `owner` (a
+        payload, or a record with `user_id`... attributes) lies within this scope."""
+        def id_of(key: str) -> Any:
+            return owner.get(key) if isinstance(owner, Mapping) else getattr(owner, key, None)
+
+        if any(id_of(key) != value for key, value in self.ids().items()):
+            raise MemoryOutOfScopeError(memory_id, str(self))
 
     def ids(self) -> dict[str, str]:
         """The ids that are set, by key."""

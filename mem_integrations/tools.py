@@ -270,13 +270,11 @@ class MemoryToolset:
     async def _forget(self, memory_id: str, scope: Mapping[str, str]) -> str:
         # One coroutine on the engine's loop, so get and delete cost one hop, not two.
         engine = self.bridge.async_memory
-        try:
-            item = await engine.get(memory_id)
+        try:  # another scope's memory is MemoryOutOfScopeError, a MemoryNotFoundError
+            item = await engine.get(memory_id, **scope)
+            await engine.delete(item.id, **scope)
         except (MemoryNotFoundError, InvalidInputError):
-            item = None
-        if item is None or any(getattr(item, key) != value for key, value in scope.items()):
             return describe_unknown_id(memory_id, recall=self.names["recall"])
-        await engine.delete(item.id)
         return describe_forget(item)
 
     def _scope(self, scope: Mapping[str, Any], tool: str) -> dict[str, str]:
