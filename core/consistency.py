@@ -6,7 +6,8 @@ compare them with it. The history is the source of truth; the stores are indexes
 * `check_on_open` is the cheap check every open runs: per scope id, the vector store must
   hold at least as many memories, and the graph as many valid relations, as the history
   says — fewer means files were lost or damaged (`CorruptionError`, naming `repair`);
-* `deep_check` (`mem-integrations doctor --check`) compares every id and text.
+* `deep_check` compares every id and text; `inspect` (`mem-integrations doctor --check`)
+  runs it on a memory that may not even open.
 
 "At least": a store may hold more than the history knows — memories written by
 `import_records` (a migration) keep the history they came with, which may not list them —
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from mem_integrations.core.async_memory import AsyncMemory
 
 __all__ = ["REPAIR_HINT", "Expected", "ExpectedMemory", "ExpectedRelation", "Finding",
-           "check_on_open", "deep_check", "expected_state", "open_vector_store"]
+           "check_on_open", "deep_check", "expected_state", "inspect", "open_vector_store"]
 
 REPAIR_HINT = ("run `mem-integrations repair` (or Memory.repair()) to rebuild the vector "
                "store and the graph from the history")
@@ -282,4 +283,33 @@ def deep_check(memory: AsyncMemory, expected: Expected) -> list[Finding]:
     known = expected.relations.keys() | expected.unrecorded_relations
     findings += [Finding("graph", "not in history", r.describe())
                  for rid, r in edges.items() if rid not in known]
+    return findings
+
+
+async def inspect(memory: AsyncMemory) -> list[Finding]:
+    """The deep check of `doctor --check`, on a memory that may not open: a store whose
+    files no longer open is a finding, and so is a journal left to replay (the next open
+    replays it). Nothing is written."""
+    from mem_integrations.core.providers.base import probe_dimension
+    from mem_integrations.core.search.lexical import LEXICAL_VERSION
+
+    findings: list[Finding] = []
+    unapplied = await asyncio.to_thread(memory.history_store.unapplied)
+    if unapplied:
+        findings.append(Finding("history", "journal to replay",
+                                f"{len(unapplied)} operation(s); the next open applies them"))
+    info = CollectionInfo(embedding_model=memory.embedder.model_name,
+                          dimension=await probe_dimension(memory.embedder),
+                          lexical_version=LEXICAL_VERSION)
+    opened = True
+    for store, work in (("vector", lambda: open_vector_store(memory, info)),
+                        ("graph", lambda: memory.graph and memory.graph.open(info.dimension))):
+        try:
+            await asyncio.to_thread(work)
+        except CorruptionError as exc:
+            findings.append(Finding(store, "does not open", str(exc)))
+            opened = False
+    if opened:
+        expected = await asyncio.to_thread(expected_state, memory.history_store)
+        findings += await asyncio.to_thread(deep_check, memory, expected)
     return findings

@@ -7,7 +7,8 @@
     evaluating.py eval locomo / eval jsonl
     migrating.py  migrate mem0
     servers.py    serve (REST), mcp
-    doctor.py     doctor
+    doctor.py     doctor (--check: the stores against the history)
+    repair.py     repair (rebuild the stores from the history)
 
 Configuration comes from `--config memory.toml` (or MEMINT_CONFIG), `--data-dir`, and
 the environment (OPENAI_API_KEY, MEMINT_*), exactly as for `Memory(...)`.
@@ -27,6 +28,7 @@ from mem_integrations.cli import backup, evaluating, memories, migrating, server
 from mem_integrations.cli.common import State
 from mem_integrations.cli.doctor import doctor
 from mem_integrations.cli.importing import import_
+from mem_integrations.cli.repair import repair
 
 __all__ = ["app"]
 
@@ -72,3 +74,4 @@ app.command()(servers.serve)
 app.command()(servers.mcp)
 app.command()(memories.demo)
 app.command()(doctor)
+app.command()(repair)

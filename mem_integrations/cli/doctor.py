@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -22,6 +22,7 @@ from rich.table import Table
 
 from mem_integrations.cli.common import AsJson, State, console, print_json, state
 from mem_integrations.core.config import MemoryConfig
+from mem_integrations.core.consistency import REPAIR_HINT, inspect
 from mem_integrations.core.errors import ConfigurationError, MemoryLayerError
 from mem_integrations.core.factory import (
     OPENAI_BASE_URL,
@@ -36,7 +37,7 @@ from mem_integrations.core.factory import (
 from mem_integrations.core.providers.base import Embedder
 from mem_integrations.core.stores.base import CollectionInfo
 
-__all__ = ["Check", "doctor", "doctor_checks"]
+__all__ = ["Check", "consistency_checks", "doctor", "doctor_checks"]
 
 EXTRAS = (("server", "fastapi"), ("server", "uvicorn"), ("mcp", "mcp"), ("postgres", "psycopg"),
           ("langchain", "langchain-core"), ("llamaindex", "llama-index-core"))
@@ -221,11 +222,42 @@ def doctor_checks(options: State) -> list[Check]:
     return checks
 
 
-def doctor(ctx: typer.Context, as_json: AsJson = False) -> None:
+def consistency_checks(options: State) -> list[Check]:
+    """`--check`: the vector store and the graph compared with the history, every id and
+    text (`core.consistency.inspect`); one line per disagreement, at most 20."""
+    try:
+        memory = options.memory()
+    except MemoryLayerError as exc:
+        return [Check("consistency", "history", str(exc), False)]
+    try:
+        findings = memory.run(inspect(memory.async_memory))
+    except MemoryLayerError as exc:
+        return [Check("consistency", "stores", str(exc), False)]
+    finally:
+        memory.close()
+    if not findings:
+        return [Check("consistency", "history, vector store, graph",
+                      "the stores agree with the history", True)]
+    # memories the history does not list are imports, not damage
+    lines = [Check("consistency", f"{f.store}: {f.kind}", f.detail,
+                   None if f.kind == "not in history" else False) for f in findings[:20]]
+    if any(check.ok is False for check in lines):
+        lines.append(Check("consistency", "repair", f"{len(findings)} finding(s): {REPAIR_HINT}",
+                           False))
+    return lines
+
+
+def doctor(ctx: typer.Context, as_json: AsJson = False,
+           check: Annotated[bool, typer.Option(
+               "--check", help="Also compare the vector store and the graph with the history, "
+                               "every memory and relation (reads everything).")] = False
+           ) -> None:
     """Show which providers and stores are configured, and whether they are reachable.
 
     Secrets are never printed."""
     checks = doctor_checks(state(ctx))
+    if check:
+        checks += consistency_checks(state(ctx))
     failed = [c for c in checks if c.ok is False]
     if as_json:
         print_json([asdict(c) for c in checks])
