@@ -93,6 +93,7 @@ from mem_integrations.core.records import (
     CREATED_AT,
     DATA,
     MAX_MEMORY_CHARS,
+    MAX_METADATA_BYTES,
     MEMORY_TYPE,
     METADATA,
     PROCEDURAL,
@@ -784,17 +785,21 @@ class AsyncMemory:
                 deleted += len(ops)
         return deleted
 
-    async def put_many(self, items: Sequence[PutItem]) -> list[MemoryEvent]:
+    async def put_many(self, items: Sequence[PutItem], *,
+                       max_metadata_bytes: int = MAX_METADATA_BYTES) -> list[MemoryEvent]:
         """Write memories verbatim under ids the caller chooses, without an LLM call: a
         new id is an ADD, an existing one an UPDATE (its history continues). For
         integrations that keep their own keys, such as the LangGraph store. Every item
-        is validated before anything is written."""
+        is validated before anything is written. `max_metadata_bytes` raises the 64 KB
+        metadata cap for integrations that keep whole documents there (the LangGraph
+        store's values); the text that is embedded keeps its own limit."""
         checked: dict[str, tuple[dict[str, str], str, dict[str, Any] | None, str | None]] = {}
         for item in items:
             scope = Scope.of("put_many", user_id=item.user_id, agent_id=item.agent_id,
                              run_id=item.run_id).ids()
             checked[check_memory_id(item.id)] = (scope, check_text(item.text),
-                                                  check_metadata(item.metadata), item.memory_type)
+                                                  check_metadata(item.metadata, max_metadata_bytes),
+                                                  item.memory_type)
         if not checked:
             return []
         await self.open()

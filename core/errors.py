@@ -7,6 +7,8 @@ Every error raised for bad input is raised *before* anything is written.
 
 from __future__ import annotations
 
+import asyncio
+
 
 class MemoryLayerError(Exception):
     """Base class of every error raised by mem-integrations."""
@@ -145,3 +147,9 @@ class CorruptionError(StoreError):
 
     The message names what is damaged; `repair` (`Memory.repair()`, or
     `mem-integrations repair`) rebuilds the vector store and the graph from the history."""
+
+
+class LoopThreadError(BlockingCallError, asyncio.InvalidStateError):
+    """A blocking call made on the event-loop thread of an async component (a LangGraph
+    store over `AsyncMemory`): it would wait for itself. Also an
+    `asyncio.InvalidStateError`, the error LangGraph's async stores raise there."""

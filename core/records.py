@@ -51,8 +51,9 @@ def content_hash(text: str) -> str:
     return hashlib.md5(normal.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def check_metadata(metadata: Any) -> dict[str, Any] | None:
-    """Validate user metadata: a JSON object with simple keys, at most 64 KB."""
+def check_metadata(metadata: Any, max_bytes: int = MAX_METADATA_BYTES) -> dict[str, Any] | None:
+    """Validate user metadata: a JSON object with simple keys, at most `max_bytes` as
+    UTF-8 JSON (64 KB unless a caller that keeps documents of its own allows more)."""
     if metadata is None:
         return None
     if not isinstance(metadata, dict):
@@ -67,8 +68,8 @@ def check_metadata(metadata: Any) -> dict[str, Any] | None:
         encoded = json.dumps(metadata, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"metadata must be JSON-serialisable: {exc}") from exc
-    if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
-        raise InvalidInputError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+    if len(encoded.encode("utf-8")) > max_bytes:
+        raise InvalidInputError(f"metadata is larger than {max_bytes} bytes")
     return json.loads(encoded)
 
 
