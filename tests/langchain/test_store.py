@@ -153,8 +153,15 @@ def test_scope_mappings(memory: Memory) -> None:
 def test_index_fields_choose_the_memory_text(memory: Memory) -> None:
     store = MemoryStore(memory, fields=["title", "body"])
     store.put(("docs", "u1"), "d", {"title": "Trip plan", "body": "Hike in the Alps", "n": 1})
-    [item] = memory.get_all(user_id="u1").results
-    assert item.memory == "Trip plan\nHike in the Alps"
+    # one vector per indexed text: the item's memory, and a field memory pointing at it
+    found = {i.memory: i for i in memory.get_all(user_id="u1").results}
+    assert set(found) == {"Trip plan", "Hike in the Alps"}
+    assert found["Trip plan"].memory_type == "langgraph_item"
+    assert found["Hike in the Alps"].memory_type == "langgraph_field"
+    [hit] = store.search(("docs",), query="mountain hiking")
+    assert hit.key == "d" and hit.value["body"] == "Hike in the Alps"
+    store.put(("docs", "u1"), "d", {"title": "Trip plan"})  # fewer texts: the extra goes
+    assert [i.memory for i in memory.get_all(user_id="u1").results] == ["Trip plan"]
     store.put(("docs", "u1"), "e", {"title": "Budget"}, index=["title"])
     assert store.get(("docs", "u1"), "e").value == {"title": "Budget"}
     json_text = MemoryStore(memory)
