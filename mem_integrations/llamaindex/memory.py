@@ -223,6 +223,12 @@ class LongTermMemory(BaseMemory):
         unless told otherwise (see `from_client`)."""
         return cls._like_mem0(Memory.from_config(config), context, search_msg_limit, kwargs)
 
+    @property
+    def search_msg_limit(self) -> int:
+        """`Mem0Memory`'s name for `query_window`: how many recent user messages form the
+        query."""
+        return self.query_window
+
     @classmethod
     def _like_mem0(cls, engine: AnyMemory, context: dict[str, Any], search_msg_limit: int,
                    fields: dict[str, Any]) -> LongTermMemory:
