@@ -111,6 +111,7 @@ from mem_integrations.core.scope import SCOPE_KEYS, Scope
 from mem_integrations.core.search.fusion import cosine, dense_weight_for, fuse
 from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
+from mem_integrations.core.stores.boundary import check_dimension
 from mem_integrations.core.stores.disk_space import SpaceGuard
 from mem_integrations.core.validation import check_clean_text
 from mem_integrations.core.writer import PAGE, Writer, Writes
@@ -179,8 +180,9 @@ class AsyncMemory:
         self.space = SpaceGuard.for_config(self.config)
         self.writer = Writer(self.store, self.graph, self.history_store, self.embedder,
                              self.lexical, on_unapplied=self._replay_before_next_call,
-                             before_write=self.space.check)
+                             before_write=self._before_write)
         self._closed = False
+        self._info: CollectionInfo | None = None
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
         self._in_flight: set[str] = set()
@@ -213,11 +215,18 @@ class AsyncMemory:
                                   dimension=await probe_dimension(self.embedder),
                                   lexical_version=LEXICAL_VERSION)
             await asyncio.to_thread(open_vector_store, self, info)
+            self._info = info
             if self.graph is not None:
                 await asyncio.to_thread(self.graph.open, info.dimension)
             await self.writer.recover()
             await check_on_open(self)  # a store that lost what the history holds: repair
             self._ready = True
+
+    def _before_write(self, writes: Writes) -> None:
+        """What must hold before anything is journaled: room on the disk, and vectors of
+        the collection's size (the embedder's output may not be what it said)."""
+        self.space.check("this write")
+        check_dimension(self.config.vector_store.collection, self._info, writes.vectors.values())
 
     def _check_not_closed(self) -> None:
         if self._closed:

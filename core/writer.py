@@ -59,14 +59,15 @@ class Writer:
     def __init__(self, store: VectorStore, graph: GraphStore | None, history: HistoryStore,
                  embedder: Embedder, lexical: BM25Encoder,
                  on_unapplied: Callable[[], None],
-                 before_write: Callable[[str], None] | None = None) -> None:
+                 before_write: Callable[[Writes], None] | None = None) -> None:
         self.store = store
         self.graph = graph
         self.history = history
         self.embedder = embedder
         self.lexical = lexical
         self._on_unapplied = on_unapplied
-        # raises (DiskFullError) before a write that should not start: nothing journaled
+        # raises before a write that must not start (a full disk, wrong-sized vectors): a
+        # journaled write the stores refuse would be replayed, and refused, on every open
         self._before_write = before_write
         self._scope_locks: defaultdict[tuple[tuple[str, str], ...], asyncio.Lock] = \
             defaultdict(asyncio.Lock)
@@ -93,7 +94,7 @@ class Writer:
                 await asyncio.to_thread(self.history.drop_pending, pending_id)
             return
         if self._before_write is not None:
-            self._before_write("this write")
+            self._before_write(writes)
         batch = await asyncio.to_thread(self.history.journal, [op.row() for op in writes.ops],
                                         scope, done_pending=pending_id)
         try:

@@ -19,9 +19,9 @@ from mem_integrations.core.errors import (
     EmbeddingMismatchError,
     StoreError,
 )
-from mem_integrations.core.stores.base import CollectionInfo
+from mem_integrations.core.stores.base import CollectionInfo, Point
 
-__all__ = ["check_dimension", "dimension_error", "store_error"]
+__all__ = ["check_dimension", "check_points", "dimension_error", "store_error"]
 
 _DIMENSION = re.compile(r"dimension error: expected dim: (\d+), got (\d+)", re.IGNORECASE)
 _DISK_FULL = ("no space left", "os error 28", "disk is full", "disk full")
@@ -48,6 +48,19 @@ def check_dimension(collection: str, info: CollectionInfo | None,
     for vector in vectors:
         if vector is not None and len(vector) != info.dimension:
             raise dimension_error(collection, info, len(vector))
+
+
+def check_points(collection: str, info: CollectionInfo | None, points: list[Point]) -> None:
+    """Refuse points the engine would choke on: a wrong-sized dense vector, or a sparse
+    vector whose indices and values differ in length — qdrant-edge panics on that half
+    way through the write and the shard is left broken for every later write."""
+    check_dimension(collection, info, (p.vector for p in points))
+    for p in points:
+        if p.sparse is not None and len(p.sparse.indices) != len(p.sparse.values):
+            raise StoreError(
+                f"point {p.id!r}: its sparse vector has {len(p.sparse.indices)} indices and "
+                f"{len(p.sparse.values)} values; they must pair up (build it with "
+                "core.search.lexical.BM25Encoder)")
 
 
 def store_error(exc: BaseException, *, engine: str, where: str, action: str,

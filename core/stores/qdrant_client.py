@@ -39,7 +39,7 @@ from mem_integrations.core.stores.base import (
     check_same_embedder,
     translate_filter,
 )
-from mem_integrations.core.stores.boundary import check_dimension, store_error
+from mem_integrations.core.stores.boundary import check_dimension, check_points, store_error
 from mem_integrations.core.stores.dir_lock import DirectoryLock
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ class QdrantClientStore:
             if p.sparse is not None:
                 vectors[LEXICAL] = m.SparseVector(indices=p.sparse.indices, values=p.sparse.values)
             structs.append(m.PointStruct(id=p.id, vector=vectors, payload=p.payload))
-        check_dimension(self.collection, self._info, (p.vector for p in points))
+        check_points(self.collection, self._info, points)
         self.client.upsert(self.collection, structs, wait=True)
 
     @_boundary

@@ -35,7 +35,7 @@ from mem_integrations.core.stores.base import (
     check_same_embedder,
     translate_filter,
 )
-from mem_integrations.core.stores.boundary import check_dimension, store_error
+from mem_integrations.core.stores.boundary import check_dimension, check_points, store_error
 from mem_integrations.core.stores.dir_lock import DirectoryLock
 from mem_integrations.core.stores.disk_space import check_can_open
 
@@ -198,7 +198,11 @@ class QdrantEdgeStore:
             yield
         except MemoryLayerError:
             raise
-        except Exception as exc:  # the Rust bindings raise plain Exception (and pyo3 panics)
+        except BaseException as exc:
+            # The Rust bindings raise plain Exception, and a Rust panic as pyo3's
+            # PanicException, which is a BaseException; interrupts go through as they are.
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise
             raise self._error(exc, action) from exc
 
     def _call(self, action: str, fn: Callable[..., T], *args: Any) -> T:
@@ -214,14 +218,15 @@ class QdrantEdgeStore:
     def upsert(self, points: list[Point]) -> None:
         if not points:
             return
-        edge_points = []
-        for p in points:
-            vectors: dict[str, Any] = {DENSE: p.vector}
-            if p.sparse is not None:
-                vectors[LEXICAL] = qe.SparseVector(p.sparse.indices, p.sparse.values)
-            edge_points.append(qe.Point(p.id, vectors, p.payload))
-        check_dimension(self.collection, self._info, (p.vector for p in points))
-        self._call("upsert", self.shard.update, qe.UpdateOperation.upsert_points(edge_points))
+        check_points(self.collection, self._info, points)
+        with self._engine("upsert"):  # the bindings check ids and vectors as points are built
+            edge_points = []
+            for p in points:
+                vectors: dict[str, Any] = {DENSE: p.vector}
+                if p.sparse is not None:
+                    vectors[LEXICAL] = qe.SparseVector(p.sparse.indices, p.sparse.values)
+                edge_points.append(qe.Point(p.id, vectors, p.payload))
+            self.shard.update(qe.UpdateOperation.upsert_points(edge_points))
 
     def delete(self, ids: list[str]) -> None:
         if ids:
