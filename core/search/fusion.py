@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from mem_integrations.core.search.lexical import has_cjk
 from mem_integrations.core.stores.base import Hit
 
@@ -31,6 +29,8 @@ class Ranked:
 
 def cosine(query: list[float], vector: list[float]) -> float:
     """The cosine similarity of two vectors (0 when either is all zeros)."""
+    import numpy as np  # not at import time: most of `import mem_integrations` otherwise
+
     q, v = np.asarray(query, dtype=np.float32), np.asarray(vector, dtype=np.float32)
     denominator = float(np.linalg.norm(q) * np.linalg.norm(v))
     return float(q @ v) / denominator if denominator else 0.0

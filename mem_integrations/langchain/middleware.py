@@ -28,6 +28,7 @@ from mem_integrations._common import (
     merge_scopes,
     require_scope,
     scope_of,
+    settle_at_exit,
 )
 from mem_integrations.core.errors import InvalidInputError
 from mem_integrations.core.models import MemoryItem
@@ -55,7 +56,9 @@ class MemoryMiddleware(AgentMiddleware):
         extraction: after the agent's turn, send its user and assistant messages to `add`
             "background" (default: the reply is not delayed; `wait()` / `await_all()`
             settle it), "await" (the run ends when the add is done; errors propagate),
-            or "off".
+            or "off". A background add still running at interpreter exit is waited for
+            up to `exit_timeout` seconds; one the engine had started and could not finish
+            is kept as a pending add and retried when the memory next opens.
         tools: also give the agent the remember / recall / forget tools.
     """
 
@@ -72,6 +75,7 @@ class MemoryMiddleware(AgentMiddleware):
         template: str = DEFAULT_TEMPLATE,
         extraction: Extraction = "background",
         tools: bool = False,
+        exit_timeout: float = 30.0,
     ) -> None:
         check_injection(extraction, template)
         self.bridge = bridge(memory)
@@ -84,6 +88,8 @@ class MemoryMiddleware(AgentMiddleware):
         self.tools = create_memory_tools(memory, user_id=user_id, agent_id=agent_id,
                                          run_id=run_id) if tools else []
         self._background = Background()
+        self.exit_timeout = exit_timeout
+        settle_at_exit(self)
 
     # --- scope and messages ----------------------------------------------------------------
 
@@ -162,6 +168,11 @@ class MemoryMiddleware(AgentMiddleware):
         # a turn with no text (tool calls only) has nothing to remember
         with contextlib.suppress(InvalidInputError):
             await self.bridge.async_memory.add(**args)
+
+    @property
+    def unfinished(self) -> int:
+        """How many background adds are still running."""
+        return len(self._background)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until the background adds started so far are done."""

@@ -16,7 +16,7 @@ from mem_integrations.testing import ScriptedLLMServer
 
 def test_defaults_are_local(tmp_path):
     config = load_config({"data_dir": str(tmp_path)})
-    assert config.vector_store.engine is None and config.embedder.provider == "sentence_transformers"
+    assert config.vector_store.engine is None and config.embedder.provider is None
     assert config.llm.api_key is None
 
 

@@ -42,8 +42,8 @@ def test_extractor_choice(tmp_path: Path, llm: dict, kind: str, reason: str) -> 
 
 def test_embedder_choice_and_build(tmp_path: Path) -> None:
     local = config(tmp_path)
-    assert embedder_choice(local).kind == "sentence_transformers"
-    assert type(build_embedder(local)).__name__ == "SentenceTransformerEmbedder"
+    assert embedder_choice(local).kind == "onnx"
+    assert type(build_embedder(local)).__name__ == "OnnxEmbedder"
     remote = config(tmp_path, embedder={"provider": "openai", "api_key": "sk-x",
                                         "base_url": "http://u:pw@127.0.0.1:1/v1"})
     choice = embedder_choice(remote)

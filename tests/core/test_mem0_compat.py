@@ -15,6 +15,7 @@ import pytest
 
 from mem_integrations import ConfigurationError, InvalidInputError, Memory, MissingScopeError
 from mem_integrations.core.config import load_config
+from mem_integrations.core.factory import embedder_choice
 from mem_integrations.testing import ScriptedLLMServer
 from tests.conftest import facts, ops
 
@@ -95,7 +96,7 @@ def test_a_mem0_config_becomes_ours(tmp_path, monkeypatch):
     })
     assert config.llm.base_url == "https://api.deepseek.com"
     assert config.llm.api_key.get_secret_value() == "sk-from-env"
-    assert config.embedder.provider == "sentence_transformers"
+    assert embedder_choice(config).kind == "onnx"  # mem0's local default: MiniLM, here on ONNX
     assert config.vector_store.url == "http://qdrant.local:6334"
     assert config.graph_store.provider == "neo4j"
     assert config.graph_store.password.get_secret_value() == "pw"

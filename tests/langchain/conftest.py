@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mem_integrations import Memory
-from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
+from mem_integrations.core.providers.onnx_embedder import OnnxEmbedder
 
 if not all(importlib.util.find_spec(name) for name in ("langchain_core", "langchain",
                                                        "langgraph")):
@@ -20,7 +20,7 @@ if not all(importlib.util.find_spec(name) for name in ("langchain_core", "langch
 
 
 @pytest.fixture
-def make_lc_memory(tmp_path: Path, embedder: SentenceTransformerEmbedder
+def make_lc_memory(tmp_path: Path, embedder: OnnxEmbedder
                    ) -> Iterator[Callable[..., Memory]]:
     """Memory on embedded Qdrant (qdrant-edge, or qdrant-client's local mode) with the
     real local embedder; the offline extractor unless `llm=` settings are given."""

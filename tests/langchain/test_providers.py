@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage
 
 from mem_integrations import Memory
 from mem_integrations.core.errors import EmbeddingMismatchError, ProviderError
-from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
+from mem_integrations.core.providers.onnx_embedder import OnnxEmbedder
 from mem_integrations.langchain import LangChainChatModel, LangChainEmbedder
 from mem_integrations.testing import Fault, ScriptedLLMServer
 from tests.conftest import facts
@@ -69,7 +69,7 @@ def test_chat_openai_and_openai_embeddings_as_the_engine(memories: Any,
 
 
 def test_structured_output_refused_falls_back_to_text(memories: Any,
-                                                      embedder: SentenceTransformerEmbedder,
+                                                      embedder: OnnxEmbedder,
                                                       llm: ScriptedLLMServer) -> None:
     memory = memories(chat_model=LangChainChatModel(chat_openai(llm)), embedder=embedder)
     llm.queue(Fault(status=400, message="response_format json_schema is not supported"),
@@ -88,7 +88,7 @@ def test_structured_output_refused_falls_back_to_text(memories: Any,
     pytest.param(lambda reply: fake_model(reply), id="tool-calling-model-replying-text"),
 ])
 def test_models_without_usable_structured_output(memories: Any, model_factory: Any,
-                                                 embedder: SentenceTransformerEmbedder) -> None:
+                                                 embedder: OnnxEmbedder) -> None:
     reply = f"Here you go:\n```json\n{EXTRACTED}\n```"
     memory = memories(chat_model=LangChainChatModel(model_factory(reply)), embedder=embedder)
     [event] = memory.add("I live in Porto", user_id="ana").results
@@ -97,7 +97,7 @@ def test_models_without_usable_structured_output(memories: Any, model_factory: A
 
 
 def test_structured_reply_from_tool_call_arguments(memories: Any,
-                                                   embedder: SentenceTransformerEmbedder) -> None:
+                                                   embedder: OnnxEmbedder) -> None:
     call = AIMessage(content="", tool_calls=[{"name": "extraction", "id": "1", "type": "tool_call",
                                               "args": {"facts": [{"text": "User likes figs",
                                                                   "categories": []}]}}])
@@ -112,7 +112,7 @@ class _Broken(GenericFakeChatModel):
 
 
 def test_model_failure_is_a_provider_error_and_nothing_is_lost(
-        memories: Any, embedder: SentenceTransformerEmbedder) -> None:
+        memories: Any, embedder: OnnxEmbedder) -> None:
     memory = memories(chat_model=LangChainChatModel(_Broken(messages=iter([]))),
                       embedder=embedder)
     with pytest.raises(ProviderError, match="unreachable") as raised:

@@ -13,7 +13,7 @@ from langchain_core.runnables import RunnablePassthrough
 
 from mem_integrations import Memory
 from mem_integrations.core.errors import BlockingCallError, MissingScopeError
-from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
+from mem_integrations.core.providers.onnx_embedder import OnnxEmbedder
 from mem_integrations.langchain import MemoryRetriever
 from tests.langchain.fakes import fake_model
 
@@ -91,7 +91,7 @@ async def test_async_retrieval(stocked: Memory) -> None:
 
 
 async def test_works_on_an_async_memory(tmp_path: Any,
-                                        embedder: SentenceTransformerEmbedder) -> None:
+                                        embedder: OnnxEmbedder) -> None:
     from mem_integrations import AsyncMemory
 
     async with AsyncMemory({"llm": {"provider": "offline"}}, data_dir=tmp_path / "am",

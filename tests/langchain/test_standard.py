@@ -18,7 +18,7 @@ from langchain_tests.integration_tests import (  # noqa: E402
 from langchain_tests.unit_tests import ToolsUnitTests  # noqa: E402
 
 from mem_integrations import Memory  # noqa: E402
-from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder  # noqa: E402
+from mem_integrations.core.providers.onnx_embedder import OnnxEmbedder  # noqa: E402
 from mem_integrations.langchain import (  # noqa: E402
     ForgetTool,
     MemoryRetriever,
@@ -33,7 +33,7 @@ _shared: dict[str, Memory] = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def _standard_memory(tmp_path_factory: pytest.TempPathFactory,
-                     embedder: SentenceTransformerEmbedder) -> Iterator[None]:
+                     embedder: OnnxEmbedder) -> Iterator[None]:
     memory = Memory({"llm": {"provider": "offline"}},
                     data_dir=tmp_path_factory.mktemp("standard"), embedder=embedder)
     memory.add([{"role": "user", "content": text} for text in (

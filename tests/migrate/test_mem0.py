@@ -23,7 +23,7 @@ from benchmarks import mem0_env
 from benchmarks.bench_llm import mem0_graph_reply
 from mem_integrations import Memory
 from mem_integrations.cli.commands import app
-from mem_integrations.core.providers.embedders import SentenceTransformerEmbedder
+from mem_integrations.core.providers.onnx_embedder import OnnxEmbedder
 from mem_integrations.testing import ScriptedLLMServer
 
 WRITER = Path(__file__).with_name("mem0_writer.py")
@@ -135,7 +135,7 @@ def check_relations(memory: Memory, source: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("version", ["1.0.11", "2"])
 def test_migrate_mem0_store(version: str, tmp_path: Path,
-                            embedder: SentenceTransformerEmbedder) -> None:
+                            embedder: OnnxEmbedder) -> None:
     graph = version == "1.0.11"  # mem0 2.x has no graph memory
     source = write_mem0_store(version, tmp_path / "mem0", graph=graph)
     events = [r["event"] for r in source["history"]]
@@ -200,7 +200,7 @@ with Memory({"graph_store": {"provider": "ladybug"}}, data_dir=ours) as memory:
 
 
 def test_sigkill_then_rerun_leaves_one_copy(tmp_path: Path,
-                                            embedder: SentenceTransformerEmbedder) -> None:
+                                            embedder: OnnxEmbedder) -> None:
     source = write_mem0_store("1.0.11", tmp_path / "mem0", graph=True)
     killed = subprocess.run([sys.executable, "-c", KILLED, str(tmp_path / "mem0"),
                              str(tmp_path / "ours")], capture_output=True, text=True,
@@ -227,7 +227,7 @@ def test_sigkill_then_rerun_leaves_one_copy(tmp_path: Path,
 
 
 def test_graph_migration_errors_say_what_to_do(tmp_path: Path,
-                                               embedder: SentenceTransformerEmbedder) -> None:
+                                               embedder: OnnxEmbedder) -> None:
     """Before anything is written: a target without a graph, and a Python without kuzu,
     are `ConfigurationError`s that name the fix."""
     from mem_integrations.core.errors import ConfigurationError
@@ -270,7 +270,7 @@ NEO4J_WRITES = [
 
 
 def test_neo4j_graph_relations_move(tmp_path: Path,
-                                    embedder: SentenceTransformerEmbedder) -> None:
+                                    embedder: OnnxEmbedder) -> None:
     """mem0's Neo4j graph over Bolt (a real Bolt server, ArcadeDB): every valid relation
     arrives with its scope, soft-deleted ones do not, and a rerun leaves one copy."""
     import neo4j
