@@ -7,6 +7,7 @@
     evaluating.py eval locomo / eval jsonl
     migrating.py  migrate mem0
     servers.py    serve (REST), mcp
+    keys.py       keys create / list / revoke (API keys bound to scopes)
     doctor.py     doctor (--check: the stores against the history)
     repair.py     repair (rebuild the stores from the history)
 
@@ -24,7 +25,7 @@ from typing import Annotated
 
 import typer
 
-from mem_integrations.cli import backup, evaluating, memories, migrating, servers
+from mem_integrations.cli import backup, evaluating, keys, memories, migrating, servers
 from mem_integrations.cli.common import State
 from mem_integrations.cli.doctor import doctor
 from mem_integrations.cli.importing import import_
@@ -72,6 +73,7 @@ app.add_typer(migrating.app, name="migrate")
 app.add_typer(evaluating.app, name="eval")
 app.command()(servers.serve)
 app.command()(servers.mcp)
+app.add_typer(keys.app, name="keys")
 app.command()(memories.demo)
 app.command()(doctor)
 app.command()(repair)

@@ -18,6 +18,7 @@ from mem_integrations.cli.common import (
     state,
 )
 from mem_integrations.core.errors import MemoryLayerError
+from mem_integrations.server.keys import KeyStore
 
 ApiKey = Annotated[str | None, typer.Option(
     "--api-key", envvar="MEMINT_API_KEY", show_default=False,
@@ -25,6 +26,8 @@ ApiKey = Annotated[str | None, typer.Option(
          "commas. Also MEMINT_API_KEY.")]
 InsecureNoAuth = Annotated[bool, typer.Option(
     "--insecure-no-auth", help="Serve beyond loopback without an API key.")]
+RateLimit = Annotated[float | None, typer.Option(
+    min=0.001, help="Requests per minute per key (a key's own limit wins).")]
 
 
 def _keys(api_key: str | None) -> list[str] | None:
@@ -32,12 +35,21 @@ def _keys(api_key: str | None) -> list[str] | None:
     return [k.strip() for k in (api_key or "").split(",") if k.strip()] or None
 
 
-def _check_exposure(host: str, keys: list[str] | None, insecure: bool) -> None:
+def _check_exposure(host: str, keys: list[str] | None, insecure: bool,
+                    store: KeyStore) -> None:
     from mem_integrations.server.security import is_loopback
 
-    if not keys and not is_loopback(host) and not insecure:
-        raise fail(f"refusing to serve every memory on {host} without an API key: set "
-                   "--api-key (or MEMINT_API_KEY), or pass --insecure-no-auth", 2)
+    if not keys and not store.exists and not is_loopback(host) and not insecure:
+        raise fail(f"refusing to serve every memory on {host} without an API key: create "
+                   "keys (`mem-integrations keys create`), set --api-key (or "
+                   "MEMINT_API_KEY), or pass --insecure-no-auth", 2)
+
+
+def _key_store(ctx: typer.Context) -> KeyStore:
+    try:
+        return KeyStore.in_dir(state(ctx).load().data_dir)
+    except MemoryLayerError as exc:
+        raise fail(str(exc)) from None
 
 
 def serve(
@@ -47,13 +59,15 @@ def serve(
     api_key: ApiKey = None,
     max_body_bytes: Annotated[int, typer.Option(min=1, help="Larger bodies get 413.")] = 1048576,
     allow_reset: Annotated[bool, typer.Option("--allow-reset/--no-reset",
-                                              help="Serve POST /reset.")] = True,
+                                              help="Serve POST /reset (admin keys).")] = False,
+    rate_limit: RateLimit = None,
     insecure_no_auth: InsecureNoAuth = False,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:
     """Run the REST server (OpenAPI docs at /docs). Needs the server extra."""
     keys = _keys(api_key)
-    _check_exposure(host, keys, insecure_no_auth)
+    store = _key_store(ctx)
+    _check_exposure(host, keys, insecure_no_auth, store)
     try:
         import uvicorn
 
@@ -66,10 +80,12 @@ def serve(
         config = options.load()
     except MemoryLayerError as exc:
         raise fail(str(exc)) from None
-    application = create_app(config, api_key=keys, max_body_bytes=max_body_bytes,
-                             allow_reset=allow_reset, **options.parts())
+    application = create_app(config, api_key=keys, key_store=store, rate_limit=rate_limit,
+                             max_body_bytes=max_body_bytes, allow_reset=allow_reset,
+                             **options.parts())
+    required = "required" if keys or store.exists else "NOT required"
     err.print(f"Serving memories from {config.data_dir} on http://{host}:{port} "
-              f"(docs at /docs, API key {'required' if keys else 'NOT required'})")
+              f"(docs at /docs, API key {required})")
     uvicorn.run(application, host=host, port=port, log_level=log_level)
 
 
@@ -81,23 +97,26 @@ def mcp(
     port: Annotated[int, typer.Option(help="Port (http).")] = 8765,
     path: Annotated[str, typer.Option(help="Endpoint path (http).")] = "/mcp",
     api_key: ApiKey = None,
+    rate_limit: RateLimit = None,
     insecure_no_auth: InsecureNoAuth = False,
     infer: Annotated[bool, typer.Option("--infer/--no-infer",
                                         help="remember extracts facts (default).")] = True,
 ) -> None:
     """Run the MCP server (remember / recall / forget) for one scope.
 
-    Needs the mcp extra. The scope is this server's (--user-id or MEMINT_USER_ID...),
-    never the model's."""
+    Needs the mcp extra. The scope is this server's (--user-id or MEMINT_USER_ID...), or
+    over http the one each request's key is bound to (`keys create`); never the model's."""
     if transport not in ("stdio", "http"):
         raise fail("--transport must be stdio or http", 2)
     ids = scope(user_id, agent_id, run_id)
-    if not ids:
+    store = _key_store(ctx)
+    if not ids and not (transport == "http" and store.exists):
         raise fail("the MCP server needs a scope: --user-id, --agent-id or --run-id "
-                   "(or MEMINT_USER_ID...)", 2)
+                   "(or MEMINT_USER_ID...), or over --transport http keys bound to users "
+                   "(`mem-integrations keys create --user-id ...`)", 2)
     keys = _keys(api_key)
     if transport == "http":
-        _check_exposure(host, keys, insecure_no_auth)
+        _check_exposure(host, keys, insecure_no_auth, store)
     try:
         from mem_integrations.mcp import create_mcp_server, run
     except ImportError as exc:
@@ -106,4 +125,5 @@ def mcp(
         server = create_mcp_server(memory, infer=infer, **ids)
         if transport == "http":
             err.print(f"MCP (streamable HTTP) on http://{host}:{port}{path} for {describe(ids)}")
-        run(server, transport=transport, host=host, port=port, path=path, api_key=keys)
+        run(server, transport=transport, host=host, port=port, path=path, api_key=keys,
+            key_store=store, rate_limit=rate_limit)

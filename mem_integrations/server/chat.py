@@ -26,6 +26,7 @@ from mem_integrations._common import fixed_scope, merge_scopes
 from mem_integrations.chat import AsyncMemoryOpenAI, AsyncRememberingStream, ChatMemory
 from mem_integrations.core.errors import ConfigurationError, InvalidInputError, ProviderError
 from mem_integrations.core.sync_memory import AnyMemory
+from mem_integrations.server.access import Caller
 
 CHAT_ROUTE = "/v1/chat/completions"
 _OPERATION = (f"POST {CHAT_ROUTE} (send an X-User-Id, X-Agent-Id or X-Run-Id header, or "
@@ -101,7 +102,9 @@ class ChatEndpoint:
         """The memory side of the wrapper (None before the first request)."""
         return self._client.memory if self._client is not None else None
 
-    async def complete(self, body: dict[str, Any], headers: Mapping[str, str | None]) -> Any:
+    async def complete(self, body: dict[str, Any], headers: Mapping[str, str | None],
+                       caller: Caller | None = None) -> Any:
+        """One chat request; `caller` (the request's key) limits the scope to its own."""
         messages = body.pop("messages", None)
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             raise InvalidInputError("`messages` must be a list of message objects, as in "
@@ -111,6 +114,8 @@ class ChatEndpoint:
             fixed_scope(_str(body.pop("user_id", None)), _str(body.pop("agent_id", None)),
                         _str(body.pop("run_id", None))),
             fixed_scope(_str(body.get("user")), None, None))
+        if caller is not None:
+            ids = fixed_scope(**caller.scope_for(CHAT_ROUTE, **ids))
         client = self.client
         client.memory.scope_for(ids, _OPERATION)
         if self.upstream is not None and self.upstream.model and not body.get("model"):
@@ -147,7 +152,7 @@ async def chat_completions(
         raise InvalidInputError("the body must be a JSON object: an OpenAI chat request")
     endpoint: ChatEndpoint = request.app.state.chat
     return await endpoint.complete(body, {"user_id": x_user_id, "agent_id": x_agent_id,
-                                          "run_id": x_run_id})
+                                          "run_id": x_run_id}, request.state.caller)
 
 
 async def _events(stream: AsyncRememberingStream) -> AsyncIterator[str]:

@@ -1,5 +1,6 @@
-"""What keeps an exposed server safe: API keys compared in constant time, and a cap on
-request bodies. Pure ASGI, so the REST app and the MCP server's HTTP transport share it."""
+"""What keeps an exposed server safe: API keys compared in constant time, their check as
+ASGI middleware, and a cap on request bodies. Pure ASGI, so the REST app and the MCP
+server's HTTP transport share it (the keys' scopes are in `access` and `keys`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mem_integrations.server.access import Authenticator
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +95,34 @@ UNAUTHORIZED = {"detail": "missing or invalid API key: send it as the X-API-Key 
 
 
 class APIKeyMiddleware:
-    """Rejects HTTP requests without a valid key with 401 (except `open_paths`)."""
+    """Authenticates HTTP requests with an `access.Authenticator` (except `open_paths`):
+    401 without a valid key, 429 over the key's rate limit; the `access.Caller` is left in
+    the ASGI scope's state (`scope["state"]["caller"]`) for the app to enforce its scope."""
 
-    def __init__(self, app: ASGIApp, keys: APIKeys, *, open_paths: Iterable[str] = ()) -> None:
-        self.app, self.keys, self.open_paths = app, keys, frozenset(open_paths)
+    def __init__(self, app: ASGIApp, auth: Authenticator, *, open_paths: Iterable[str] = ()) -> None:
+        self.app, self.auth, self.open_paths = app, auth, frozenset(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or not self.keys.enabled
-                or scope.get("path") in self.open_paths or scope.get("method") == "OPTIONS"):
+        from mem_integrations.server.access import RateLimited, Unauthenticated
+
+        if (scope["type"] != "http" or scope.get("path") in self.open_paths
+                or scope.get("method") == "OPTIONS"):
             return await self.app(scope, receive, send)
-        if not self.keys.check(key_from_headers(scope.get("headers") or [])):
+        try:
+            caller = self.auth.authenticate(key_from_headers(scope.get("headers") or []))
+        except Unauthenticated:
             return await send_json(send, 401, UNAUTHORIZED,
                                    [(b"www-authenticate", b'Bearer realm="mem-integrations"')])
+        except RateLimited as exc:
+            return await send_json(send, 429, rate_limited_body(exc),
+                                   [(b"retry-after", str(exc.retry_after).encode())])
+        scope.setdefault("state", {})["caller"] = caller
         return await self.app(scope, receive, send)
+
+
+def rate_limited_body(exc: Exception) -> dict[str, Any]:
+    """The body of a 429 (the common error shape)."""
+    return {"detail": str(exc), "error": "RateLimited"}
 
 
 class BodySizeLimitMiddleware:

@@ -3,6 +3,7 @@ on 127.0.0.1 for the wire."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -149,7 +150,7 @@ def test_without_a_configured_key_no_header_is_needed(make_client: Callable[...,
     ("put", "/memories/00000000-0000-0000-0000-000000000000", {"json": {}}, 400,
      "InvalidInputError", "text= or metadata="),
     ("request", "/memories", {"params": {}}, 400, "MissingScopeError", "scope id"),
-    ("post", "/pending/nope/reprocess", {}, 400, "InvalidInputError", "no pending add"),
+    ("post", "/pending/nope/reprocess", {}, 400, "PendingNotFoundError", "no pending add"),
 ])
 def test_bad_input_is_a_4xx_with_a_clear_message(
         make_client: Callable[..., TestClient], method: str, path: str,
@@ -225,16 +226,63 @@ def test_a_failing_llm_is_502_with_the_pending_id_then_reprocess(
     assert client.get("/pending", headers=AUTH).json() == []
 
 
-def test_reset_can_be_disabled(make_client: Callable[..., TestClient]) -> None:
-    locked = make_client(allow_reset=False)
+def test_reset_is_off_unless_enabled(make_client: Callable[..., TestClient]) -> None:
+    locked = make_client()
     locked.post("/memories", headers=AUTH, json={"messages": "I like tea.", "user_id": "a"})
-    assert locked.post("/reset", headers=AUTH).status_code == 403
+    refused = locked.post("/reset", headers=AUTH)
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "AccessDeniedError" and "--allow-reset" in refused.json()[
+        "detail"]
     assert len(locked.get("/memories", headers=AUTH, params={"user_id": "a"}).json()[
         "results"]) == 1
-    open_ = make_client()
+    open_ = make_client(allow_reset=True)
     open_.post("/memories", headers=AUTH, json={"messages": "I like tea.", "user_id": "a"})
     assert open_.post("/reset", headers=AUTH).status_code == 200
     assert open_.get("/users", headers=AUTH).json() == {"results": []}
+
+
+def test_every_error_status_has_the_common_body(make_client: Callable[..., TestClient]
+                                                ) -> None:
+    client = make_client()
+    responses = {
+        401: client.get("/users"),
+        404: client.get("/memories/00000000-0000-4000-8000-000000000000", headers=AUTH),
+        405: client.patch("/memories", headers=AUTH),
+        422: client.post("/memories", headers=AUTH, json={"messages": "hi", "user_id": 5}),
+        400: client.get("/memories", headers=AUTH),
+    }
+    unknown_route = client.get("/no-such-route", headers=AUTH)
+    assert unknown_route.status_code == 404
+    responses[0] = unknown_route
+    for status, response in responses.items():
+        assert status in (0, response.status_code), (status, response.text)
+        body = response.json()
+        assert isinstance(body["detail"], str) and body["detail"], body
+        assert isinstance(body["error"], str) and body["error"], body
+    invalid = responses[422].json()
+    assert invalid["error"] == "RequestValidationError"
+    assert "body.user_id" in invalid["detail"] and invalid["errors"][0]["loc"] == [
+        "body", "user_id"]
+    assert responses[405].json()["error"] == "MethodNotAllowed"
+    spec = client.get("/openapi.json").json()
+    documented = spec["paths"]["/memories"]["post"]["responses"]["422"]
+    assert documented["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+
+
+def test_the_docs_are_served_offline_from_packaged_assets(
+        make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    for page, asset_names in (("/docs", ("swagger-ui-bundle.js", "swagger-ui.css")),
+                              ("/redoc", ("redoc.standalone.js",))):
+        html = client.get(page)
+        assert html.status_code == 200
+        sources = re.findall(r'(?:src|href)=["\']([^"\']+)', html.text)
+        sources += re.findall(r"url: *'([^']+)'", html.text)
+        assert sources and all(s.startswith("/") for s in sources), sources  # no CDN
+        for name in asset_names:
+            [url] = [s for s in sources if s.endswith(name)]
+            asset = client.get(url)
+            assert asset.status_code == 200 and len(asset.content) > 10_000, url
 
 
 def test_serves_a_memory_facade_and_leaves_it_open(tmp_path: Path, embedder: Any) -> None:
