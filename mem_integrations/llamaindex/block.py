@@ -37,7 +37,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr, SerializeAsAny
 from llama_index.core.memory import Memory as ChatMemory
 from llama_index.core.memory.memory import BaseMemoryBlock
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.prompts import BasePromptTemplate, PromptTemplate
+from llama_index.core.prompts import BasePromptTemplate, PromptTemplate, RichPromptTemplate
 
 from mem_integrations.core.errors import ConfigurationError, InvalidInputError
 from mem_integrations.core.models import AddResult, SearchResult
@@ -93,7 +93,7 @@ class LongTermMemoryBlock(BaseMemoryBlock[str]):
         "add for `reprocess`.")
     format_template: SerializeAsAny[BasePromptTemplate] | None = Field(
         default=None, description="How the memories are rendered: a template (or string) "
-        "with {text}, the memories one per line. Default: the lines themselves.")
+        "with {text} (or {{ text }}), the memories one per line. Default: the lines.")
     node_postprocessors: list[SerializeAsAny[BaseNodePostprocessor]] = Field(
         default_factory=list, exclude=True, description="LlamaIndex node postprocessors "
         "applied to the hits (as NodeWithScore, in relevance order) before rendering.")
@@ -133,7 +133,9 @@ class LongTermMemoryBlock(BaseMemoryBlock[str]):
         for postprocessor in self.node_postprocessors:
             nodes = await postprocessor.apostprocess_nodes(nodes, query_str=query)
         by_id = {item.id: item for item in result.results}
-        kept = [by_id[n.node.node_id].model_copy(update={"score": n.score})
+        # a postprocessor may rewrite a node's text (and score): what it returns is shown
+        kept = [by_id[n.node.node_id].model_copy(update={"score": n.score,
+                                                         "memory": n.node.get_content()})
                 for n in nodes if n.node.node_id in by_id]
         return SearchResult(results=kept, relations=result.relations)
 
@@ -222,8 +224,9 @@ def _template(value: Any) -> BasePromptTemplate | None:
     """A `format_template` as a prompt template with `{text}`, or `InvalidInputError`."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = PromptTemplate(value)
+    if isinstance(value, str):  # as VectorMemoryBlock reads one
+        value = RichPromptTemplate(value) if "{{" in value and "}}" in value \
+            else PromptTemplate(value)
     if not isinstance(value, BasePromptTemplate) or "text" not in value.template_vars:
         raise InvalidInputError("format_template must be a template (or string) with "
                                 "{text}, where the memories go")
