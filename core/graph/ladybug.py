@@ -19,6 +19,7 @@ from typing import Any
 from mem_integrations.core.errors import (
     ConfigurationError,
     CorruptionError,
+    DiskFullError,
     StoreError,
     StoreLockedError,
 )
@@ -130,11 +131,19 @@ class LadybugGraphStore(CypherGraphStore):
         if self._conn is None:
             raise StoreError("the graph store is not open")
         with self._conn_lock:
-            result = self._conn.execute(query, params or {})
-            columns = result.get_column_names()
-            rows = []
-            while result.has_next():
-                rows.append(dict(zip(columns, result.get_next(), strict=True)))
+            try:
+                result = self._conn.execute(query, params or {})
+                columns = result.get_column_names()
+                rows = []
+                while result.has_next():
+                    rows.append(dict(zip(columns, result.get_next(), strict=True)))
+            except RuntimeError as exc:  # LadybugDB raises RuntimeError for everything
+                full = "no space" in str(exc).lower()
+                raise (DiskFullError if full else StoreError)(
+                    f"the embedded graph at {self.path} failed: {exc}. "
+                    + ("Free some disk space and call again" if full else
+                       "If it persists after a restart, `mem-integrations doctor` checks it")
+                ) from exc
             return rows
 
     def _run_many(self, statements: list[tuple[str, dict[str, Any]]]) -> None:

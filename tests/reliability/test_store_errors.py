@@ -20,6 +20,7 @@ import pytest
 
 from mem_integrations import Memory
 from mem_integrations.core.errors import (
+    ConfigurationError,
     EmbeddingMismatchError,
     MemoryLayerError,
     StoreError,
@@ -232,3 +233,44 @@ def test_an_edge_shard_without_its_record_is_still_checked(tmp_path: Path) -> No
     with Memory(config, embedder=HashEmbedder(64)) as restored:  # written again from the shard
         assert [m.memory for m in restored.get_all(user_id="u").results] == ["I like tea"]
     assert json.loads(record.read_text())["dimension"] == 64
+
+
+def test_a_graph_server_outage_keeps_the_add_pending(tmp_path: Path) -> None:
+    pytest.importorskip("neo4j", reason="the graph extra (neo4j driver) is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])  # closed again: nothing listens there
+
+    def graph_memory(url: str) -> Memory:
+        return Memory({**memory_config(tmp_path / "data"), "graph_store": {
+            "provider": "neo4j", "url": url, "username": "neo", "password": "s3cret"}},
+            embedder=HashEmbedder())
+
+    # the driver refuses credentials in a bolt:// URL, repeating them in its message
+    with pytest.raises(ConfigurationError, match="graph_store.username") as refused:
+        graph_memory(f"bolt://neo:s3cret@127.0.0.1:{port}")
+    assert "s3cret" not in str(refused.value) and refused.value.__cause__ is None
+    memory = graph_memory(f"bolt://127.0.0.1:{port}")
+    try:
+        with pytest.raises(StoreUnavailableError) as caught:
+            memory.add("My sister is Anna", user_id="alice")
+        text = str(caught.value)
+        assert f"cannot reach the graph server at bolt://127.0.0.1:{port}" in text
+        assert "fix graph_store.url" in text and "s3cret" not in text
+        assert [p.id for p in memory.pending()] == [caught.value.pending_id]
+    finally:
+        memory.close()
+
+
+def test_embedded_graph_errors_are_typed(tmp_path: Path) -> None:
+    pytest.importorskip("ladybug", reason="the graph extra (LadybugDB) is not installed")
+    from mem_integrations.core.graph.ladybug import LadybugGraphStore
+
+    graph = LadybugGraphStore(tmp_path / "graph")
+    graph.open(3)
+    try:
+        with pytest.raises(StoreError, match="the embedded graph at .* failed: .*doctor"):
+            graph._run("MATCH (n:NoSuchTable) RETURN n")  # the boundary itself: Cypher errors
+        assert graph.all_relations({"user_id": "alice"}) == []  # still usable
+    finally:
+        graph.close()
