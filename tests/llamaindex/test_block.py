@@ -12,7 +12,7 @@ from llama_index.core.base.llms.types import ChatMessage  # noqa: E402
 from llama_index.core.memory import Memory as ChatMemory  # noqa: E402
 from llama_index.core.storage.chat_store.sql import MessageStatus  # noqa: E402
 
-from mem_integrations import MissingScopeError  # noqa: E402
+from mem_integrations import InvalidInputError, MissingScopeError  # noqa: E402
 from mem_integrations.llamaindex import LongTermMemoryBlock  # noqa: E402
 from tests.conftest import facts  # noqa: E402
 from tests.llamaindex.scripted import ScriptedAgentLLM, store, text_of  # noqa: E402
@@ -143,6 +143,13 @@ def test_block_needs_a_scope(offline_memory):
         LongTermMemoryBlock(memory=offline_memory)
     with pytest.raises(ValueError):
         LongTermMemoryBlock(memory="not a memory", user_id="a")
+
+
+def test_options_it_does_not_have_or_cannot_use_are_refused(offline_memory):
+    with pytest.raises(InvalidInputError, match="no option 'similarity_top_k'"):
+        LongTermMemoryBlock(memory=offline_memory, user_id="a", similarity_top_k=2)
+    with pytest.raises(InvalidInputError, match="format_template must be a template"):
+        LongTermMemoryBlock(memory=offline_memory, user_id="a", format_template="no slot")
 
 
 def test_graph_relations_follow_the_memories():

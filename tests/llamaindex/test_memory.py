@@ -12,7 +12,7 @@ from llama_index.core.base.llms.types import ChatMessage  # noqa: E402
 from llama_index.core.memory import Memory as ChatMemory  # noqa: E402
 from llama_index.core.tools import FunctionTool  # noqa: E402
 
-from mem_integrations import LLMResponseError, MissingScopeError  # noqa: E402
+from mem_integrations import InvalidInputError, LLMResponseError, MissingScopeError  # noqa: E402
 from mem_integrations.llamaindex import LongTermMemory  # noqa: E402
 from tests.conftest import facts  # noqa: E402
 from tests.llamaindex.scripted import ScriptedAgentLLM, ToolCall, store  # noqa: E402
@@ -167,3 +167,30 @@ def test_a_scope_is_required(offline_memory):
         LongTermMemory.from_defaults(offline_memory)
     with pytest.raises(ValueError, match="memories"):
         LongTermMemory.from_defaults(offline_memory, user_id="a", memory_prompt="no slot")
+
+
+async def test_status_needs_a_short_term_memory_that_keeps_statuses(offline_memory):
+    from llama_index.core.storage.chat_store.sql import MessageStatus
+
+    chat = LongTermMemory.from_defaults(offline_memory, user_id="alice")  # ChatMemoryBuffer
+    await chat.aput(ChatMessage(role="user", content="Hello there."))
+    with pytest.raises(InvalidInputError, match="short_term=Memory.from_defaults"):
+        await chat.aget_all(status=MessageStatus.ACTIVE)
+    with pytest.raises(InvalidInputError, match="keeps message statuses"):
+        await chat.areset(status=MessageStatus.ACTIVE)
+    assert [m.content for m in await chat.aget_all()] == ["Hello there."]  # nothing changed
+
+    over = LongTermMemory(memory=offline_memory, user_id="alice",
+                          short_term=ChatMemory.from_defaults(session_id="s"))
+    await over.aput(ChatMessage(role="user", content="Hello again."))
+    assert len(await over.aget_all(status=MessageStatus.ARCHIVED)) == 0
+    await over.areset(status=MessageStatus.ARCHIVED)  # only archived messages go
+    assert [m.content for m in await over.aget_all(status=MessageStatus.ACTIVE)] == \
+        ["Hello again."]
+
+
+def test_options_it_does_not_have_are_refused(offline_memory):
+    with pytest.raises(InvalidInputError, match="no option 'format_template'"):
+        LongTermMemory.from_defaults(offline_memory, user_id="a", format_template="{text}")
+    with pytest.raises(InvalidInputError, match="context holds scope ids only"):
+        LongTermMemory.from_client(context={"user": "a"}, memory=offline_memory)
