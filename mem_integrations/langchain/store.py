@@ -184,8 +184,9 @@ class MemoryStore(BaseStore):
         self._paths: Paths = tokenized(self.fields or [])
         self.embeddings: Embeddings = self._embeddings(index or {})
         dims = (index or {}).get("dims") or self.engine.async_memory.embedder.dimension
-        self.index_config: dict[str, Any] = {"dims": dims, "embed": self.embeddings,
-                                             "fields": self.fields}
+        # the config as given (as LangGraph's stores keep it), with what is in effect
+        self.index_config: dict[str, Any] = {**(index or {}), "dims": dims,
+                                             "embed": self.embeddings, "fields": self.fields}
         self.ttl_config = ttl
         if not isinstance(max_value_bytes, int) or max_value_bytes < 1:
             raise ConfigurationError(
@@ -610,12 +611,24 @@ def _does_match(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
     return all(p == "*" or n == p for n, p in pairs)
 
 
+def _field(value: dict[str, Any], key: str) -> Any:
+    """`value[key]`, or for a dotted key the nested field it names (`"user.level"`), as
+    LangGraph's SQLite and Postgres stores read filter keys."""
+    if key in value or "." not in key:
+        return value.get(key)
+    for part in key.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
 def _matches(value: Any, wanted: Any) -> bool:
     """LangGraph's filter semantics: equality, nested dicts, `$` operators."""
     if isinstance(wanted, dict):
         if any(str(k).startswith("$") for k in wanted):
             return all(_operator(value, op, operand) for op, operand in wanted.items())
-        return isinstance(value, dict) and all(_matches(value.get(k), v)
+        return isinstance(value, dict) and all(_matches(_field(value, k), v)
                                                for k, v in wanted.items())
     if isinstance(wanted, (list, tuple)):
         return isinstance(value, (list, tuple)) and len(value) == len(wanted) and all(

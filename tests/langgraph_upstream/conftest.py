@@ -35,6 +35,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         over_async = inspect.iscoroutinefunction(metafunc.function) and \
             metafunc.function.__name__ not in getattr(metafunc.module, "MEMORY_ONLY", ())
         facades = harness.FACADES if over_async else ["Memory"]
+        if metafunc.function.__name__ in getattr(metafunc.module, "ASYNC_MEMORY_ONLY", ()):
+            facades = ["AsyncMemory"]
         metafunc.parametrize("store_facade", facades)
 
 

@@ -62,7 +62,7 @@ class StoreFactory:
         if index and index.get("embed") is not None:
             embedder = LangChainEmbedder(index["embed"], dimension=index.get("dims"))
         if index and "text_fields" in index:  # the SQLite store's name for "fields"
-            index["fields"] = index.pop("text_fields")
+            index["fields"] = index["text_fields"]
         return MemoryStore(self.memory(embedder), index=index, **options)
 
     def close(self) -> None:
