@@ -8,16 +8,20 @@ from mem_integrations.core.config import MemoryConfig, load_config
 from mem_integrations.core.errors import (
     BlockingCallError,
     ConfigurationError,
+    DiskFullError,
     EmbeddingMismatchError,
     FilterError,
     InvalidInputError,
     LLMResponseError,
+    MemoryClosedError,
     MemoryLayerError,
     MemoryNotFoundError,
     MissingScopeError,
+    PendingNotFoundError,
     ProviderError,
     StoreError,
     StoreLockedError,
+    StoreUnavailableError,
 )
 from mem_integrations.core.models import (
     AddResult,
@@ -34,10 +38,11 @@ from mem_integrations.core.models import (
 from mem_integrations.core.sync_memory import Memory
 
 __all__ = [
-    "AddResult", "AsyncMemory", "BlockingCallError", "ConfigurationError",
+    "AddResult", "AsyncMemory", "BlockingCallError", "ConfigurationError", "DiskFullError",
     "EmbeddingMismatchError", "Event", "FilterError", "HistoryEntry", "InvalidInputError",
-    "LLMResponseError", "Memory", "MemoryConfig", "MemoryEvent", "MemoryItem",
-    "MemoryLayerError", "MemoryNotFoundError", "MessageResult", "MissingScopeError",
-    "PendingAdd", "ProviderError", "PutItem", "SearchResult", "StoreError", "StoreLockedError",
-    "UsersResult", "load_config",
+    "LLMResponseError", "Memory", "MemoryClosedError", "MemoryConfig", "MemoryEvent",
+    "MemoryItem", "MemoryLayerError", "MemoryNotFoundError", "MessageResult",
+    "MissingScopeError", "PendingAdd", "PendingNotFoundError", "ProviderError", "PutItem",
+    "SearchResult", "StoreError", "StoreLockedError", "StoreUnavailableError", "UsersResult",
+    "load_config",
 ]

@@ -443,8 +443,8 @@ class AsyncMemory:
                                     "now: wait for it to finish, then discard it if it failed")
         if not await asyncio.to_thread(self.history_store.discard_pending, pending_id):
             raise PendingNotFoundError(pending_id, "discard")
-        log.warning("pending add %s discarded; its messages stay in the history database",
-                    pending_id)
+        log.info("pending add %s discarded; its messages stay in the history database",
+                 pending_id)
         return MessageResult(message="Pending add discarded (its messages are kept, marked "
                              "discarded)", id=pending_id)
 

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 ENGINE = [
-    "AddResult", "AsyncMemory", "BlockingCallError", "ConfigurationError",
+    "AddResult", "AsyncMemory", "BlockingCallError", "ConfigurationError", "DiskFullError",
     "EmbeddingMismatchError", "Event", "FilterError", "HistoryEntry", "InvalidInputError",
-    "LLMResponseError", "Memory", "MemoryConfig", "MemoryEvent", "MemoryItem",
-    "MemoryLayerError", "MemoryNotFoundError", "MessageResult", "MissingScopeError",
-    "PendingAdd", "ProviderError", "PutItem", "SearchResult", "StoreError",
-    "StoreLockedError", "UsersResult", "load_config",
+    "LLMResponseError", "Memory", "MemoryClosedError", "MemoryConfig", "MemoryEvent",
+    "MemoryItem", "MemoryLayerError", "MemoryNotFoundError", "MessageResult",
+    "MissingScopeError", "PendingAdd", "PendingNotFoundError", "ProviderError", "PutItem",
+    "SearchResult", "StoreError", "StoreLockedError", "StoreUnavailableError", "UsersResult",
+    "load_config",
 ]
 
 PUBLIC = {
