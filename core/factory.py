@@ -8,7 +8,6 @@ reports it, so what doctor says is what `Memory` builds.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from mem_integrations.core.redaction import redact_url
 from mem_integrations.core.stores.base import VectorStore
 
 __all__ = [
-    "OPENAI_BASE_URL", "Choice", "OfflineExtractorWarning", "build_embedder", "build_extractor",
+    "OPENAI_BASE_URL", "Choice", "build_embedder", "build_extractor",
     "build_graph_store", "build_history", "build_vector_store", "embedder_choice",
     "extractor_choice", "graph_store_choice", "history_choice", "vector_store_choice",
 ]
@@ -57,26 +56,6 @@ class Choice:
     """The setting that decided it, in words."""
 
 
-class OfflineExtractorWarning(UserWarning):
-    """No LLM is configured: rule-based extraction is in use."""
-
-
-_warned_offline = False
-
-
-def _warn_offline() -> None:
-    global _warned_offline
-    if not _warned_offline:
-        _warned_offline = True
-        message = (
-            "No LLM configured (no OPENAI_API_KEY, llm.api_key or llm.base_url): using the "
-            "offline rule-based extractor. Memories are kept sentence by sentence and updates "
-            "follow simple rules. Configure an LLM for real extraction."
-        )
-        warnings.warn(message, OfflineExtractorWarning, stacklevel=4)
-        log.warning(message)
-
-
 def extractor_choice(config: MemoryConfig) -> Choice:
     """"openai" (an LLM behind an OpenAI-compatible endpoint) when one is configured, else
     "offline" (rule-based). A chat model passed to `Memory` wins over both."""
@@ -89,6 +68,13 @@ def extractor_choice(config: MemoryConfig) -> Choice:
         reason = "an API key is set (llm.api_key or OPENAI_API_KEY)"
     elif llm.base_url is not None:
         reason = "llm.base_url is set (or OPENAI_BASE_URL)"
+    elif named := sorted(llm.model_fields_set - {"provider"}):
+        # an llm section that says which model, but not where: never quietly offline
+        raise ConfigurationError(
+            f"llm.{named[0]} is set but there is no API key or base URL for the LLM: set "
+            "llm.api_key (or OPENAI_API_KEY) and, for a provider other than OpenAI, "
+            "llm.base_url (e.g. https://api.deepseek.com); or set llm.provider='offline' for "
+            "the rule-based extractor")
     else:
         return Choice("offline", "", "no OPENAI_API_KEY, llm.api_key or llm.base_url")
     return Choice("openai", redact_url(llm.base_url or OPENAI_BASE_URL), reason)
@@ -99,9 +85,7 @@ def build_extractor(config: MemoryConfig, chat: ChatModel | None = None) -> Extr
     llm = config.llm
     if chat is None:
         if extractor_choice(config).kind == "offline":
-            if llm.provider is None:
-                _warn_offline()
-            return OfflineExtractor()
+            return OfflineExtractor(announce=llm.provider is None)
         from mem_integrations.core.providers.openai_chat import OpenAIChatModel
         chat = OpenAIChatModel(llm)
         # llm.model names the model only when it is ours; a ready-made chat model's

@@ -15,7 +15,9 @@ used when an LLM is configured. The rules are simple and predictable:
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 
 from mem_integrations.core.messages import Message, render_transcript
 from mem_integrations.core.models import Event
@@ -82,14 +84,34 @@ def relation_of(sentence: str) -> tuple[Triple, EntityMention] | None:
     return None
 
 
+log = logging.getLogger(__name__)
+
+_NO_LLM_NOTICE = (
+    "No LLM configured (no OPENAI_API_KEY, llm.api_key or llm.base_url): using the offline "
+    "rule-based extractor. Memories are kept sentence by sentence and updates follow simple "
+    "rules. Configure an LLM for real extraction, or set llm.provider='offline' to say this "
+    "is meant.")
+_announced = threading.Event()
+
+
 class OfflineExtractor:
-    """Rule-based stand-in for the LLM; makes no network call."""
+    """Rule-based stand-in for the LLM; makes no network call.
+
+    With `announce=True` (no LLM configured, none declined either) the first extraction in
+    the process logs, once, that rule-based extraction is in use: commands that extract
+    nothing (list, history, search) stay quiet."""
 
     uses_llm = False
     vision = False
 
+    def __init__(self, *, announce: bool = False) -> None:
+        self.announce = announce
+
     async def extract(self, messages: list[Message], *, prompt: str | None = None,
                       graph: bool = False) -> Extraction:
+        if self.announce and not _announced.is_set():
+            _announced.set()
+            log.warning(_NO_LLM_NOTICE)
         out = Extraction()
         for message in messages:
             if message["role"] != "user":

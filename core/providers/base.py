@@ -112,3 +112,16 @@ class BaseEmbedder(ABC):
     @abstractmethod
     async def _embed(self, texts: list[str], kind: EmbedKind) -> Sequence[Sequence[float]]:
         """The provider's vectors for a non-empty list of texts."""
+
+
+def provider_failure(what: str, exc: Exception, retries: int) -> str:
+    """The message of a failed provider call: a rejected key says so (it was never
+    retried), and "after N retries" appears only for errors the client does retry
+    (connection failures, timeouts, 408/409/429 and 5xx)."""
+    status = getattr(exc, "status_code", None)
+    if status in (401, 403):
+        return (f"{what} was refused (HTTP {status}): the API key is wrong or has no access "
+                f"to this model; check its api_key (or OPENAI_API_KEY) and base_url")
+    retried = status is None or status in (408, 409, 429) or status >= 500
+    after = f" after {retries} retries" if retried and retries else ""
+    return f"{what} failed{after}: {exc}"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mem_integrations.core.config import EmbedderConfig
 from mem_integrations.core.errors import ConfigurationError, ProviderError
-from mem_integrations.core.providers.base import BaseEmbedder, EmbedKind
+from mem_integrations.core.providers.base import BaseEmbedder, EmbedKind, provider_failure
 
 if TYPE_CHECKING:
     import openai
@@ -141,7 +141,7 @@ class OpenAIEmbedder(BaseEmbedder):
                 response = await self._client.embeddings.create(**kwargs)
             except openai.OpenAIError as exc:
                 raise ProviderError(
-                    f"embedding call failed after {self.config.max_retries} retries: {exc}"
+                    provider_failure("embedding call", exc, self.config.max_retries)
                 ) from exc
             vectors = [d.embedding for d in sorted(response.data, key=lambda d: d.index)]
             # per batch: a short batch followed by a long one would misalign the texts

@@ -9,7 +9,7 @@ import openai
 
 from mem_integrations.core.config import LLMConfig
 from mem_integrations.core.errors import ConfigurationError, ProviderError
-from mem_integrations.core.providers.base import ChatReply
+from mem_integrations.core.providers.base import ChatReply, provider_failure
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class OpenAIChatModel:
                 raise ProviderError(f"LLM request rejected: {exc}") from exc
             except openai.OpenAIError as exc:
                 raise ProviderError(
-                    f"LLM call failed after {self.config.max_retries} retries: {exc}"
+                    provider_failure("LLM call", exc, self.config.max_retries)
                 ) from exc
             choice = response.choices[0] if response.choices else None
             text = (choice.message.content if choice and choice.message else None) or ""

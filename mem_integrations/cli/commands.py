@@ -1,7 +1,8 @@
 """The `mem-integrations` typer app: the global options and every command, in the order
 `--help` lists them (typer + rich; the `server` extra).
 
-    memories.py   add, search, list, history, delete, demo
+    memories.py   add, search, list, get, update, history, delete, users, reset, demo
+    pending.py    pending, reprocess, discard
     importing.py  import
     backup.py     export, import-jsonl
     evaluating.py eval locomo / eval jsonl
@@ -19,13 +20,20 @@ from __future__ import annotations
 
 import logging
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mem_integrations.cli import backup, evaluating, keys, memories, migrating, servers
+from mem_integrations.cli import (
+    backup,
+    evaluating,
+    keys,
+    memories,
+    migrating,
+    pending,
+    servers,
+)
 from mem_integrations.cli.common import State
 from mem_integrations.cli.doctor import doctor
 from mem_integrations.cli.importing import import_
@@ -57,15 +65,19 @@ def _main(
     ctx.obj = State(config=config, data_dir=data_dir, embedder=injected.get("embedder"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        warnings.filterwarnings("ignore", message="No LLM configured")
 
 
 app.command()(memories.add)
 app.command()(memories.search)
 app.command("list")(memories.list_memories)
+app.command()(memories.get)
+app.command()(memories.update)
 app.command()(memories.history)
 app.command()(memories.delete)
+app.command()(memories.users)
+app.command()(pending.pending)
+app.command()(pending.reprocess)
+app.command()(pending.discard)
 app.command("import")(import_)
 app.command()(backup.export)
 app.command("import-jsonl")(backup.import_jsonl)
@@ -74,6 +86,7 @@ app.add_typer(evaluating.app, name="eval")
 app.command()(servers.serve)
 app.command()(servers.mcp)
 app.add_typer(keys.app, name="keys")
+app.command()(memories.reset)
 app.command()(memories.demo)
 app.command()(doctor)
 app.command()(repair)

@@ -4,6 +4,7 @@ state, the scope options, and how a command opens a `Memory` and reports a mista
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from mem_integrations.core.config import MemoryConfig, load_config
 from mem_integrations.core.errors import MemoryLayerError
@@ -57,12 +59,62 @@ AgentId = Annotated[str | None, typer.Option("--agent-id", envvar="MEMINT_AGENT_
 RunId = Annotated[str | None, typer.Option("--run-id", envvar="MEMINT_RUN_ID",
                                            help="Whose memories (run / session).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON (mem0's dict shape).")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+MemoryIdArgument = Annotated[str, typer.Argument(help="The memory's id (as `list` prints "
+                                                      "it).")]
+
+
+def confirm(yes: bool, question: str) -> None:
+    """Go on only when `--yes` was given or the user answers yes (exit code 1 otherwise)."""
+    if not yes and not typer.confirm(question):
+        raise typer.Exit(1)
+
+
+_PYTHON_WORDS = [
+    # the engine's messages name Python arguments and methods; a shell user types options
+    # and commands
+    (re.compile(r"\b(user|agent|run)_id=(?:\.\.\.)?"), r"--\1-id"),
+    (re.compile(r"\b(reprocess|discard)\((['\"]?)([^)'\"]*)\2\)"),
+     r"mem-integrations \1 \3"),
+    (re.compile(r"\brepair\(\)"), "mem-integrations repair"),
+]
+
+
+def cli_words(message: str) -> str:
+    """An engine message in the command line's words: `pass user_id=` becomes
+    `pass --user-id`, `reprocess('id')` becomes `mem-integrations reprocess id`."""
+    for pattern, replacement in _PYTHON_WORDS:
+        message = pattern.sub(replacement, message)
+    return re.sub(r"mem-integrations (\w+) (?=\W|$)", r"mem-integrations \1", message)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print `message` as a one-line error; raise the result to exit with `code`."""
-    err.print(f"[red]Error:[/red] {escape(message)}")
+    err.print(f"[red]Error:[/red] {escape(cli_words(message))}")
     return typer.Exit(code)
+
+
+def events_table(result: Any) -> Table:
+    """What an add (or reprocess) changed: one row per event."""
+    events = table("event", "memory", "id")
+    for event in result.results:
+        memory = escape(event.memory)
+        if event.previous_memory:
+            memory += f" [dim](was: {escape(event.previous_memory)})[/dim]"
+        events.add_row(event.event.value, memory, event.id)
+    return events
+
+
+def table(*headers: str) -> Table:
+    """A borderless table whose `id` column is never cut or wrapped: ids are pasted into
+    `history`, `get`, `update` and `delete`. Long texts wrap instead."""
+    out = Table(box=None, pad_edge=False)
+    for header in headers:
+        if header == "id":
+            out.add_column(header, no_wrap=True, min_width=36)
+        else:
+            out.add_column(header, overflow="fold")
+    return out
 
 
 def json_option(value: str | None, name: str) -> dict[str, Any] | None:

@@ -80,7 +80,10 @@ def _http_status(url: str, api_key: str | None) -> tuple[bool | None, str]:
 
 
 def _llm(config: MemoryConfig) -> Check:
-    choice = extractor_choice(config)
+    try:
+        choice = extractor_choice(config)
+    except ConfigurationError as exc:
+        return Check("llm", "misconfigured", str(exc), False, "the llm section")
     if choice.kind == "offline":
         return Check("llm", "offline rule-based extractor",
                      "no model configured (set OPENAI_API_KEY or llm.base_url)", None,

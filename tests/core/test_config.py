@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import warnings
 
 import pytest
 
@@ -86,17 +88,35 @@ def test_offline_extractor_only_without_llm_settings(recwarn):
     assert isinstance(build_extractor(with_url), LLMExtractor)
 
 
-def test_offline_extractor_warns_once(monkeypatch):
-    import mem_integrations.core.factory as factory
+async def test_the_offline_notice_is_logged_once_and_only_when_extracting(monkeypatch, caplog):
+    import mem_integrations.core.pipeline.offline as offline
 
-    monkeypatch.setattr(factory, "_warned_offline", False)
-    with pytest.warns(factory.OfflineExtractorWarning):
-        build_extractor(load_config())
-    import warnings
-
+    monkeypatch.setattr(offline, "_announced", threading.Event())
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        build_extractor(load_config())
+        warnings.simplefilter("error")  # a log line, not a Python warning
+        default = build_extractor(load_config())
+        declined = build_extractor(load_config({"llm": {"provider": "offline"}}))
+        assert caplog.records == []  # building one (list, history, search) says nothing
+        message = [{"role": "user", "content": "I live in Paris."}]
+        await declined.extract(message)
+        assert caplog.records == []  # offline on purpose: nothing to say
+        await default.extract(message)
+        await build_extractor(load_config()).extract(message)
+    notices = [r for r in caplog.records if "No LLM configured" in r.getMessage()]
+    assert len(notices) == 1 and notices[0].levelname == "WARNING"
+
+
+@pytest.mark.parametrize("llm", [{"model": "gpt-4.1-mini"}, {"model": "deepseek-chat"},
+                                 {"temperature": 0.2}])
+def test_an_llm_section_without_key_or_url_is_a_configuration_error(tmp_path, llm):
+    """Naming a model but not where it runs must not quietly mean rule-based extraction."""
+    config = load_config({"data_dir": str(tmp_path), "llm": llm})
+    with pytest.raises(ConfigurationError, match="llm.provider='offline'") as raised:
+        build_extractor(config)
+    assert "api_key" in str(raised.value) and "base_url" in str(raised.value)
+    with pytest.raises(ConfigurationError):
+        Memory(config)
+    assert not (tmp_path / "history.db").exists()  # nothing made
 
 
 def test_llm_and_embedder_use_their_own_endpoints(tmp_path):
