@@ -57,6 +57,7 @@ def encode_value(value: Mapping[str, Any], where: str, max_bytes: int) -> str:
         raise InvalidInputError(
             f"store value for {where} must be JSON-serialisable (str keys; str, number, "
             f"bool, None, list, dict values; finite numbers): {exc}") from exc
+    _check_string_keys(value, where)
     if _SURROGATE.search(text):
         text = json.dumps(dict(value), ensure_ascii=True, allow_nan=False)
     size = len(text.encode("utf-8"))
@@ -66,6 +67,23 @@ def encode_value(value: Mapping[str, Any], where: str, max_bytes: int) -> str:
             f"values up to {max_bytes} bytes: raise MemoryStore(max_value_bytes=...) "
             "or store the large part elsewhere and keep a reference")
     return text
+
+
+def _check_string_keys(value: Any, where: str) -> None:
+    """JSON would turn a key like 1 or None into "1" / "null": refuse it instead, so what
+    is got back is what was put. (Iterative: `json.dumps` has already bounded the depth.)"""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            bad = [k for k in item if not isinstance(k, str)]
+            if bad:
+                raise InvalidInputError(
+                    f"store value for {where} has the key {bad[0]!r}: JSON keys are strings, "
+                    "so give it as a string")
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
 
 
 def decode_value(text: str) -> dict[str, Any]:
