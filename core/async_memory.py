@@ -106,6 +106,11 @@ from mem_integrations.core.records import (
     payload_scope,
     to_item,
 )
+from mem_integrations.core.redaction import (
+    install_log_redaction,
+    redact_text,
+    register_secrets_of,
+)
 from mem_integrations.core.repair import Progress, RepairReport, repair
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
 from mem_integrations.core.search.fusion import cosine, dense_weight_for, fuse
@@ -162,6 +167,9 @@ class AsyncMemory:
     ) -> None:
         overrides = {"data_dir": data_dir} if data_dir is not None else {}
         self.config: MemoryConfig = load_config(config, **overrides)
+        # before any provider or driver can echo a key or a URL's password
+        register_secrets_of(self.config)
+        install_log_redaction()
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.extractor: Extractor = build_extractor(self.config, chat_model)
         self.embedder: Embedder = embedder or build_embedder(self.config)
@@ -359,7 +367,7 @@ class AsyncMemory:
         except StoreError as exc:  # a store down (a Qdrant server outage): like a provider's
             raise await self._kept_after(exc, pending_id) from exc
         except BaseException as exc:  # cancelled or crashed: keep the messages, synchronously
-            self.history_store.fail_pending(pending_id, repr(exc))
+            self.history_store.fail_pending(pending_id, redact_text(repr(exc)))
             raise
         finally:
             self._in_flight.discard(pending_id)

@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mem_integrations.core.errors import ConfigurationError
 from mem_integrations.core.mem0_config import is_mem0_config, translate_mem0_config
+from mem_integrations.core.redaction import RedactedURL
 
 ENV_PREFIX = "MEMINT_"
 
@@ -54,7 +55,7 @@ class LLMConfig(_Section):
         "model). Unset: 'openai' when an API key or base URL is configured, else 'offline'.",
     )
     model: str = "gpt-4.1-mini"
-    base_url: str | None = None
+    base_url: RedactedURL | None = None
     api_key: SecretStr | None = None
     temperature: float = 0.0
     max_tokens: int | None = 2000
@@ -98,7 +99,7 @@ class EmbedderConfig(_Section):
         description="Model name or path. Default: all-MiniLM-L6-v2, bundled (local), "
         "text-embedding-3-small (openai).",
     )
-    base_url: str | None = None
+    base_url: RedactedURL | None = None
     api_key: SecretStr | None = None
     dimensions: int | None = Field(default=None, gt=0)
     batch_size: int = Field(default=64, gt=0)
@@ -120,7 +121,7 @@ class VectorStoreConfig(_Section):
         default=None, description="Unset: qdrant_client when url or path is set, else qdrant_edge."
     )
     collection: str = Field(default="memories", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
-    url: str | None = None
+    url: RedactedURL | None = None
     api_key: SecretStr | None = None
     path: str | None = Field(
         default=None, description="qdrant-client local mode directory, or ':memory:'."
@@ -135,7 +136,8 @@ class GraphStoreConfig(_Section):
     directory; `provider="neo4j"` talks Bolt to Neo4j (or any Bolt server)."""
 
     provider: Literal["ladybug", "neo4j"] = "ladybug"
-    url: str | None = Field(default=None, description="bolt:// or neo4j:// URL (neo4j).")
+    url: RedactedURL | None = Field(default=None,
+                                   description="bolt:// or neo4j:// URL (neo4j).")
     username: str | None = None
     password: SecretStr | None = None
     database: str | None = None

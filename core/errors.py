@@ -11,7 +11,20 @@ import asyncio
 
 
 class MemoryLayerError(Exception):
-    """Base class of every error raised by mem-integrations."""
+    """Base class of every error raised by mem-integrations.
+
+    Its message is scrubbed of secrets (credentials in URLs, API keys, passwords: see
+    `core.redaction.redact_text`), since messages go to logs, HTTP answers and history.db
+    and may quote a provider's or a driver's own error text."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(_scrub(a) if isinstance(a, str) else a for a in args))
+
+
+def _scrub(text: str) -> str:
+    from mem_integrations.core.redaction import redact_text  # errors imports nothing
+
+    return redact_text(text)
 
 
 class ConfigurationError(MemoryLayerError):
@@ -74,7 +87,7 @@ class ProviderError(MemoryLayerError):
     """
 
     def __init__(self, message: str, *, pending_id: str | None = None) -> None:
-        self.reason = message
+        self.reason = _scrub(message)  # it is stored with a pending add
         if pending_id:
             message = (
                 f"{message}. Nothing was written; the messages are kept as pending add "
