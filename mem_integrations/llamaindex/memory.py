@@ -363,11 +363,14 @@ class LongTermMemory(BaseMemory):
     def wait(self, timeout: float | None = None) -> None:
         """Extract a buffered (unfinished) turn now, waiting up to `timeout` seconds; an
         add the engine has started and not finished stays a pending add (`reprocess`)."""
-        if conversation(self._pending):
-            pending, self._pending = self._pending, []
-            self._background.track(self._bridge.submit(add_quietly(
-                self._bridge, conversation(pending), self._scope, metadata=self.metadata,
-                infer=self.infer)), "memory add of an unfinished turn")
+        turn = conversation(self._pending)
+        if turn:
+            # With an AsyncMemory and no running loop, submit raises: the turn then stays
+            # buffered and counted, so the exit hook says what it could not write.
+            future = self._bridge.submit(add_quietly(
+                self._bridge, turn, self._scope, metadata=self.metadata, infer=self.infer))
+            self._pending = []
+            self._background.track(future, "memory add of an unfinished turn")
         self._background.wait(timeout)
 
     # --- serialization ---------------------------------------------------------------------

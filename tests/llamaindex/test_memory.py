@@ -194,3 +194,18 @@ def test_options_it_does_not_have_are_refused(offline_memory):
         LongTermMemory.from_defaults(offline_memory, user_id="a", format_template="{text}")
     with pytest.raises(InvalidInputError, match="context holds scope ids only"):
         LongTermMemory.from_client(context={"user": "a"}, memory=offline_memory)
+
+
+def test_an_unfinished_turn_on_an_async_engine_stays_counted(offline_memory):
+    """At exit there is no event loop for an AsyncMemory: the turn cannot be written, and
+    stays buffered and counted so the exit hook reports it instead of dropping it."""
+    import asyncio
+
+    from mem_integrations import BlockingCallError
+
+    chat = LongTermMemory(memory=offline_memory.async_memory, user_id="alice")
+    asyncio.run(chat.aput(ChatMessage(role="user", content="My train leaves at nine.")))
+    assert chat.unfinished == 1
+    with pytest.raises(BlockingCallError):
+        chat.wait(1.0)
+    assert chat.unfinished == 1
