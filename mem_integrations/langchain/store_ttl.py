@@ -18,6 +18,8 @@ from typing import Any
 
 from langgraph.store.base import TTLConfig
 
+from mem_integrations.core.errors import MemoryClosedError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_SWEEP_MINUTES = 5.0
@@ -52,6 +54,8 @@ class ThreadSweeper:
             try:
                 if swept := sweep():
                     log.info("store TTL sweep deleted %d expired items", swept)
+            except MemoryClosedError:
+                return  # the store's memory is gone: so is the work
             except Exception:  # a failed sweep is retried at the next interval
                 log.exception("store TTL sweep failed")
 
@@ -75,6 +79,8 @@ def start_task_sweeper(sweep: Callable[[], Awaitable[int]], interval: float
             try:
                 if swept := await sweep():
                     log.info("store TTL sweep deleted %d expired items", swept)
+            except MemoryClosedError:
+                return  # the store's memory is gone: so is the work
             except Exception:  # a failed sweep is retried at the next interval
                 log.exception("store TTL sweep failed")
 
