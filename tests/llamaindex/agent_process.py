@@ -1,9 +1,9 @@
 """A FunctionAgent paused for a human and resumed in another process, as a script:
 
-    python -m tests.llamaindex.agent_process start  DATA_DIR CONTEXT_FILE json|pickle
-    python -m tests.llamaindex.agent_process resume CONTEXT_FILE json|pickle
+    python -m tests.llamaindex.agent_process start  DATA_DIR CONTEXT_FILE json|pickle [workflow]
+    python -m tests.llamaindex.agent_process resume CONTEXT_FILE json|pickle [workflow]
 
-`start` runs the agent with a `LongTermMemory` on an offline engine in DATA_DIR until its
+`start` runs the agent (alone, or inside an `AgentWorkflow` with "workflow") with a `LongTermMemory` on an offline engine in DATA_DIR until its
 tool asks for a confirmation, writes the serialized workflow context and exits. `resume`
 builds the same agent, loads the context (building NO engine itself: the memory must
 re-attach one from its serialized configuration), answers the tool, and prints what the
@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
 from llama_index.core.tools import FunctionTool
 from llama_index.core.workflow import Context, HumanResponseEvent, InputRequiredEvent
 from workflows.context.serializers import JsonSerializer, PickleSerializer
@@ -38,9 +38,14 @@ async def book_table(ctx: Context, restaurant: str) -> str:
     return f"Booked {restaurant}" if answer.response == "yes" else "Not booked"
 
 
-def agent(script: ScriptedAgentLLM) -> FunctionAgent:
-    return FunctionAgent(tools=[FunctionTool.from_defaults(async_fn=book_table)],
-                         llm=script.llm())
+WORKFLOW = "workflow" in sys.argv[1:]
+
+
+def agent(script: ScriptedAgentLLM) -> FunctionAgent | AgentWorkflow:
+    booker = FunctionAgent(name="booker", description="Books tables.",
+                           tools=[FunctionTool.from_defaults(async_fn=book_table)],
+                           llm=script.llm())
+    return AgentWorkflow(agents=[booker], root_agent="booker") if WORKFLOW else booker
 
 
 def serializer(name: str) -> JsonSerializer:

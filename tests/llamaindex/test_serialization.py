@@ -1,7 +1,8 @@
 """Serializing `LongTermMemory` and `LongTermMemoryBlock`: `to_dict` / `from_dict`, JSON and
 pickle; the engine re-attached from its configuration (the open one in this process, else
-a new one, its secrets from the environment); a paused `FunctionAgent` resumed from its
-serialized context in a NEW process on the same data directory."""
+a new one, its secrets from the environment); a paused `FunctionAgent` (alone, or in an
+`AgentWorkflow`) resumed from its serialized context in a NEW process on the same data
+directory."""
 
 from __future__ import annotations
 
@@ -32,17 +33,19 @@ def child(*args: str) -> subprocess.CompletedProcess[str]:
                           env={**env, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
 
 
-@pytest.mark.parametrize("serializer", ["json", "pickle"])
-def test_a_paused_function_agent_resumes_in_a_new_process(tmp_path: Path, serializer: str):
+@pytest.mark.parametrize(("serializer", "runner"), [("json", "agent"), ("pickle", "agent"),
+                                                    ("json", "workflow")])
+def test_a_paused_function_agent_resumes_in_a_new_process(tmp_path: Path, serializer: str,
+                                                          runner: str):
     context = tmp_path / "context.json"
     started = child("-m", "tests.llamaindex.agent_process", "start", str(tmp_path / "data"),
-                    str(context), serializer)
+                    str(context), serializer, runner)
     assert started.returncode == 0, started.stderr[-3000:]
     saved = context.read_text()
     assert "Book me a table" in saved  # the buffered turn travels with the context
 
     resumed = child("-m", "tests.llamaindex.agent_process", "resume", str(context),
-                    serializer)
+                    serializer, runner)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     out = json.loads(resumed.stdout.strip().splitlines()[-1])
     assert out["reply"] == "Booked Luigi's, enjoy!"
