@@ -1,7 +1,8 @@
 """LlamaIndex adapters (install the `llamaindex` extra: pip install 'mem-integrations[llamaindex]').
 
 - `LongTermMemoryBlock`: a memory block for `llama_index.core.memory.Memory`;
-- `LongTermMemory`: a `BaseMemory` for agents' `memory=` (chat history + long-term memory);
+- `LongTermMemory`: a `BaseMemory` for agents' `memory=` (chat history + long-term memory;
+  `from_client` / `from_config` take `Mem0Memory`'s calls; serializable, for paused agents);
 - `MemoryRetriever`: a `BaseRetriever` for query engines;
 - `memory_tools`: `remember` / `recall` / `forget` `FunctionTool`s with the scope bound by
   the application;
