@@ -79,5 +79,5 @@ def store_error(exc: BaseException, *, engine: str, where: str, action: str,
             "space and call again (nothing of this call was confirmed written; the history "
             "journal replays what was)")
     return StoreError(
-        f"{engine} at {where} failed to {action}: {text or type(exc).__name__}. If it "
+        f"{engine} at {where} failed to {action}: {text.rstrip('.') or type(exc).__name__}. If it "
         "persists after a restart, `mem-integrations doctor` checks the store")

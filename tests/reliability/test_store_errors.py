@@ -274,3 +274,23 @@ def test_embedded_graph_errors_are_typed(tmp_path: Path) -> None:
         assert graph.all_relations({"user_id": "alice"}) == []  # still usable
     finally:
         graph.close()
+
+
+def test_a_store_lost_mid_session_keeps_the_add_for_reprocess(tmp_path: Path) -> None:
+    memory = Memory(memory_config(tmp_path / "data"), embedder=HashEmbedder())
+    try:
+        memory.add("I like tea", user_id="u", infer=False)
+        engine_store = memory.async_memory.store
+        engine_store.close()  # the engine goes away under an open memory
+        with pytest.raises(StoreError) as caught:
+            memory.add("I like coffee", user_id="u", infer=False)
+        assert caught.value.pending_id and "reprocess(" in str(caught.value)
+        [kept] = memory.pending()
+        assert kept.id == caught.value.pending_id
+        engine_store.open(memory.async_memory._info)  # back
+        memory.reprocess(kept.id)
+        assert memory.pending() == []
+        assert sorted(m.memory for m in memory.get_all(user_id="u").results) == [
+            "I like coffee", "I like tea"]
+    finally:
+        memory.close()
