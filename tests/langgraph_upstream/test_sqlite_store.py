@@ -4,7 +4,8 @@ at the newest snapshot available; the installed langgraph-checkpoint is 4.3.2).
 Swapped: the `store` fixture and `create_vector_store` build a `MemoryStore`
 (`harness.new_store`; the SQLite store's "text_fields" is LangGraph's "fields", and its
 "memory"/"file" connection kinds are our two engines instead); `SqliteStore.from_conn_string`
-in `TestSqliteStore` likewise, without `setup()`. Skipped (reasons on each), as they test
+in `TestSqliteStore` likewise, without `setup()`; its local copy of `CharacterEmbeddings` is
+imported from embed_test_utils (the same class). Skipped (reasons on each), as they test
 the SQLite backend's internals: test_nonnull_migrations (SQL migrations),
 test_sql_injection_vulnerability (the SQLite store's filter-key whitelist for its SQL
 text; our filters never reach a query language), test_escape_glob_literal and
@@ -13,17 +14,13 @@ test_list_namespaces_prefix_uses_indexable_condition (its generated SQL). Left o
 test_vector_store_initialization: its last block, which looks for SQLite's vector tables.
 """
 
-import math
-import random
 import time
 import uuid
-from collections import Counter, defaultdict
 from collections.abc import Generator, Iterable
 from contextlib import contextmanager, nullcontext
 from typing import Any, Literal, cast
 
 import pytest
-from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
     GetOp,
     Item,
@@ -35,55 +32,10 @@ from langgraph.store.base import (
 from langgraph.store.base import IndexConfig as SqliteIndexConfig
 
 from mem_integrations.langchain import MemoryStore as SqliteStore
+from tests.langgraph_upstream.embed_test_utils import CharacterEmbeddings
 from tests.langgraph_upstream.harness import new_store
 
-
-# Local embeddings implementation for testing vector search
-class CharacterEmbeddings(Embeddings):
-    """Simple character-frequency based embeddings using random projections."""
-
-    def __init__(self, dims: int = 50, seed: int = 42):
-        """Initialize with embedding dimensions and random seed."""
-        self._rng = random.Random(seed)
-        self.dims = dims
-        # Create projection vector for each character lazily
-        self._char_projections: dict[str, list[float]] = defaultdict(
-            lambda: [
-                self._rng.gauss(0, 1 / math.sqrt(self.dims)) for _ in range(self.dims)
-            ]
-        )
-
-    def _embed_one(self, text: str) -> list[float]:
-        """Embed a single text."""
-        counts = Counter(text)
-        total = sum(counts.values())
-
-        if total == 0:
-            return [0.0] * self.dims
-
-        embedding = [0.0] * self.dims
-        for char, count in counts.items():
-            weight = count / total
-            char_proj = self._char_projections[char]
-            for i, proj in enumerate(char_proj):
-                embedding[i] += weight * proj
-
-        norm = math.sqrt(sum(x * x for x in embedding))
-        if norm > 0:
-            embedding = [x / norm for x in embedding]
-
-        return embedding
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed a list of documents."""
-        return [self._embed_one(text) for text in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        """Embed a query string."""
-        return self._embed_one(text)
-
-    def __eq__(self, other: Any) -> bool:
-        return isinstance(other, CharacterEmbeddings) and self.dims == other.dims
+# (LangGraph defines CharacterEmbeddings here again; the one copy is in embed_test_utils.)
 
 
 @pytest.fixture(scope="function")
