@@ -10,6 +10,7 @@ journal, apply and confirm the writes (`core.writer`, in the vocabulary of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import uuid
@@ -81,6 +82,7 @@ from mem_integrations.core.models import (
     SearchResult,
     UsersResult,
 )
+from mem_integrations.core.pending_retry import retry_pending
 from mem_integrations.core.pipeline.add import AddContext, AddPlanner, Plan, Verbatim
 from mem_integrations.core.pipeline.extractor import Extractor
 from mem_integrations.core.pipeline.graph import GraphPlanner
@@ -194,6 +196,7 @@ class AsyncMemory:
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
         self._in_flight: set[str] = set()
+        self._retry_task: asyncio.Task[int] | None = None
         self._warned_images = False
 
     @classmethod
@@ -229,6 +232,11 @@ class AsyncMemory:
             await self.writer.recover()
             await check_on_open(self)  # a store that lost what the history holds: repair
             self._ready = True
+        if self._retry_task is None and self.config.pending.retry_on_open:
+            # once per instance: a reopen after a failed write must not race a caller's
+            # own reprocess of what that failure kept
+            self._retry_task = asyncio.get_running_loop().create_task(
+                retry_pending(self, self.config.pending))
 
     def _before_write(self, writes: Writes) -> None:
         """What must hold before anything is journaled: room on the disk, and vectors of
@@ -247,7 +255,14 @@ class AsyncMemory:
         self._ready = False
 
     async def close(self) -> None:
-        """Flush and release the stores and the providers' HTTP connections."""
+        """Flush and release the stores and the providers' HTTP connections. A retry of
+        pending adds still running stops; what it did not finish stays pending."""
+        task = self._retry_task
+        if task is not None and not task.done() and task.get_loop().is_running():
+            task.cancel()
+            if task.get_loop() is asyncio.get_running_loop():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.graph is not None:
             await asyncio.to_thread(self.graph.close)
         for part in (getattr(self.extractor, "chat", None), self.embedder):
@@ -418,6 +433,15 @@ class AsyncMemory:
         if not options.get("infer", True):
             return [Verbatim(m["content"], m["role"], m.get("name")) for m in messages]
         return await self.extractor.extract(messages, prompt=prompt, graph=self.graph is not None)
+
+    async def flush(self) -> None:
+        """Wait for the memory's background work: the retry of pending adds that opening
+        started (`pending.retry_on_open`). What it could not finish stays in `pending()`."""
+        self._check_not_closed()
+        await self.open()
+        task = self._retry_task
+        if task is not None and not task.done():
+            await asyncio.shield(task)
 
     async def pending(self) -> list[PendingAdd]:
         """Adds whose messages are kept because the LLM failed or the process stopped."""

@@ -226,6 +226,19 @@ class StorageConfig(_Section):
         "through mmap and would die of SIGBUS on a full disk). 0 turns the check off.")
 
 
+class PendingConfig(_Section):
+    """Adds whose messages were kept because they could not finish (the LLM or a store was
+    down, the process stopped mid-add): retried, oldest first, when the memory opens."""
+
+    retry_on_open: bool = Field(
+        default=True, description="Retry them in the background when the memory opens "
+        "(the first call, or open()); off: only reprocess(id) runs them.")
+    max_attempts: int = Field(default=3, ge=1, description="Tries per pending add per open.")
+    backoff_seconds: float = Field(
+        default=2.0, ge=0, description="The wait after a failed try; doubles after each "
+        "(at most 5 minutes).")
+
+
 class MemoryConfig(BaseModel):
     """Everything `Memory` needs. `MemoryConfig()` is a working, fully local setup."""
 
@@ -242,6 +255,7 @@ class MemoryConfig(BaseModel):
     reconcile: ReconcileConfig = Field(default_factory=ReconcileConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    pending: PendingConfig = Field(default_factory=PendingConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -278,6 +292,8 @@ class _EnvSettings(BaseSettings):
     extraction: dict[str, Any] | None = None
     reconcile: dict[str, Any] | None = None
     search: dict[str, Any] | None = None
+    storage: dict[str, Any] | None = None
+    pending: dict[str, Any] | None = None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

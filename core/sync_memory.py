@@ -159,6 +159,7 @@ class Memory:
     put_many = _blocking(AsyncMemory.put_many)
     delete_many = _blocking(AsyncMemory.delete_many)
     users = _blocking(AsyncMemory.users)
+    flush = _blocking(AsyncMemory.flush)
     pending = _blocking(AsyncMemory.pending)
     reprocess = _blocking(AsyncMemory.reprocess)
     discard = _blocking(AsyncMemory.discard)

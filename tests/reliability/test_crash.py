@@ -38,12 +38,16 @@ def test_sigkill_at_random_moments_async_sync_and_graph(tmp_path) -> None:
 
 def test_the_crash_checks_catch_a_broken_engine(tmp_path) -> None:
     """The checks are not vacuous: an engine that confirms writes it never made is
-    caught as lost acknowledged writes and history without store."""
+    caught — by the engine itself, whose consistency check on open refuses stores that
+    hold less than the history (naming repair), or else by the harness as lost
+    acknowledged writes and history without store."""
     # killed at its n-th journal write (not at a random time), so the run is deterministic
     figures = run_crash_trials(tmp_path, [ChainSpec(kills=2, sabotage="lose_writes",
                                                     crash_at="journal")], seed=3)
-    assert figures.violations["lost"] > 0
-    assert figures.violations["history_without_store"] > 0
+    refused = [e for e in figures.examples.get("process_failed", [])
+               if e["error"].startswith("CorruptionError") and "repair" in e["error"]]
+    assert refused or (figures.violations["lost"] > 0
+                       and figures.violations["history_without_store"] > 0)
 
 
 @pytest.mark.parametrize("kind", ["no_recover"])

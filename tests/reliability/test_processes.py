@@ -38,6 +38,12 @@ def writer_and_intruder(tmp_path, engine: str, graph: bool, tasks: int = 2
                 with contextlib.suppress(Exception):  # a memory that never opened
                     intruder.close()
         time.sleep(0.05)
+    # the refusals come fast (our lock is checked before the engine loads a file): let
+    # the writer acknowledge enough writes for the recovery check below to mean something
+    deadline = time.monotonic() + 60
+    while (sum(line.get("t") == "ack" for line in list(writer.lines)) <= 10
+           and time.monotonic() < deadline):
+        time.sleep(0.05)
     assert writer.process.is_alive(), "the writer stopped by itself"
     writer.kill()
     writer.finish()
