@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,27 @@ class AsyncMemory:
         the collection's size (the embedder's output may not be what it said)."""
         self.space.check("this write")
         check_dimension(self.config.vector_store.collection, self._info, writes.vectors.values())
+
+    async def warm_up(self, announce: Callable[[str], None] | None = None) -> None:
+        """Open the stores and load the embedding model now, so the first call does not
+        pay for them (servers call this before they say they are ready). `announce`
+        (e.g. `print`) hears of any step that takes over a second: its name when it
+        starts to take long, then how long it took."""
+        load = getattr(self.embedder, "load", None)
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [("opening the stores",
+                                                                   self.open)]
+        if callable(load):
+            steps.append((f"loading the embedding model {self.embedder.model_name}",
+                          lambda: asyncio.to_thread(load)))
+        for what, step in steps:
+            started = time.monotonic()
+            task = asyncio.ensure_future(step())
+            done, _ = await asyncio.wait({task}, timeout=1.0)
+            if not done and announce is not None:
+                announce(f"{what}...")
+            await task
+            if not done and announce is not None:
+                announce(f"{what}: done in {time.monotonic() - started:.1f} s")
 
     def _check_not_closed(self) -> None:
         if self._closed:

@@ -156,6 +156,7 @@ class Memory:
     reset = _blocking(AsyncMemory.reset)
     repair = _blocking(AsyncMemory.repair)
     open = _blocking(AsyncMemory.open)
+    warm_up = _blocking(AsyncMemory.warm_up)
     put_many = _blocking(AsyncMemory.put_many)
     delete_many = _blocking(AsyncMemory.delete_many)
     users = _blocking(AsyncMemory.users)

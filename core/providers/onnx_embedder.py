@@ -102,6 +102,11 @@ class OnnxEmbedder(BaseEmbedder):
         self._inputs: set[str] = set()
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the ONNX session is loaded (commands that embed nothing never load it)."""
+        return self._session is not None
+
     def load(self) -> None:
         """Load the tokenizer and the ONNX session now rather than on the first embedding."""
         with self._lock:

@@ -82,7 +82,7 @@ def serve(
         raise fail(str(exc)) from None
     application = create_app(config, api_key=keys, key_store=store, rate_limit=rate_limit,
                              max_body_bytes=max_body_bytes, allow_reset=allow_reset,
-                             **options.parts())
+                             announce=err.print, **options.parts())
     required = "required" if keys or store.exists else "NOT required"
     err.print(f"Serving memories from {config.data_dir} on http://{host}:{port} "
               f"(docs at /docs, API key {required})")
@@ -122,6 +122,7 @@ def mcp(
     except ImportError as exc:
         raise fail(str(exc)) from None
     with open_memory(ctx) as memory:
+        memory.warm_up(err.print)  # before the first tool call, not during it
         server = create_mcp_server(memory, infer=infer, **ids)
         if transport == "http":
             err.print(f"MCP (streamable HTTP) on http://{host}:{port}{path} for {describe(ids)}")

@@ -28,7 +28,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -189,6 +189,7 @@ def create_app(
     close_memory: bool | None = None,
     title: str = "mem-integrations",
     chat_upstream: ChatUpstream | dict[str, Any] | None = None,
+    announce: Callable[[str], None] | None = None,
     **memory_parts: Any,
 ) -> FastAPI:
     """The FastAPI app.
@@ -196,7 +197,8 @@ def create_app(
     `memory` is an `AsyncMemory` or `Memory` to serve, or a config (dict, `MemoryConfig`,
     JSON/TOML path, or None for the defaults and the environment) from which the app
     builds an `AsyncMemory` at startup; `memory_parts` (`embedder=`, `chat_model=`...)
-    are passed to it.
+    are passed to it. Startup opens the stores and loads the embedding model before the
+    server reports it is ready; `announce` (e.g. `print`) hears of any step over a second.
 
     Keys: `key_store` holds keys bound to scopes (by default `api_keys.json` in the
     memory's data directory, made by `mem-integrations keys create`; None: no store).
@@ -233,6 +235,10 @@ def create_app(
         built = given
         if built is None:
             built = await asyncio.to_thread(AsyncMemory, memory, **memory_parts)
+        if isinstance(built, Memory):
+            await asyncio.to_thread(built.warm_up, announce)
+        else:
+            await built.warm_up(announce)
         app.state.memory = built
         app.state.bridge = bridge(built)
         app.state.authenticator = Authenticator(legacy, _key_store(key_store, built),
