@@ -85,6 +85,24 @@ def test_llm_faults_beyond_the_retry_budget_are_a_clear_error_and_write_nothing(
     assert memory.pending() == []
 
 
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_rejected_key_is_said_so_after_one_call_not_after_retries(make_faulty, faulty,
+                                                                    status) -> None:
+    memory = make_faulty(retries=3)
+    faulty.queue(Fault(status=status, message="invalid api key"))
+    calls = faulty.chat_calls
+    with pytest.raises(ProviderError) as raised:
+        memory.add("I live in Paris", user_id="alice")
+    assert faulty.chat_calls - calls == 1  # the client never retries a rejected key
+    message = str(raised.value)
+    assert f"HTTP {status}" in message and "api_key" in message
+    assert "retries" not in message
+    faulty.fail_embeddings(Fault(status=status))
+    with pytest.raises(ProviderError, match=f"refused \\(HTTP {status}\\)") as raised:
+        memory.search("Paris", user_id="alice")
+    assert "retries" not in str(raised.value)
+
+
 def test_llm_timeouts_are_retried_then_a_clear_error(make_faulty, faulty) -> None:
     memory = make_faulty(timeout=0.5)
     faulty.queue(*[Fault(status=200, delay=1.5)] * (RETRIES + 1))
