@@ -10,7 +10,6 @@ journal, apply and confirm the writes (`core.writer`, in the vocabulary of
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mem_integrations.core.add_queue import QUEUED, AddQueue
 from mem_integrations.core.config import MemoryConfig, load_config
 from mem_integrations.core.consistency import check_on_open, open_vector_store
 from mem_integrations.core.errors import (
@@ -83,7 +83,6 @@ from mem_integrations.core.models import (
     SearchResult,
     UsersResult,
 )
-from mem_integrations.core.pending_retry import retry_pending
 from mem_integrations.core.pipeline.add import AddContext, AddPlanner, Plan, Verbatim
 from mem_integrations.core.pipeline.extractor import Extractor
 from mem_integrations.core.pipeline.graph import GraphPlanner
@@ -197,7 +196,8 @@ class AsyncMemory:
         self._ready = False
         self._ready_lock: asyncio.Lock | None = None
         self._in_flight: set[str] = set()
-        self._retry_task: asyncio.Task[int] | None = None
+        self.queue = AddQueue(self, self.config.pending)
+        self._kept_queued = False
         self._warned_images = False
 
     @classmethod
@@ -233,11 +233,23 @@ class AsyncMemory:
             await self.writer.recover()
             await check_on_open(self)  # a store that lost what the history holds: repair
             self._ready = True
-        if self._retry_task is None and self.config.pending.retry_on_open:
-            # once per instance: a reopen after a failed write must not race a caller's
-            # own reprocess of what that failure kept
-            self._retry_task = asyncio.get_running_loop().create_task(
-                retry_pending(self, self.config.pending))
+            if not self._kept_queued and self.config.pending.retry_on_open:
+                # once per instance, and before open() returns, so that what an earlier run
+                # kept is queued ahead of any add made now; a reopen after a failed write
+                # must not race a caller's own reprocess of what that failure kept
+                self._kept_queued = True
+                await self._queue_kept()
+
+    async def _queue_kept(self) -> None:
+        """Queue, oldest first, the pending adds an outage, an exit or a SIGKILL left (an
+        add being run by its caller right now is not among them)."""
+        kept = [p for p in await asyncio.to_thread(self.history_store.list_pending)
+                if p.id not in self._in_flight]
+        if kept:
+            log.info("queueing %d pending add(s) kept by an earlier run "
+                     "(pending.retry_on_open)", len(kept))
+        for item in kept:
+            self.queue.put(item.id, item.scope)
 
     def _before_write(self, writes: Writes) -> None:
         """What must hold before anything is journaled: room on the disk, and vectors of
@@ -277,14 +289,10 @@ class AsyncMemory:
         self._ready = False
 
     async def close(self) -> None:
-        """Flush and release the stores and the providers' HTTP connections. A retry of
-        pending adds still running stops; what it did not finish stays pending."""
-        task = self._retry_task
-        if task is not None and not task.done() and task.get_loop().is_running():
-            task.cancel()
-            if task.get_loop() is asyncio.get_running_loop():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Release the stores and the providers' HTTP connections. The queue of pending
+        adds stops: what it did not finish stays pending and runs at the next open (call
+        `flush()` first to wait for it)."""
+        await self.queue.close()
         if self.graph is not None:
             await asyncio.to_thread(self.graph.close)
         for part in (getattr(self.extractor, "chat", None), self.embedder):
@@ -315,6 +323,7 @@ class AsyncMemory:
         infer: bool = True,
         memory_type: str | None = None,
         prompt: str | None = None,
+        async_mode: bool = False,
         **mem0_options: Any,
     ) -> AddResult:
         """Remember what matters in `messages` for the given scope.
@@ -324,6 +333,12 @@ class AsyncMemory:
         ADD / UPDATE / DELETE / NONE. With `infer=False` each message is stored verbatim.
         `memory_type="procedural_memory"` (needs `agent_id`) stores one summary of an
         agent's run. `prompt` replaces the extraction (or procedure) instructions.
+
+        `async_mode=True` (mem0's name) does not wait: the messages are kept durably and
+        queued, and the result, at once, has `status="queued"`, the `pending_id` and no
+        events. The queue runs in the background, in order within a scope and concurrently
+        across scopes; `pending()` shows it, `flush()` waits for it, and what a crash or an
+        exit leaves queued runs at the next open (see `core.add_queue`).
 
         Raises `InvalidInputError` / `MissingScopeError` before anything is written, and
         `LLMResponseError` (with a `pending_id` for `reprocess`) when the LLM's reply is
@@ -340,6 +355,9 @@ class AsyncMemory:
             raise InvalidInputError("procedural memory needs agent_id=")
         if not isinstance(infer, bool):
             raise InvalidInputError("infer must be True or False")
+        if not isinstance(async_mode, bool):
+            raise InvalidInputError("async_mode must be True (queue the add and return at "
+                                    "once) or False (wait for it)")
         if prompt is not None:  # kept with the pending add: a bad one would fail every retry
             check_text(prompt, "prompt")
         normalized, skipped_images = self._images_seen(normalized, infer, memory_type)
@@ -353,6 +371,26 @@ class AsyncMemory:
         # and a provider failing there must not lose what the user said.
         pending_id = await asyncio.to_thread(self.history_store.save_pending, normalized,
                                              scope.ids(), metadata, options)
+        # claimed while opening: the kept adds that open() queues are not this one
+        self._in_flight.add(pending_id)
+        try:
+            await self._open_keeping(pending_id)
+        finally:
+            self._in_flight.discard(pending_id)
+        if async_mode:
+            self.queue.put(pending_id, scope.ids())
+            return AddResult(results=[], relations=[] if self.graph is not None else None,
+                             skipped_images=skipped_images or None, pending_id=pending_id,
+                             status=QUEUED)
+        await self.queue.settled(scope.ids())  # after the scope's queued adds, made before it
+        result = await self._process(pending_id, normalized, scope, metadata, options)
+        result.skipped_images = skipped_images or None
+        return result
+
+    async def _open_keeping(self, pending_id: str) -> None:
+        """`open()` for an add whose messages are kept as `pending_id`: a provider or a
+        store failing there keeps them (the error says how to run them again); what makes
+        the data unusable here drops them, since nothing started."""
         try:
             await self.open()
         except ProviderError as exc:
@@ -368,9 +406,6 @@ class AsyncMemory:
         except BaseException:  # not openable (locked, mismatched embedder): nothing started
             self.history_store.drop_pending(pending_id)
             raise
-        result = await self._process(pending_id, normalized, scope, metadata, options)
-        result.skipped_images = skipped_images or None
-        return result
 
     def _images_seen(self, messages: list[Message], infer: bool, memory_type: str | None
                      ) -> tuple[list[Message], int]:
@@ -457,19 +492,31 @@ class AsyncMemory:
         return await self.extractor.extract(messages, prompt=prompt, graph=self.graph is not None)
 
     async def flush(self) -> None:
-        """Wait for the memory's background work: the retry of pending adds that opening
-        started (`pending.retry_on_open`). What it could not finish stays in `pending()`."""
+        """Wait for the memory's background work: the queue of pending adds — the
+        non-blocking adds (`async_mode=True`) and what opening found kept by an earlier run
+        (`pending.retry_on_open`). What it could not finish stays in `pending()`."""
         self._check_not_closed()
         await self.open()
-        task = self._retry_task
-        if task is not None and not task.done():
-            await asyncio.shield(task)
+        await self.queue.drain()
+
+    aflush = flush  # the name LlamaIndex and LangChain give the awaitable flush
 
     async def pending(self) -> list[PendingAdd]:
-        """Adds whose messages are kept because the LLM failed or the process stopped."""
+        """Adds whose messages are kept: queued for the background worker ("queued",
+        "processing"), or because the LLM failed or the process stopped. An add its caller
+        is waiting for right now is not listed."""
         self._check_not_closed()
         rows = await asyncio.to_thread(self.history_store.list_pending)
-        return [p for p in rows if p.id not in self._in_flight]
+        listed: list[PendingAdd] = []
+        for row in rows:
+            state = self.queue.status(row.id)
+            if state is not None:
+                # a new queued add has no error yet; a kept one keeps its last failure
+                error = "waiting for the worker" if row.status == "interrupted" else row.error
+                listed.append(row.model_copy(update={"status": state, "error": error}))
+            elif row.id not in self._in_flight:
+                listed.append(row)
+        return listed
 
     async def reprocess(self, pending_id: str) -> AddResult:
         """Run a kept add again (after an `LLMResponseError`, `ProviderError` or a crash)."""

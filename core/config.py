@@ -227,8 +227,9 @@ class StorageConfig(_Section):
 
 
 class PendingConfig(_Section):
-    """Adds whose messages were kept because they could not finish (the LLM or a store was
-    down, the process stopped mid-add): retried, oldest first, when the memory opens."""
+    """The queue of pending adds: non-blocking adds (`add(..., async_mode=True)`), and adds
+    whose messages were kept because they could not finish (the LLM or a store was down,
+    the process stopped mid-add), retried, oldest first, when the memory opens."""
 
     retry_on_open: bool = Field(
         default=True, description="Retry them in the background when the memory opens "
@@ -237,6 +238,9 @@ class PendingConfig(_Section):
     backoff_seconds: float = Field(
         default=2.0, ge=0, description="The wait after a failed try; doubles after each "
         "(at most 5 minutes).")
+    workers: int = Field(
+        default=32, ge=1, description="Queued adds of different scopes run concurrently, at "
+        "most this many at once (one scope's adds always run one at a time, in order).")
 
 
 class MemoryConfig(BaseModel):

@@ -15,8 +15,7 @@ __all__ = ["accept_mem0_options"]
 # method -> mem0 arguments with no effect here, and why
 _HARMLESS: dict[str, dict[str, str]] = {
     "add": {"output_format": "results always have mem0 v1.1's shape",
-            "version": "results always have mem0 v1.1's shape",
-            "async_mode": "use the adapters' background adds"},
+            "version": "results always have mem0 v1.1's shape"},
     "search": {"output_format": "results always have mem0 v1.1's shape",
                "version": "results always have mem0 v1.1's shape",
                "rerank": "no reranker is configured", "explain": "not supported",

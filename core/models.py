@@ -119,6 +119,11 @@ class AddResult(_Result):
     skipped_images: int | None = Field(
         default=None, description="Images in the messages that were not read (the LLM has "
         "no vision, or infer=False): set only when some were skipped.")
+    pending_id: str | None = Field(
+        default=None, description="A non-blocking add (async_mode=True): the id of the queued "
+        "add, for pending() / reprocess(); results are empty until the worker has run it.")
+    status: str | None = Field(
+        default=None, description='"queued" for a non-blocking add; unset for a blocking one.')
 
 
 class SearchResult(_Result):
@@ -190,7 +195,9 @@ class PendingAdd(_Result):
     messages: list[dict[str, Any]]
     scope: dict[str, str]
     metadata: dict[str, Any] | None = None
-    status: str = Field(description='"failed" (LLM reply unusable), "interrupted" (crash) '
+    status: str = Field(description='"queued" (waiting for the worker: a non-blocking add, or '
+                        'a kept add retried on open), "processing" (the worker runs it now), '
+                        '"failed" (LLM reply unusable), "interrupted" (crash) '
                         'or "discarded" (given up on with discard(); kept as a record)')
     error: str
     created_at: datetime

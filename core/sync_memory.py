@@ -159,8 +159,14 @@ class Memory:
     warm_up = _blocking(AsyncMemory.warm_up)
     put_many = _blocking(AsyncMemory.put_many)
     delete_many = _blocking(AsyncMemory.delete_many)
+    delete_source = _blocking(AsyncMemory.delete_source)
     users = _blocking(AsyncMemory.users)
     flush = _blocking(AsyncMemory.flush)
+
+    async def aflush(self) -> None:
+        """`flush()` awaited from any event loop (the engine's runs it, on its own thread)."""
+        await self.arun(self.async_memory.flush())
+
     pending = _blocking(AsyncMemory.pending)
     reprocess = _blocking(AsyncMemory.reprocess)
     discard = _blocking(AsyncMemory.discard)

@@ -57,7 +57,7 @@ def test_an_outage_that_outlasts_the_tries_leaves_them_for_the_next_open(
     before = extraction_calls(llm)
     llm.queue(*[Fault(status=503)] * 3)
     reopened = make_memory(llm={"max_retries": 0}, pending=FAST)
-    with caplog.at_level(logging.INFO, logger="mem_integrations.core.pending_retry"):
+    with caplog.at_level(logging.INFO, logger="mem_integrations.core.add_queue"):
         reopened.flush()
     # three tries of the oldest, then the pass stops: the second is not tried in vain
     assert extraction_calls(llm) - before == 3
