@@ -905,6 +905,10 @@ class AsyncMemory:
         store's values); the text that is embedded keeps its own limit."""
         checked: dict[str, tuple[dict[str, str], str, dict[str, Any] | None, str | None]] = {}
         for item in items:
+            if not isinstance(item, PutItem):
+                raise InvalidInputError(f"put_many takes PutItem objects, got "
+                                        f"{type(item).__name__}: PutItem(id=..., text=..., "
+                                        "user_id=...)")
             scope = Scope.of("put_many", user_id=item.user_id, agent_id=item.agent_id,
                              run_id=item.run_id).ids()
             checked[check_memory_id(item.id)] = (scope, check_text(item.text),

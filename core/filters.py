@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from mem_integrations.core.errors import FilterError
+from mem_integrations.core.errors import FilterError, InvalidInputError
 from mem_integrations.core.records import (
     ACTOR_ID,
     CATEGORIES,
@@ -32,6 +32,7 @@ from mem_integrations.core.records import (
     UPDATED_AT,
 )
 from mem_integrations.core.scope import SCOPE_KEYS
+from mem_integrations.core.validation import check_json_value
 
 BUILTIN_FIELDS = frozenset({
     *SCOPE_KEYS, ACTOR_ID, ROLE, CATEGORIES, MEMORY_TYPE, CREATED_AT, UPDATED_AT, HASH, DATA,
@@ -123,13 +124,23 @@ def parse_filters(filters: dict[str, Any] | None) -> FilterNode | None:
         return None
     if not isinstance(filters, dict):
         raise FilterError(f"filters must be a dict, got {type(filters).__name__}")
+    # before the recursive walk below: a filter nested thousands deep would overflow the
+    # stack, and an integer beyond 64 bits panics inside the store
+    try:
+        check_json_value(filters, "filters")
+    except InvalidInputError as exc:
+        raise FilterError(str(exc)) from None
+    return _parse(filters)
+
+
+def _parse(filters: dict[str, Any]) -> FilterNode | None:
     nodes: list[FilterNode] = []
     for key, spec in filters.items():
         if key in LOGICAL:
             items = spec if isinstance(spec, list) else [spec]
             if not items or not all(isinstance(i, dict) for i in items):
                 raise FilterError(f"{key} takes a non-empty list of filter dicts")
-            children = tuple(n for n in (parse_filters(i) for i in items) if n is not None)
+            children = tuple(n for n in (_parse(i) for i in items) if n is not None)
             nodes.append(Logical(LOGICAL[key], children))
         elif not isinstance(key, str):
             raise FilterError(f"filter keys must be strings, got {key!r}")

@@ -92,3 +92,34 @@ def test_the_limits_leave_ordinary_metadata_alone(make_memory) -> None:
                 "nested": nested(15), "note": "中文 ok", "ok": None}
     [kept] = memory.add("I am allergic to peanuts.", user_id="alice", metadata=metadata).results
     assert memory.get(kept.id).metadata == metadata
+
+
+def nested_filter(depth: int) -> dict:
+    value: dict = {"topic": "x"}
+    for _ in range(depth):
+        value = {"AND": [value]}
+    return value
+
+
+@pytest.mark.parametrize("filters", [nested_filter(10_000), nested_filter(9),
+                                     {"n": 2**70}, {"n": {"in": [1, -(2**64)]}},
+                                     {"note": "\ud800"}],
+                         ids=["10,000 deep", "just past the limit", "an integer beyond 64 bits",
+                              "a huge integer in a list", "a lone surrogate"])
+def test_filters_the_stores_cannot_hold_are_refused_typed(make_memory, filters) -> None:
+    memory = make_memory(offline=True)
+    memory.add("I live in Paris.", user_id="alice")
+    for call in (lambda: memory.search("Paris", user_id="alice", filters=filters),
+                 lambda: memory.get_all(user_id="alice", filters=filters)):
+        with pytest.raises(InvalidInputError):
+            call()
+    # still serving, and ordinary nesting is fine
+    assert memory.get_all(user_id="alice", filters=nested_filter(4)).results == []
+    assert len(memory.search("Paris", user_id="alice").results) == 1
+
+
+@pytest.mark.parametrize("items", [[1], ["not an item"], [{"id": "x", "text": "y"}]])
+def test_put_many_refuses_what_is_not_a_put_item(make_memory, items) -> None:
+    memory = make_memory(offline=True)
+    with pytest.raises(InvalidInputError, match="PutItem"):
+        memory.put_many(items)
