@@ -1,0 +1,330 @@
+"""Every fenced block of README.md runs as written, so the README cannot drift.
+
+Python blocks are complete programs, each run in a fresh process in a temporary directory
+(HOME there too, so nothing lands in the real ~/.mem_integrations), with OPENAI_API_KEY /
+OPENAI_BASE_URL pointing at a scripted OpenAI-compatible server that answers like a careful
+model. Provider URLs a block names (api.openai.com, Ollama's localhost:11434...) are
+replaced by that server's. Shell blocks run their `mem-integrations ...` lines in order;
+JSON and TOML blocks are parsed, and loaded with `load_config` when they are configs.
+
+A block that cannot run here is listed in SKIPPED_BLOCKS with the reason, and a shell line
+that is not run matches a rule of `_skipped_line`: a new block that neither runs nor is
+listed fails `test_every_block_is_covered`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mem_integrations.core.config import MemoryConfig, load_config
+from mem_integrations.core.pipeline.offline import relation_of
+from mem_integrations.testing import ScriptedLLMServer
+from stress.llm import schema_name, sensible_llm
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+BIN = Path(sys.executable).parent
+TIMEOUT = 300  # seconds a block may take: a hang fails, it does not stall the suite
+
+# --- the blocks ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced block: its section's heading, language, text and first line number."""
+
+    id: str
+    heading: str
+    lang: str
+    code: str
+    line: int
+
+
+def _slug(heading: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
+
+
+def readme_blocks(text: str) -> list[Block]:
+    """The fenced blocks in order, each named by its section (and its number in it, when
+    the section has several). Headings are read only outside fences: a `#` comment in a
+    code block is not one."""
+    found: list[tuple[str, str, list[str], int]] = []
+    heading, lang, code, start = "top", None, [], 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if lang is None:
+            if line.startswith("```"):
+                lang, code, start = line[3:].strip().lower(), [], number
+            elif line.startswith("#"):
+                heading = line.lstrip("#").strip()
+        elif line.startswith("```"):
+            found.append((heading, lang, code, start))
+            lang = None
+        else:
+            code.append(line)
+    assert lang is None, f"README.md: the block opened on line {start} is never closed"
+    per_section: dict[str, int] = {}
+    for name, *_ in found:
+        per_section[name] = per_section.get(name, 0) + 1
+    blocks, seen = [], dict.fromkeys(per_section, 0)
+    for name, lang, code, start in found:
+        seen[name] += 1
+        suffix = f"-{seen[name]}" if per_section[name] > 1 else ""
+        blocks.append(Block(_slug(name) + suffix, name, lang, "\n".join(code) + "\n", start))
+    return blocks
+
+
+BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
+
+SKIPPED_BLOCKS: dict[str, str] = {
+    "two-commands": "`make demo` / `make test` create a virtualenv and run the whole suite",
+    "install": "pip installs: the test runs inside the installed virtualenv",
+    "scale-out-several-replicas-over-shared-stores":
+        "needs a Qdrant server, PostgreSQL and Neo4j (none can run here; the same code "
+        "paths are tested in tests/reliability and tests/graph against real servers)",
+    "benchmarks": "timed harnesses (make bench), not tests",
+    "layout": "a directory tree, not code",
+}
+"""Blocks that are not run, by id, and why. (Skipped Python blocks still must compile.)"""
+
+LANGUAGES = {"python", "bash", "json", "toml"}
+
+# --- the scripted model --------------------------------------------------------------------
+
+# relations a person has one of at a time: a new one supersedes the old
+_SINGLE_VALUED = {"lives_in", "works_at", "works_as"}
+_RELATION = re.compile(r"^(?P<source>.+?) --(?P<relation>.+?)--> (?P<target>.+)$")
+
+
+def _json_schema(body: dict[str, Any]) -> dict[str, Any]:
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+
+
+def _with_relations(body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+    """Graph extraction: the relations the offline rules see in each extracted fact."""
+    entities, relations = [], []
+    for fact in reply["facts"]:
+        found = relation_of(fact["text"])
+        if found:
+            triple, entity = found
+            relations.append({"source": triple.source, "relation": triple.relation,
+                              "target": triple.target})
+            entities.append({"name": entity.name, "type": entity.type})
+    if relations:
+        entities.append({"name": "user", "type": "person"})
+    return {**reply, "entities": entities, "relations": relations}
+
+
+def _superseded(body: dict[str, Any]) -> list[int]:
+    """Graph reconcile: the existing relations a new single-valued one replaces."""
+    user = body["messages"][-1]["content"]
+    listed = json.loads(user.split("RELATIONS:\n", 1)[1].split("\n\n")[0])
+    new = json.loads(user.split("NEW_RELATIONS:\n", 1)[1])
+    parsed_new = [m.groupdict() for m in map(_RELATION.match, new) if m]
+    out = []
+    for old in listed:
+        match = _RELATION.match(old["relation"])
+        if match and any(n["source"] == match["source"] and n["relation"] == match["relation"]
+                         and n["target"].lower() != match["target"].lower()
+                         and n["relation"] in _SINGLE_VALUED for n in parsed_new):
+            out.append(old["id"])
+    return out
+
+
+def readme_llm(body: dict[str, Any]) -> str | dict[str, Any]:
+    """A careful model: the engine's extraction and reconcile calls are answered by
+    `sensible_llm` (with relations when the graph is on), an export fills the schema it is
+    given with nulls, and an ordinary chat call (an agent's turn) gets a short text."""
+    if not body.get("response_format"):
+        return "Noted: I will keep that in mind."
+    properties = _json_schema(body).get("properties", {})
+    step = schema_name(body)
+    if step == "extraction":
+        reply = sensible_llm(body)
+        return _with_relations(body, reply) if "relations" in properties else reply
+    if step == "reconcile":
+        reply = sensible_llm(body)
+        return {**reply, "invalidate": _superseded(body)} if "invalidate" in properties else reply
+    return dict.fromkeys(properties)
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ScriptedLLMServer]:
+    with ScriptedLLMServer(responder=readme_llm) as server:
+        yield server
+
+
+# --- running a block ---------------------------------------------------------------------
+
+# Real providers' endpoints: a block naming one runs against the scripted server instead.
+PROVIDER_URL = re.compile(
+    r"https://api\.openai\.com(?:/v1)?|https://api\.deepseek\.com(?:/v1)?"
+    r"|https://api\.siliconflow\.cn(?:/v1)?|http://localhost:11434(?:/v1)?")
+# Servers that cannot run here: a block using one must be in SKIPPED_BLOCKS.
+SERVER_URL = re.compile(r"(?:https?://[\w.-]+:6333|bolt://|neo4j://|postgres(?:ql)?://)")
+
+
+def _code_lines(code: str, comment: str) -> list[str]:
+    """The lines of a block without the ones that are only a comment."""
+    return [line for line in code.splitlines() if not line.strip().startswith(comment)]
+
+
+def _environment(home: Path, llm: ScriptedLLMServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MEMINT_"))}
+    env.update(HOME=str(home), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               OPENAI_API_KEY="sk-readme-test", OPENAI_BASE_URL=llm.base_url,
+               PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PYTHONUNBUFFERED="1",
+               COLUMNS="100")
+    return env
+
+
+def _workspace(tmp_path: Path) -> tuple[Path, Path]:
+    """A fresh working directory and HOME, with the files the README's blocks read."""
+    cwd, home = tmp_path / "work", tmp_path / "home"
+    cwd.mkdir()
+    home.mkdir()
+    for name, text in FILES.items():
+        (cwd / name).write_text(text, encoding="utf-8")
+    return cwd, home
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str], what: str) -> str:
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 0, (
+        f"{what} exited with {done.returncode}\n--- stdout\n{done.stdout[-4000:]}\n"
+        f"--- stderr\n{done.stderr[-6000:]}")
+    return done.stdout
+
+
+def run_python(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> None:
+    cwd, home = _workspace(tmp_path)
+    code = PROVIDER_URL.sub(llm.base_url, block.code)
+    (cwd / "block.py").write_text(code, encoding="utf-8")
+    _run([sys.executable, "block.py"], cwd, _environment(home, llm),
+         f"README.md line {block.line} ({block.heading})")
+
+
+def shell_commands(code: str) -> list[str]:
+    """The command lines of a shell block, continuation lines joined."""
+    commands, current = [], ""
+    for line in code.splitlines():
+        current = f"{current} {line.strip()}" if current else line.strip()
+        if current.endswith("\\"):
+            current = current[:-1].rstrip()
+            continue
+        if current and not current.startswith("#"):
+            commands.append(current)
+        current = ""
+    return commands
+
+
+_PLACEHOLDER = re.compile(r"<[^>]+>|\[[^\]]*--[^\]]*\]|\$|\.\.\.")
+
+
+def _skipped_line(command: str) -> str | None:
+    """Why a shell line is not run, or None when it is."""
+    if command.startswith("pip install"):
+        return "installs packages: the test runs inside the installed virtualenv"
+    words = shlex.split(command, comments=True)
+    if not words or words[0] != "mem-integrations":
+        return "not a mem-integrations command (curl and the like need a running server)"
+    if _PLACEHOLDER.search(" ".join(words)):
+        return "holds a placeholder to fill in (<id>, [optional], $VARIABLE, ...)"
+    if words[1:2] in (["serve"], ["mcp"]):
+        return "a server that runs until it is stopped"
+    if words[1:3] == ["migrate", "mem0"]:
+        return "reads an existing mem0 store, which does not exist here"
+    return None
+
+
+def run_shell(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> None:
+    cwd, home = _workspace(tmp_path)
+    env = _environment(home, llm)
+    runnable = [c for c in shell_commands(block.code) if _skipped_line(c) is None]
+    assert runnable, (f"README.md line {block.line}: no line of this block runs; list it in "
+                      "SKIPPED_BLOCKS with the reason")
+    for command in runnable:
+        _run(["bash", "-c", command], cwd, env, f"README.md line {block.line}: {command}")
+
+
+def check_data(block: Block) -> None:
+    """A JSON or TOML block parses; one that is a memory config also loads."""
+    data = json.loads(block.code) if block.lang == "json" else tomllib.loads(block.code)
+    if set(data) <= set(MemoryConfig.model_fields) | {"version"}:
+        load_config(data)
+
+
+FILES: dict[str, str] = {
+    # `import chats.jsonl` in the command-line section reads a chat export like this one
+    "chats.jsonl": "\n".join(json.dumps(m) for m in [
+        {"role": "user", "content": "I live in Paris. I love green tea."},
+        {"role": "assistant", "content": "Noted!"},
+        {"role": "user", "content": "I play the violin."}]) + "\n",
+    # `Memory.from_config("memory.toml")` reads the TOML block of the configuration section
+    "memory.toml": next((b.code for b in BLOCKS if b.lang == "toml"), ""),
+}
+
+
+# --- the tests ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
+def test_block_runs(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> None:
+    if block.lang == "python":
+        compile(block.code, f"README.md:{block.line}", "exec")  # skipped or not
+    if block.id in SKIPPED_BLOCKS:
+        pytest.skip(SKIPPED_BLOCKS[block.id])
+    comment = "#" if block.lang in ("python", "bash", "toml") else "//"
+    servers = [line for line in _code_lines(block.code, comment) if SERVER_URL.search(line)]
+    assert not servers, (f"README.md line {block.line} names a server that cannot run here "
+                         f"({servers[0].strip()}): list the block in SKIPPED_BLOCKS")
+    if block.lang == "python":
+        run_python(block, tmp_path, llm)
+    elif block.lang == "bash":
+        run_shell(block, tmp_path, llm)
+    else:
+        check_data(block)
+
+
+def test_every_block_is_covered() -> None:
+    """Every block is of a language the harness runs or is skipped with a reason, block
+    ids are unique, and the skip list names only blocks that exist."""
+    ids = [b.id for b in BLOCKS]
+    assert len(ids) == len(set(ids))
+    unknown = [(b.line, b.lang) for b in BLOCKS
+               if b.lang not in LANGUAGES and b.id not in SKIPPED_BLOCKS]
+    assert not unknown, f"blocks the harness cannot run (line, language): {unknown}"
+    assert not set(SKIPPED_BLOCKS) - set(ids), "SKIPPED_BLOCKS names blocks that are gone"
+
+
+def test_parser_reads_sections_and_fences() -> None:
+    """Headings inside code are comments, not sections; several blocks in one section are
+    numbered; a fence left open is an error."""
+    text = ("# A\n```python\n# not a heading\nx = 1\n```\n## B b\n```bash\nls\n```\n"
+            "```json\n{}\n```\n")
+    blocks = readme_blocks(text)
+    assert [(b.id, b.lang, b.line) for b in blocks] == [
+        ("a", "python", 2), ("b-b-1", "bash", 7), ("b-b-2", "json", 10)]
+    assert blocks[0].code == "# not a heading\nx = 1\n"
+    with pytest.raises(AssertionError, match="never closed"):
+        readme_blocks("```python\nx = 1\n")
+
+
+def test_shell_lines_and_their_rules() -> None:
+    commands = shell_commands("mem-integrations add \\\n  hi --user-id a  # c\n# only\n"
+                              "pip install x\ncurl localhost:8000\n"
+                              "mem-integrations history <memory-id>\nmem-integrations serve\n")
+    assert commands[0] == "mem-integrations add hi --user-id a  # c"
+    assert [_skipped_line(c) is None for c in commands] == [True, False, False, False, False]
