@@ -25,6 +25,9 @@ def test_export_then_import_jsonl_into_another_data_dir(tmp_path: Path, embedder
     backup = tmp_path / "alice.jsonl"
     assert "Exported 2 memories" in run("a", "export", "--user-id", "alice", str(backup)).stdout
     assert "Imported 2 memories, 2 new history" in run("b", "import-jsonl", str(backup)).stdout
-    run("b", "import-jsonl", str(backup))
+    again = json.loads(run("b", "import-jsonl", str(backup), "--json").stdout)
+    assert again["memories"] == 2 and again["history_new"] == 0  # one copy, not two
+    assert json.loads(run("a", "export", "-u", "alice", str(backup), "--json").stdout) == {
+        "memories": 2, "path": str(backup)}
     listed = json.loads(run("b", "list", "-u", "alice", "--json").stdout)["results"]
     assert sorted(m["memory"] for m in listed) == ["I live in Paris", "I play chess"]
