@@ -115,8 +115,10 @@ from mem_integrations.core.redaction import (
 )
 from mem_integrations.core.repair import Progress, RepairReport, repair
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
-from mem_integrations.core.search.fusion import cosine, dense_weight_for, fuse
+from mem_integrations.core.search.fusion import cosine, dense_weight_for
 from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
+from mem_integrations.core.search.ranking import needs_vectors, rank
+from mem_integrations.core.search.rerank import RerankStage
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
 from mem_integrations.core.stores.boundary import check_dimension
 from mem_integrations.core.stores.disk_space import SpaceGuard
@@ -179,6 +181,8 @@ class AsyncMemory:
         self.history_store: HistoryStore = build_history(self.config)
         self.graph: GraphStore | None = build_graph_store(self.config)
         self.lexical = BM25Encoder()
+        self.reranking = RerankStage(self.config.search.rerank,
+                                     lambda: getattr(self.extractor, "chat", None))
         # known once: the embedder does not change, and search asks on every query
         self._embedder_covers_cjk = covers_cjk(self.embedder.model_name,
                                                self.config.embedder.multilingual)
@@ -293,6 +297,7 @@ class AsyncMemory:
         adds stops: what it did not finish stays pending and runs at the next open (call
         `flush()` first to wait for it)."""
         await self.queue.close()
+        await self.reranking.aclose()
         if self.graph is not None:
             await asyncio.to_thread(self.graph.close)
         for part in (getattr(self.extractor, "chat", None), self.embedder):
@@ -567,6 +572,7 @@ class AsyncMemory:
         filters: dict[str, Any] | None = None,
         threshold: float | None = None,
         top_k: int | None = None,
+        rerank: bool | None = None,
         **mem0_options: Any,
     ) -> SearchResult:
         """The scope's memories most relevant to `query`.
@@ -576,7 +582,10 @@ class AsyncMemory:
         `score` is the cosine similarity to the query, and `threshold` drops results
         below it; `limit` defaults to 10. `filters` narrow by metadata (see
         `core.filters`); scope ids may also be given inside them, as mem0 2.x does. `top_k`
-        is mem0 2.x's name for `limit`.
+        is mem0 2.x's name for `limit`. The `search.ranking` steps re-score the fused
+        candidates; `rerank=True` reranks the best of them with the configured reranker
+        (`search.rerank`; by default every search does once one is configured, and
+        `rerank=False` skips it). `reranking.stats` counts what reranking cost.
         """
         accept_mem0_options("search", mem0_options)
         limit = _limit(limit, top_k, default=10)
@@ -589,11 +598,12 @@ class AsyncMemory:
                                       or not math.isfinite(threshold)):
             raise InvalidInputError("threshold must be a finite number")
         where = all_of(scope_filter(scope.ids()), parse_filters(filters))
+        reranking = self.reranking.wanted(rerank)
         await self.open()
         [vector] = await self.embedder.embed([query], "query")
         settings = self.config.search
         requests = [SearchRequest(limit=max(settings.candidates, limit), dense=vector,
-                                  filter=where)]
+                                  filter=where, with_vectors=needs_vectors(settings.ranking))]
         if settings.hybrid:
             requests.append(SearchRequest(limit=max(settings.lexical_candidates, limit),
                                           sparse=self.lexical.query(query), filter=where,
@@ -604,9 +614,13 @@ class AsyncMemory:
                 searching, self._graph_search(query, vector, scope.ids()))
         else:
             answers, relations = await searching, None
-        ranked = fuse(vector, answers[0], answers[1] if settings.hybrid else [],
-                      dense_weight=self._dense_weight(query), lexical_weight=settings.lexical_weight,
-                      k=settings.rrf_k, method=settings.fusion)
+        ranked = rank(vector, answers[0], answers[1] if settings.hybrid else [],
+                      settings=settings.ranking, limit=limit,
+                      dense_weight=self._dense_weight(query),
+                      lexical_weight=settings.lexical_weight, rrf_k=settings.rrf_k,
+                      method=settings.fusion)
+        if reranking:
+            ranked = await self.reranking.apply(query, ranked)
         if threshold is not None:
             ranked = [r for r in ranked if r.similarity >= threshold]
         return SearchResult(results=[to_item(r.hit.id, r.hit.payload, round(r.similarity, 6))

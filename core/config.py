@@ -34,6 +34,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from mem_integrations.core.errors import ConfigurationError
 from mem_integrations.core.mem0_config import is_mem0_config, translate_mem0_config
 from mem_integrations.core.redaction import RedactedURL
+from mem_integrations.core.search.settings import RankingConfig, RerankConfig
 
 ENV_PREFIX = "MEMINT_"
 
@@ -215,6 +216,8 @@ class SearchConfig(_Section):
     rrf_k: int = Field(default=60, ge=1)
     candidates: int = Field(default=50, ge=1, description="Dense candidates.")
     lexical_candidates: int = Field(default=200, ge=1, description="BM25 candidates.")
+    ranking: RankingConfig = Field(default_factory=RankingConfig)
+    rerank: RerankConfig = Field(default_factory=RerankConfig)
 
 
 class StorageConfig(_Section):

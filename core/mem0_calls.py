@@ -18,7 +18,7 @@ _HARMLESS: dict[str, dict[str, str]] = {
             "version": "results always have mem0 v1.1's shape"},
     "search": {"output_format": "results always have mem0 v1.1's shape",
                "version": "results always have mem0 v1.1's shape",
-               "rerank": "no reranker is configured", "explain": "not supported",
+               "explain": "not supported",
                "show_expired": "memories do not expire"},
     "get_all": {"output_format": "results always have mem0 v1.1's shape",
                 "version": "results always have mem0 v1.1's shape",

@@ -43,6 +43,14 @@ def turn_text(date: str, turn: dict[str, Any]) -> str:
     return text
 
 
+def turn_place(dia_id: str) -> dict[str, Any]:
+    """A turn's metadata: its LOCOMO id and, when the id is well formed ("D3:12"), its
+    session and position there (what `search.ranking.neighbour_weight` reads)."""
+    m = re.fullmatch(r"D(\d+):(\d+)", dia_id)
+    place = {"session": int(m.group(1)), "turn": int(m.group(2))} if m else {}
+    return {"dia_id": dia_id, **place}
+
+
 def load_locomo(path: str | Path, *, categories: tuple[int, ...] = (1, 2, 3, 4),
                 samples: int | None = None) -> tuple[list[EvalFact], list[EvalQuestion]]:
     """Facts and questions of a LOCOMO file. Each conversation is its own scope; the
@@ -61,7 +69,7 @@ def load_locomo(path: str | Path, *, categories: tuple[int, ...] = (1, 2, 3, 4),
             if not (key.startswith("session_") and isinstance(turns, list)):
                 continue
             date = conversation.get(f"{key}_date_time", "")
-            facts.extend(EvalFact(t["dia_id"], turn_text(date, t), scope, {"dia_id": t["dia_id"]})
+            facts.extend(EvalFact(t["dia_id"], turn_text(date, t), scope, turn_place(t["dia_id"]))
                          for t in turns)
         known = {f.id for f in facts if f.scope == scope}
         for qa in sample.get("qa", []):

@@ -1,5 +1,6 @@
 """Test helpers for code that uses mem-integrations: a scripted OpenAI-compatible server
-to stand in for the LLM over real HTTP (text, JSON and tool-call replies)."""
+to stand in for the LLM over real HTTP (text, JSON and tool-call replies), and a scripted
+Cohere/Jina-compatible rerank API."""
 
 from mem_integrations.testing.llm_server import (
     Fault,
@@ -11,6 +12,7 @@ from mem_integrations.testing.llm_server import (
     tool_call,
     tool_calls,
 )
+from mem_integrations.testing.rerank_server import RerankCall, ScriptedRerankServer, word_overlap
 
-__all__ = ["Fault", "ScriptedLLMServer", "ScriptedToolCall", "ToolCallReply",
-           "hashed_embedding", "last_tool_results", "tool_call", "tool_calls"]
+__all__ = ["Fault", "RerankCall", "ScriptedLLMServer", "ScriptedRerankServer",
+           "ScriptedToolCall", "ToolCallReply", "hashed_embedding", "last_tool_results", "tool_call", "tool_calls", "word_overlap"]

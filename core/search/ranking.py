@@ -1,0 +1,51 @@
+"""The ranking after retrieval: fusion, then the optional re-scoring steps of
+`search.ranking`, in the order each needs (expansion re-fuses; neighbours and recency
+re-score; MMR reorders the final top k).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mem_integrations.core.search.diversity import diversified
+from mem_integrations.core.search.expansion import expanded_query, rescored
+from mem_integrations.core.search.fusion import Ranked, fuse
+from mem_integrations.core.search.neighbours import with_neighbours
+from mem_integrations.core.search.recency import with_recency
+from mem_integrations.core.search.settings import RankingConfig
+from mem_integrations.core.stores.base import Hit
+
+__all__ = ["needs_vectors", "rank"]
+
+
+def needs_vectors(settings: RankingConfig) -> bool:
+    """Whether the dense candidates must come with their vectors (expansion and MMR
+    compare candidates with each other)."""
+    return settings.expansion_weight > 0 or settings.mmr_lambda is not None
+
+
+def rank(query_vector: list[float], dense: Sequence[Hit], lexical: Sequence[Hit], *,
+         settings: RankingConfig, limit: int, dense_weight: float, lexical_weight: float,
+         rrf_k: int, method: str) -> list[Ranked]:
+    """Every candidate, best first. `similarity` stays the cosine to the query as asked."""
+    def fused(vector: list[float], dense_hits: Sequence[Hit]) -> list[Ranked]:
+        return fuse(vector, list(dense_hits), list(lexical), dense_weight=dense_weight,
+                    lexical_weight=lexical_weight, k=rrf_k, method=method)
+
+    ranked = fused(query_vector, dense)
+    if settings.expansion_weight > 0:
+        similarity = {r.hit.id: r.similarity for r in ranked}
+        moved = expanded_query(query_vector, ranked, weight=settings.expansion_weight,
+                               docs=settings.expansion_docs)
+        ranked = [Ranked(r.hit, similarity[r.hit.id], r.fused)
+                  for r in fused(moved, rescored(moved, ranked))]
+    if settings.neighbour_weight > 0:
+        ranked = with_neighbours(ranked, weight=settings.neighbour_weight,
+                                 thread_key=settings.thread_key,
+                                 position_key=settings.position_key)
+    if settings.recency_weight > 0:
+        ranked = with_recency(ranked, weight=settings.recency_weight,
+                              half_life_days=settings.recency_half_life_days)
+    if settings.mmr_lambda is not None:
+        ranked = diversified(ranked, lambda_=settings.mmr_lambda, limit=limit)
+    return ranked

@@ -1,0 +1,73 @@
+"""Settings of the ranking steps after fusion and of the optional reranker (the
+`search.ranking` and `search.rerank` sections of the configuration).
+
+Every step is off by default unless it was measured to help on the LOCOMO dev split
+without hurting any question category (benchmarks/RESULTS.md, "Ranking options").
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from mem_integrations.core.redaction import RedactedURL
+
+__all__ = ["RankingConfig", "RerankConfig"]
+
+
+class _Settings(BaseModel):
+    # as config._Section: errors must not echo what was given (it may be an API key)
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class RankingConfig(_Settings):
+    """Re-scoring of the fused candidates with what the store already holds."""
+
+    neighbour_weight: float = Field(
+        default=0.0, ge=0, description="A verbatim turn gains this share of the best fused "
+        "score of the turns next to it (same `thread_key`, `position_key` ±1 in its "
+        "metadata): a reply such as 'Yes, last week!' is found through the question before "
+        "it. 0 turns it off.")
+    thread_key: str = Field(default="session", description="Metadata key of a turn's thread "
+                            "(a conversation or session id).")
+    position_key: str = Field(default="turn", description="Metadata key of a turn's integer "
+                              "position in its thread.")
+    expansion_weight: float = Field(
+        default=0.0, ge=0, description="Query expansion without an LLM (pseudo-relevance "
+        "feedback): the query vector moves this far towards the mean of the "
+        "`expansion_docs` best candidates' vectors and the candidates' dense scores are "
+        "recomputed. 0 turns it off.")
+    expansion_docs: int = Field(default=3, ge=1)
+    mmr_lambda: float | None = Field(
+        default=None, gt=0, le=1, description="Maximal marginal relevance over the top "
+        "results: 1 is pure relevance, lower values push near-duplicates of better results "
+        "down. Unset: off.")
+    recency_weight: float = Field(
+        default=0.0, ge=0, description="A memory's fused score is multiplied by 1 + weight × "
+        "2^(-age / recency_half_life_days), age counted from its last update. 0 turns it "
+        "off.")
+    recency_half_life_days: float = Field(default=30.0, gt=0)
+
+
+class RerankConfig(_Settings):
+    """An optional reranker over the best fused candidates. None is configured by default;
+    once one is, every search reranks unless it passes `rerank=False` (or `default` is
+    False, then only `rerank=True` searches do)."""
+
+    provider: Literal["cross_encoder", "llm", "http"] | None = Field(
+        default=None, description="'cross_encoder': a local sentence-transformers "
+        "CrossEncoder or an ONNX export of one, loaded from disk (nothing is downloaded); "
+        "'llm': one call to the configured LLM (or `base_url`/`model` here); 'http': a "
+        "Cohere/Jina-compatible POST {base_url}/rerank API.")
+    model: str | None = Field(
+        default=None, description="cross_encoder: a model directory (model.onnx + "
+        "tokenizer.json, or a sentence-transformers CrossEncoder) or an installed model's "
+        "name; http: the model name sent; llm: overrides the LLM's model.")
+    base_url: RedactedURL | None = None
+    api_key: SecretStr | None = None
+    default: bool = Field(default=True, description="Rerank searches that do not say.")
+    candidates: int = Field(default=20, ge=1, description="How many fused candidates are "
+                            "reranked (the rest keep their order after them).")
+    timeout: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
