@@ -119,10 +119,20 @@ from mem_integrations.core.search.fusion import cosine, dense_weight_for
 from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
 from mem_integrations.core.search.ranking import needs_vectors, rank
 from mem_integrations.core.search.rerank import RerankStage
+from mem_integrations.core.sources import dated
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
 from mem_integrations.core.stores.boundary import check_dimension
 from mem_integrations.core.stores.disk_space import SpaceGuard
+from mem_integrations.core.timeline import (
+    SourceDeletion,
+    carried,
+    delete_source,
+    history_chain,
+    read_filter,
+    sourced,
+)
 from mem_integrations.core.validation import check_clean_text
+from mem_integrations.core.validity import event_time
 from mem_integrations.core.writer import PAGE, Writer, Writes
 
 log = logging.getLogger(__name__)
@@ -329,6 +339,7 @@ class AsyncMemory:
         memory_type: str | None = None,
         prompt: str | None = None,
         async_mode: bool = False,
+        timestamp: Any = None,
         **mem0_options: Any,
     ) -> AddResult:
         """Remember what matters in `messages` for the given scope.
@@ -338,6 +349,11 @@ class AsyncMemory:
         ADD / UPDATE / DELETE / NONE. With `infer=False` each message is stored verbatim.
         `memory_type="procedural_memory"` (needs `agent_id`) stores one summary of an
         agent's run. `prompt` replaces the extraction (or procedure) instructions.
+
+        `timestamp` (a datetime, date, ISO 8601 string or Unix seconds) is when the
+        messages were said: it dates those without a timestamp of their own, relative dates
+        in them are resolved against it, and the memories are valid from it (see
+        `core.validity`; sources in `core.sources`).
 
         `async_mode=True` (mem0's name) does not wait: the messages are kept durably and
         queued, and the result, at once, has `status="queued"`, the `pending_id` and no
@@ -351,7 +367,7 @@ class AsyncMemory:
         """
         accept_mem0_options("add", mem0_options)
         scope = Scope.of("add", user_id=user_id, agent_id=agent_id, run_id=run_id)
-        normalized = normalize_messages(messages)
+        normalized = dated(normalize_messages(messages), event_time(timestamp))
         check_messages(normalized, verbatim=infer is False and memory_type != PROCEDURAL)
         metadata = check_metadata(metadata)
         if memory_type not in (None, PROCEDURAL):
@@ -451,7 +467,7 @@ class AsyncMemory:
         log.info("add %s: %s", scope, ", ".join(f"{e.event} {e.memory!r}" for e in plan.events)
                  or "nothing new")
         relations = (plan.relations or []) if self.graph is not None else None
-        return AddResult(results=plan.events, relations=relations)
+        return AddResult(results=plan.events, relations=relations, add_id=pending_id)
 
     async def _kept_after(self, exc: StoreError, pending_id: str) -> StoreError:
         """`exc` (a store failed during an add) saying where the add's messages are: kept
@@ -478,7 +494,8 @@ class AsyncMemory:
         the writes are decided on is read under it, so concurrent adds never duplicate."""
         ids = scope.ids()
         ctx = AddContext(ids, scope_filter(ids), metadata, datetime.now(UTC),
-                         memory_type=options.get("memory_type"))
+                         memory_type=options.get("memory_type"), messages=messages,
+                         add_id=pending_id)
         extracted = await self._extract(messages, options)
         async with self.writer.lock(ids):
             plan = await self.planner.plan(extracted, ctx)
@@ -573,9 +590,13 @@ class AsyncMemory:
         threshold: float | None = None,
         top_k: int | None = None,
         rerank: bool | None = None,
+        as_of: Any = None,
+        include_sources: bool = False,
         **mem0_options: Any,
     ) -> SearchResult:
-        """The scope's memories most relevant to `query`.
+        """The scope's memories most relevant to `query`, among those valid now, or with
+        `as_of` (a datetime, date, ISO string or Unix seconds) those valid then.
+        `include_sources=True` gives each result the messages it came from.
 
         Hybrid: dense vectors and BM25 are searched together and fused with weighted
         reciprocal-rank fusion (`search` settings). Results are in that order; each
@@ -597,7 +618,7 @@ class AsyncMemory:
         if threshold is not None and (not isinstance(threshold, (int, float))
                                       or not math.isfinite(threshold)):
             raise InvalidInputError("threshold must be a finite number")
-        where = all_of(scope_filter(scope.ids()), parse_filters(filters))
+        where = all_of(scope_filter(scope.ids()), parse_filters(filters), read_filter(as_of))
         reranking = self.reranking.wanted(rerank)
         await self.open()
         [vector] = await self.embedder.embed([query], "query")
@@ -623,7 +644,9 @@ class AsyncMemory:
             ranked = await self.reranking.apply(query, ranked)
         if threshold is not None:
             ranked = [r for r in ranked if r.similarity >= threshold]
-        return SearchResult(results=[to_item(r.hit.id, r.hit.payload, round(r.similarity, 6))
+        return SearchResult(results=[sourced(to_item(r.hit.id, r.hit.payload,
+                                                     round(r.similarity, 6)),
+                                             r.hit.payload, include_sources)
                                      for r in ranked[:limit]], relations=relations)
 
     def _dense_weight(self, query: str) -> float:
@@ -672,12 +695,14 @@ class AsyncMemory:
         `MemoryNotFoundError`), so a server can refuse it as an unknown id."""
         memory_id = check_memory_id(memory_id)
         within = Scope.within("get", user_id=user_id, agent_id=agent_id, run_id=run_id)
-        found = await self.fetch([memory_id])
+        await self.open()
+        found = await asyncio.to_thread(self.store.retrieve, [memory_id])
         if not found:
             raise MemoryNotFoundError(memory_id)
+        item = sourced(to_item(memory_id, found[0].payload), found[0].payload, True)
         if within is not None:
-            within.check_owner(memory_id, found[0])
-        return found[0]
+            within.check_owner(memory_id, item)
+        return item
 
     async def _scan(self, where: FilterNode | None) -> list[MemoryItem]:
         items: list[MemoryItem] = []
@@ -698,18 +723,20 @@ class AsyncMemory:
         filters: dict[str, Any] | None = None,
         limit: int | None = None,
         top_k: int | None = None,
+        as_of: Any = None,
         **mem0_options: Any,
     ) -> SearchResult:
-        """Every memory of the scope, newest first (all of them unless `limit` is set:
-        pages are fetched internally, nothing is silently capped). Scope ids may be given
-        inside `filters` and `top_k` for `limit`, as in mem0 2.x."""
+        """Every memory of the scope valid now (with `as_of`: valid then), newest first
+        (all of them unless `limit` is set: pages are fetched internally, nothing is
+        silently capped). Scope ids may be given inside `filters` and `top_k` for
+        `limit`, as in mem0 2.x."""
         accept_mem0_options("get_all", mem0_options)
         limit = _limit(limit, top_k, default=None)
         scope, filters = Scope.of_call("get_all", user_id=user_id, agent_id=agent_id,
                                        run_id=run_id, filters=filters)
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise InvalidInputError(f"limit must be a positive integer, got {limit!r}")
-        where = all_of(scope_filter(scope.ids()), parse_filters(filters))
+        where = all_of(scope_filter(scope.ids()), parse_filters(filters), read_filter(as_of))
         await self.open()
         items = await self._scan(where)
         items.sort(key=lambda i: i.created_at or datetime.min.replace(tzinfo=UTC),
@@ -773,13 +800,15 @@ class AsyncMemory:
     async def history(self, memory_id: str, *, user_id: str | None = None,
                       agent_id: str | None = None, run_id: str | None = None
                       ) -> list[HistoryEntry]:
-        """Every change to a memory, oldest first (kept after the memory is deleted).
-        With scope ids, an id without history in that scope raises `MemoryNotFoundError`
-        (`MemoryOutOfScopeError` for another scope's), as `get` does."""
+        """Every change to a memory, oldest first (kept after the memory is deleted), with
+        its chain: a past version kept by a supersession shows the changes of the memory
+        that superseded it too (`core.timeline`). With scope ids, an id without history in
+        that scope raises `MemoryNotFoundError` (`MemoryOutOfScopeError` for another
+        scope's), as `get` does."""
         memory_id = check_memory_id(memory_id)
         within = Scope.within("history", user_id=user_id, agent_id=agent_id, run_id=run_id)
         await self.open()
-        entries = await asyncio.to_thread(self.history_store.history, memory_id)
+        entries = await history_chain(self, memory_id)
         if within is not None:
             if not entries:
                 raise MemoryNotFoundError(memory_id)
@@ -854,12 +883,12 @@ class AsyncMemory:
             # an update that committed since the first read must not be undone or lost.
             old = (await self._current(memory_id)).payload
             new_text = text if text is not None else old.get(DATA, "")
-            payload = make_payload(
+            payload = carried(old, make_payload(
                 new_text, scope, now=datetime.now(UTC),
                 metadata=metadata if metadata is not None else old.get(METADATA),
                 categories=old.get(CATEGORIES), role=old.get(ROLE),
                 actor_id=old.get(ACTOR_ID), memory_type=old.get(MEMORY_TYPE),
-                created_at=old.get(CREATED_AT))
+                created_at=old.get(CREATED_AT)))
             if text is not None and text != old.get(DATA):
                 [vector] = await self.embedder.embed([new_text], "document")
             else:
@@ -887,6 +916,16 @@ class AsyncMemory:
         if not await self.delete_many([memory_id]):
             raise MemoryNotFoundError(memory_id)
         return MessageResult(message="Memory deleted successfully!", id=memory_id)
+
+    async def delete_source(self, add_id: str, *, user_id: str | None = None,
+                            agent_id: str | None = None, run_id: str | None = None
+                            ) -> SourceDeletion:
+        """Forget what one add said: delete the memories (current or past) that came only
+        from add `add_id` (`AddResult.add_id`), and remove that add from the sources of
+        the ones other adds said too, which stay. Nothing is derived again; the result
+        lists both. Scope ids limit it to that scope. See `core.timeline`."""
+        return await delete_source(self, add_id, Scope.within(
+            "delete_source", user_id=user_id, agent_id=agent_id, run_id=run_id))
 
     async def delete_many(self, memory_ids: Sequence[str]) -> int:
         """Delete the memories with these ids (unknown ids are skipped); returns how many

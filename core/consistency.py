@@ -30,6 +30,7 @@ from mem_integrations.core.errors import CorruptionError, MemoryLayerError, Stor
 from mem_integrations.core.factory import vector_store_choice
 from mem_integrations.core.history.base import AppliedRow, HistoryStore
 from mem_integrations.core.journal import (
+    MemoryClose,
     MemoryDelete,
     MemoryUpsert,
     RelationAdd,
@@ -115,7 +116,7 @@ def expected_state(history: HistoryStore) -> Expected:
             decoded = decode(op)
         except (ValueError, KeyError):  # a row no version wrote: nothing to rebuild
             continue
-        if isinstance(decoded, MemoryUpsert):
+        if isinstance(decoded, (MemoryUpsert, MemoryClose)):
             state.memories[op.memory_id] = ExpectedMemory(dict(decoded.payload))
         elif isinstance(decoded, MemoryDelete):
             if state.memories.pop(op.memory_id, None) is None:

@@ -10,7 +10,9 @@ Syntax (mem0-compatible)::
 
 Several keys in one dict are ANDed. Keys name a memory's metadata, or one of the built-in
 fields (user_id, agent_id, run_id, actor_id, role, categories, memory_type, created_at,
-updated_at). `contains` matches a list element or words inside a text.
+updated_at, and the event time valid_from / valid_to, superseded_by / supersedes,
+source_adds: see `core.validity` and `core.sources`). `contains` matches a list element or
+words inside a text.
 """
 
 from __future__ import annotations
@@ -29,13 +31,19 @@ from mem_integrations.core.records import (
     MEMORY_TYPE,
     METADATA,
     ROLE,
+    SOURCE_ADDS,
+    SUPERSEDED_BY,
+    SUPERSEDES,
     UPDATED_AT,
+    VALID_FROM,
+    VALID_TO,
 )
 from mem_integrations.core.scope import SCOPE_KEYS
 from mem_integrations.core.validation import check_json_value
 
 BUILTIN_FIELDS = frozenset({
     *SCOPE_KEYS, ACTOR_ID, ROLE, CATEGORIES, MEMORY_TYPE, CREATED_AT, UPDATED_AT, HASH, DATA,
+    VALID_FROM, VALID_TO, SUPERSEDED_BY, SUPERSEDES, SOURCE_ADDS,
 })
 OPERATORS = frozenset({"eq", "ne", "in", "nin", "gt", "gte", "lt", "lte", "contains"})
 RANGE_OPERATORS = frozenset({"gt", "gte", "lt", "lte"})

@@ -8,6 +8,8 @@ directory written by an earlier version replays unchanged:
 
 * memory upsert: the memory's point payload itself (it has no "kind" key);
 * memory delete: no payload;
+* memory close (a DELETE the reconcile step decided: the memory stays, no longer valid):
+  ``{"kind": "close", "point": <its point payload, valid_to set>}``;
 * relation add: ``{"kind": "relation", "relation", "scope", "source": {id, name, type,
   scope}, "target": {...}}`` (rows from before per-entity scopes lack the ends' "scope");
 * relation invalidate: ``{"kind": "invalidate"}``;
@@ -27,13 +29,14 @@ from mem_integrations.core.history.base import JournalOp
 from mem_integrations.core.models import Event
 from mem_integrations.core.records import DATA
 
-__all__ = ["MemoryDelete", "MemoryUpsert", "RelationAdd", "RelationInvalidate", "ScopeWipe",
+__all__ = ["MemoryClose", "MemoryDelete", "MemoryUpsert", "RelationAdd", "RelationInvalidate", "ScopeWipe",
            "WriteOp", "decode"]
 
 _KIND = "kind"
 _RELATION = "relation"
 _INVALIDATE = "invalidate"
 _WIPE_SCOPE = "wipe_scope"
+_CLOSE = "close"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,26 @@ class MemoryDelete:
 
     def texts(self) -> dict[str, str]:
         return {}
+
+
+@dataclass(frozen=True)
+class MemoryClose:
+    """A memory a later fact made false: kept, with `valid_to` set, for reads of the past
+    (`core.validity`). Its history shows the DELETE the reconcile step decided."""
+
+    memory_id: str
+    payload: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return str(self.payload[DATA])
+
+    def row(self) -> JournalOp:
+        return JournalOp(self.memory_id, Event.DELETE, self.text, None,
+                         {_KIND: _CLOSE, "point": self.payload})
+
+    def texts(self) -> dict[str, str]:
+        return {self.memory_id: self.text}
 
 
 @dataclass(frozen=True)
@@ -126,7 +149,7 @@ class ScopeWipe:
         return {}
 
 
-WriteOp = MemoryUpsert | MemoryDelete | RelationAdd | RelationInvalidate | ScopeWipe
+WriteOp = MemoryUpsert | MemoryClose | MemoryDelete | RelationAdd | RelationInvalidate | ScopeWipe
 
 
 def decode(row: JournalOp) -> WriteOp:
@@ -143,6 +166,8 @@ def decode(row: JournalOp) -> WriteOp:
         return RelationInvalidate(row.memory_id, row.old_memory)
     if kind == _WIPE_SCOPE:
         return ScopeWipe(payload["scope"], row.memory_id)
+    if kind == _CLOSE:
+        return MemoryClose(row.memory_id, payload["point"])
     if kind is None and DATA in payload:
         return MemoryUpsert(row.memory_id, row.event, row.old_memory, payload)
     if row.payload is None and row.event is Event.DELETE:

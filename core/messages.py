@@ -3,7 +3,10 @@
 Accepts a string, one dict, a list of dicts, and message objects from LangChain
 (`.type` + `.content`) or LlamaIndex (`.role` + `.content`), recognised by shape so that
 `core` never imports a framework. Image parts (see `core.images`) are kept as their URLs
-under the message's `images` key, beside its text.
+under the message's `images` key, beside its text. A message's time, when the caller has
+it — a dict's `"timestamp"`, or `"timestamp"` in a LangChain message's `additional_kwargs`
+/ `response_metadata` or a LlamaIndex message's `additional_kwargs` — is kept under
+`timestamp` as ISO 8601 UTC (`core.sources`).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from typing import Any
 
 from mem_integrations.core.errors import InvalidInputError
 from mem_integrations.core.images import image_url_of
+from mem_integrations.core.validity import event_time, iso
 
-# {"role", "content"} and optionally "name" (str) and "images" (a list of image URLs)
+# {"role", "content"} and optionally "name" (str), "images" (a list of image URLs) and
+# "timestamp" (ISO 8601, UTC)
 Message = dict[str, Any]
 
 _ROLE_ALIASES = {"human": "user", "ai": "assistant", "chatbot": "assistant", "model": "assistant"}
@@ -59,6 +64,22 @@ def _role_of(raw: Any) -> str:
     return _ROLE_ALIASES.get(role, role)
 
 
+def _timestamp_of(message: Any) -> Any:
+    """The time a framework message carries in its metadata, if any."""
+    for attribute in ("additional_kwargs", "response_metadata"):
+        extra = getattr(message, attribute, None)
+        if isinstance(extra, dict) and extra.get("timestamp") is not None:
+            return extra["timestamp"]
+    return None
+
+
+def _dated(out: Message, timestamp: Any) -> Message:
+    moment = event_time(timestamp, "a message's timestamp")
+    if moment is not None:
+        out["timestamp"] = iso(moment)
+    return out
+
+
 def _one(message: Any) -> Message:
     if isinstance(message, str):
         return {"role": "user", "content": message}
@@ -68,10 +89,10 @@ def _one(message: Any) -> Message:
         out = _message(_role_of(message.get("role", "user")), message["content"])
         if message.get("name"):
             out["name"] = str(message["name"])
-        return out
+        return _dated(out, message.get("timestamp"))
     if hasattr(message, "content") and (hasattr(message, "type") or hasattr(message, "role")):
         role = getattr(message, "role", None) or getattr(message, "type", None)
-        return _message(_role_of(role), message.content)
+        return _dated(_message(_role_of(role), message.content), _timestamp_of(message))
     raise InvalidInputError(
         f"cannot read a message from {type(message).__name__}: pass a string, a dict "
         "with 'role' and 'content', or a list of them"
@@ -110,5 +131,8 @@ def render_transcript(messages: list[Message]) -> str:
         for _ in m.get("images", ()):
             count += 1
             markers.append(f"[image {count}]")
-        lines.append(" ".join([f"{m['role']}:", *filter(None, [m['content'].strip()]), *markers]))
+        # a dated message says when: its relative dates count from that day
+        said = f"[{m['timestamp'][:16].replace('T', ' ')}] " if m.get("timestamp") else ""
+        lines.append(said + " ".join([f"{m['role']}:", *filter(None, [m['content'].strip()]),
+                                      *markers]))
     return "\n".join(lines)

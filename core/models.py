@@ -32,6 +32,8 @@ def _as_mem0(value: Any) -> Any:
         return value.value
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, list) and value and isinstance(value[0], Source):
+        return [v.model_dump(mode="json") for v in value]  # JSON values, as mem0's are
     return value
 
 
@@ -71,6 +73,23 @@ class _Result(BaseModel):
         return [(key, self[key]) for key in self.keys()]
 
 
+class Source(BaseModel):
+    """Where a memory came from: one message of one add. (Read by key, a memory's sources
+    are plain dicts, so the memory stays JSON-serialisable like mem0's.)"""
+
+    add_id: str = Field(description="The add (`AddResult.add_id`); `delete_source` takes it.")
+    message: int | None = Field(default=None, description="The message's index in that add.")
+    role: str | None = None
+    actor_id: str | None = None
+    quote: str | None = Field(default=None, description="The words of the message the fact "
+                              "was taken from.")
+    at: datetime | None = Field(default=None, description="When the message was said.")
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
 class MemoryItem(_Result):
     """One stored memory."""
 
@@ -90,6 +109,17 @@ class MemoryItem(_Result):
     actor_id: str | None = None
     role: str | None = None
     memory_type: str | None = None
+    valid_from: datetime | None = Field(
+        default=None, description="When the fact became true: when it was said (the add's "
+        "`timestamp`, or its message's), else when it was stored.")
+    valid_to: datetime | None = Field(
+        default=None, description="When a later fact superseded or contradicted it; unset "
+        "while it is valid.")
+    superseded_by: str | None = Field(default=None, description="The memory that replaced it.")
+    supersedes: str | None = Field(default=None, description="The memory it replaced.")
+    sources: list[Source] | None = Field(
+        default=None, description="The messages it came from (`get`, and `search` with "
+        "`include_sources=True`).")
 
 
 class MemoryEvent(_Result):
@@ -124,6 +154,9 @@ class AddResult(_Result):
         "add, for pending() / reprocess(); results are empty until the worker has run it.")
     status: str | None = Field(
         default=None, description='"queued" for a non-blocking add; unset for a blocking one.')
+    add_id: str | None = Field(
+        default=None, description="This add's id, which its memories' sources name: "
+        "`delete_source(add_id)` removes what only it said.")
 
 
 class SearchResult(_Result):

@@ -35,6 +35,14 @@ ROLE = "role"
 ACTOR_ID = "actor_id"
 MEMORY_TYPE = "memory_type"
 PROCEDURAL = "procedural_memory"  # the memory_type of an agent's procedure summary
+# Event time (core.validity): when the fact was true, apart from when it was stored.
+VALID_FROM = "valid_from"  # when it was said (the add's or its message's timestamp)
+VALID_TO = "valid_to"  # set once a later fact superseded or contradicted it
+SUPERSEDED_BY = "superseded_by"  # the id of the memory that replaced it
+SUPERSEDES = "supersedes"  # the id of the memory it replaced
+# Provenance (core.sources): the messages a memory came from.
+SOURCES = "sources"  # [{add_id, message, role, actor_id, quote, at}]
+SOURCE_ADDS = "source_adds"  # the add ids of SOURCES, flat, so a filter can select by one
 
 
 def check_memory_id(memory_id: Any) -> str:
@@ -110,12 +118,16 @@ def check_text(text: Any, what: str = "memory text") -> str:
 def make_payload(text: str, scope: dict[str, str], *, now: datetime,
                  metadata: dict[str, Any] | None = None, categories: list[str] | None = None,
                  role: str | None = None, actor_id: str | None = None,
-                 memory_type: str | None = None, created_at: str | None = None) -> dict[str, Any]:
+                 memory_type: str | None = None, created_at: str | None = None,
+                 valid_from: str | None = None) -> dict[str, Any]:
+    """A memory's point payload. `valid_from` (when the fact was said) defaults to when it
+    is first stored."""
     payload: dict[str, Any] = {
         DATA: text,
         HASH: content_hash(text),
         CREATED_AT: created_at or now.isoformat(),
         UPDATED_AT: now.isoformat() if created_at else None,
+        VALID_FROM: valid_from or created_at or now.isoformat(),
         **scope,
     }
     if metadata:
@@ -149,5 +161,10 @@ def to_item(memory_id: str, payload: dict[str, Any], score: float | None = None)
         actor_id=payload.get(ACTOR_ID),
         role=payload.get(ROLE),
         memory_type=payload.get(MEMORY_TYPE),
+        # memories stored before event time existed are valid since they were stored
+        valid_from=payload.get(VALID_FROM) or payload.get(CREATED_AT),
+        valid_to=payload.get(VALID_TO),
+        superseded_by=payload.get(SUPERSEDED_BY),
+        supersedes=payload.get(SUPERSEDES),
         **{k: payload.get(k) for k in SCOPE_KEYS},
     )

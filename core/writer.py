@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from mem_integrations.core.graph.base import EntityRecord, GraphStore, RelationRecord
 from mem_integrations.core.history.base import HistoryStore
 from mem_integrations.core.journal import (
+    MemoryClose,
     MemoryDelete,
     MemoryUpsert,
     RelationAdd,
@@ -108,7 +109,9 @@ class Writer:
         """Write the operations to the vector and graph stores. Idempotent, so a journal
         may be replayed any number of times. Synchronous: run it in a worker thread."""
         deletes = [op.memory_id for op in writes.ops if isinstance(op, MemoryDelete)]
-        upserts = {op.memory_id: op for op in writes.ops if isinstance(op, MemoryUpsert)}
+        # a closed memory is written like any other: its payload says it is no longer valid
+        upserts = {op.memory_id: op for op in writes.ops
+                   if isinstance(op, (MemoryUpsert, MemoryClose))}
         self.store.upsert([Point(id=mid, vector=writes.vectors[mid], payload=op.payload,
                                  sparse=self.lexical.document(op.text))
                            for mid, op in upserts.items() if mid not in deletes])

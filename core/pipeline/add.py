@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from mem_integrations.core.config import ReconcileConfig
 from mem_integrations.core.filters import Condition, FilterNode, all_of
-from mem_integrations.core.journal import MemoryDelete, MemoryUpsert
+from mem_integrations.core.journal import MemoryClose, MemoryUpsert
+from mem_integrations.core.messages import Message
 from mem_integrations.core.models import Event, MemoryEvent, Relation
 from mem_integrations.core.pipeline.extractor import Extractor, ReconcileInput
 from mem_integrations.core.pipeline.graph import GraphDraft, GraphPlanner
@@ -32,11 +33,15 @@ from mem_integrations.core.records import (
     METADATA,
     PROCEDURAL,
     ROLE,
+    SOURCE_ADDS,
+    VALID_FROM,
     content_hash,
     make_payload,
     payload_scope,
 )
+from mem_integrations.core.sources import add_sources, locate, said_at, traced
 from mem_integrations.core.stores.base import Hit, SearchRequest, VectorStore
+from mem_integrations.core.validity import closed, current, event_time, successor
 from mem_integrations.core.writer import Writes
 
 log = logging.getLogger(__name__)
@@ -72,6 +77,10 @@ class AddContext:
     role: str | None = None
     actor_id: str | None = None
     memory_type: str | None = None
+    # what the memories are dated and sourced by (core.sources): the add's messages, and
+    # its id (None: the memories get no source)
+    messages: list[Message] = field(default_factory=list)
+    add_id: str | None = None
 
 
 class AddPlanner:
@@ -89,10 +98,11 @@ class AddPlanner:
 
     async def _hash_owners(self, hashes: list[str], scope_filter: FilterNode | None
                            ) -> dict[str, str]:
-        """Content hash -> id of a memory of the scope that holds it."""
+        """Content hash -> id of a memory of the scope that holds it now (a fact that was
+        true once and is again is a new memory: its past stays as it was)."""
         if not hashes:
             return {}
-        where = all_of(scope_filter, Condition(HASH, "in", list(set(hashes))))
+        where = all_of(scope_filter, current(), Condition(HASH, "in", list(set(hashes))))
         hits, _ = await asyncio.to_thread(self.store.scroll, where, limit=len(hashes) * 4)
         return {h.payload.get(HASH): h.id for h in hits}
 
@@ -129,15 +139,19 @@ class AddPlanner:
             names, embedded[len(facts):], strict=True))) if self.graph else None
         invalidate: list[int] = []
         if fresh:
+            # only what is valid now is reconciled; the vectors are kept with a
+            # superseded memory's past version
             neighbours = await asyncio.to_thread(self.store.search_batch, [
                 SearchRequest(limit=self.config.neighbours_per_fact, dense=v,
-                              filter=all_of(ctx.scope_filter, NOT_PROCEDURAL),
-                              score_threshold=self.config.neighbour_threshold)
+                              filter=all_of(ctx.scope_filter, NOT_PROCEDURAL, current()),
+                              score_threshold=self.config.neighbour_threshold,
+                              with_vectors=True)
                 for v in vectors
             ])
             for i, hits in enumerate(neighbours):
                 if not hits:
-                    self._add(plan, ctx, facts[i].text, vectors[i], facts[i].categories)
+                    self._add(plan, ctx, facts[i].text, vectors[i], facts[i].categories,
+                              facts[i].quote)
             related = [i for i, hits in enumerate(neighbours) if hits]
             if related:
                 position = {fresh[i][0]: p for p, i in enumerate(related)}
@@ -195,9 +209,10 @@ class AddPlanner:
                 touched.add(op.id)
                 target = hits[op.id]
             if op.event is Event.NONE:
+                self._said_again(plan, ctx, target, op.text)
                 continue
             if op.event is Event.DELETE:
-                self._delete(plan, target)
+                self._delete(plan, target, ctx)
                 continue
             text = (op.text or "").strip()
             if not text:
@@ -211,7 +226,7 @@ class AddPlanner:
                     continue  # the LLM re-added something already stored
                 # An UPDATE to content another memory (or this batch) already holds would
                 # store it twice: the target is redundant instead.
-                self._delete(plan, target)
+                self._delete(plan, target, ctx)
                 continue
             seen_hashes.add(digest)
             to_embed.append((op, target))
@@ -219,7 +234,7 @@ class AddPlanner:
         # (not a neighbour of any fact): hash de-duplication covers the whole scope.
         owners = await self._hash_owners([content_hash(op.text.strip()) for op, _ in to_embed],
                                          ctx.scope_filter)
-        deleted = {op.memory_id for op in plan.ops if isinstance(op, MemoryDelete)}
+        deleted = {op.memory_id for op in plan.ops if isinstance(op, MemoryClose)}
         kept: list[tuple[Operation, Hit | None]] = []
         for op, target in to_embed:
             owner = owners.get(content_hash(op.text.strip()))
@@ -227,7 +242,7 @@ class AddPlanner:
             if owner is None or (target is not None and owner == target.id):
                 kept.append((op, target))
             elif op.event is Event.UPDATE:
-                self._delete(plan, target)
+                self._delete(plan, target, ctx)
         to_embed = kept
         missing = [op.text.strip() for op, _ in to_embed if op.text.strip() not in by_text]
         extra = dict(zip(missing, await self.embedder.embed(missing, "document"), strict=True)) \
@@ -236,38 +251,70 @@ class AddPlanner:
             text = op.text.strip()
             fact, vector = by_text.get(text, (None, extra.get(text)))
             categories = fact.categories if fact else []
+            quote = fact.quote if fact else None
             if op.event is Event.ADD:
-                self._add(plan, ctx, text, vector, categories)
+                self._add(plan, ctx, text, vector, categories, quote)
             else:
-                self._update(plan, ctx, target, text, vector, categories)
+                self._update(plan, ctx, target, text, vector, categories, quote)
+
+    @staticmethod
+    def _traced(payload: dict[str, Any], ctx: AddContext, text: str, quote: str | None
+                ) -> dict[str, Any]:
+        return traced(payload, add_id=ctx.add_id, text=text, quote=quote,
+                      messages=ctx.messages, now=ctx.now)
 
     def _add(self, plan: Plan, ctx: AddContext, text: str, vector: list[float],
-             categories: list[str]) -> None:
+             categories: list[str], quote: str | None = None) -> None:
         memory_id = self._new_id()
-        payload = make_payload(text, ctx.scope, now=ctx.now, metadata=ctx.metadata,
-                               categories=categories, role=ctx.role, actor_id=ctx.actor_id,
-                               memory_type=ctx.memory_type)
+        payload = self._traced(make_payload(
+            text, ctx.scope, now=ctx.now, metadata=ctx.metadata, categories=categories,
+            role=ctx.role, actor_id=ctx.actor_id, memory_type=ctx.memory_type), ctx, text, quote)
         plan.ops.append(MemoryUpsert(memory_id, Event.ADD, None, payload))
         plan.vectors[memory_id] = vector
         plan.events.append(MemoryEvent(id=memory_id, memory=text, event=Event.ADD))
 
     def _update(self, plan: Plan, ctx: AddContext, target: Hit, text: str, vector: list[float],
-                categories: list[str]) -> None:
+                categories: list[str], quote: str | None = None) -> None:
+        """The memory keeps its id and takes the new text, dated and sourced by this add;
+        what it said until now is kept as a past version under a new id, closed when the
+        new fact began (`core.validity`), with its own sources."""
         old = target.payload
         metadata = {**(old.get(METADATA) or {}), **(ctx.metadata or {})} or None
-        payload = make_payload(
+        past_id = self._new_id()
+        payload = successor(self._traced(make_payload(
             text, payload_scope(old), now=ctx.now, metadata=metadata,
             categories=[*(old.get(CATEGORIES) or []), *categories],
             role=old.get(ROLE), actor_id=old.get(ACTOR_ID),
-            memory_type=old.get(MEMORY_TYPE), created_at=old.get(CREATED_AT))
+            memory_type=old.get(MEMORY_TYPE), created_at=old.get(CREATED_AT)),
+            ctx, text, quote), past_id)
+        began = event_time(payload[VALID_FROM])
+        assert began is not None  # traced() always dates it
+        plan.ops.append(MemoryUpsert(past_id, Event.ADD, None,
+                                     closed(old, at=began, by=target.id)))
+        plan.vectors[past_id] = target.vector or vector
         plan.ops.append(MemoryUpsert(target.id, Event.UPDATE, old.get(DATA), payload))
         plan.vectors[target.id] = vector
         plan.events.append(MemoryEvent(id=target.id, memory=text, event=Event.UPDATE,
                                        previous_memory=old.get(DATA)))
 
-    def _delete(self, plan: Plan, target: Hit) -> None:
+    @staticmethod
+    def _said_again(plan: Plan, ctx: AddContext, target: Hit, text: str | None) -> None:
+        """A fact already known: the memory stays as it is, and this add becomes one more
+        of its sources (so `delete_source` of either add keeps it)."""
+        if ctx.add_id is None or ctx.add_id in (target.payload.get(SOURCE_ADDS) or []):
+            return
+        index, quote = locate(text or target.payload.get(DATA, ""), None, ctx.messages)
+        payload = add_sources(target.payload, ctx.add_id, index, quote, ctx.messages)
+        plan.ops.append(MemoryUpsert(target.id, Event.UPDATE, payload.get(DATA), payload))
+        plan.vectors[target.id] = target.vector or []
+
+    def _delete(self, plan: Plan, target: Hit, ctx: AddContext) -> None:
+        """A memory the new facts make false is closed, not removed: it stays for reads
+        of the past (an explicit `delete()` removes)."""
         text = target.payload.get(DATA)
-        plan.ops.append(MemoryDelete(target.id, text))
+        at = said_at(ctx.messages, None) or ctx.now
+        plan.ops.append(MemoryClose(target.id, closed(target.payload, at=at)))
+        plan.vectors[target.id] = target.vector or []
         plan.events.append(MemoryEvent(id=target.id, memory=text or "", event=Event.DELETE))
 
     async def _plan_verbatim(self, texts: list[Verbatim], ctx: AddContext) -> Plan:
@@ -283,8 +330,6 @@ class AddPlanner:
             return plan
         vectors = await self.embedder.embed([item.text for item in fresh], "document")
         for item, vector in zip(fresh, vectors, strict=True):
-            item_ctx = AddContext(ctx.scope, ctx.scope_filter, ctx.metadata, ctx.now,
-                                  role=item.role, actor_id=item.actor_id,
-                                  memory_type=ctx.memory_type)
+            item_ctx = replace(ctx, role=item.role, actor_id=item.actor_id)
             self._add(plan, item_ctx, item.text, vector, [])
         return plan

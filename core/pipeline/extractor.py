@@ -4,7 +4,6 @@ implemented by an LLM (`LLMExtractor`) or by deterministic rules (`OfflineExtrac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Protocol
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
@@ -26,6 +25,7 @@ from mem_integrations.core.pipeline.schema import (
     reconcile_schema,
 )
 from mem_integrations.core.providers.base import ChatModel
+from mem_integrations.core.sources import reference_day
 
 
 @dataclass
@@ -114,7 +114,7 @@ class LLMExtractor:
         # the caller drops images a model without vision cannot see, so any left are shown
         images = [url for m in messages for url in m.get("images", ())]
         request = prompts.extraction_messages(render_transcript(messages), self.extraction,
-                                              today=date.today(), custom_prompt=prompt,
+                                              today=reference_day(messages), custom_prompt=prompt,
                                               graph=graph, images=images)
         payload = await self.ask_json(request, extraction_schema(graph, bool(images)),
                                        "extraction")

@@ -23,6 +23,14 @@ class Fact(BaseModel):
     categories: list[str] = Field(default_factory=list)
     # set by a vision model on a fact it read from an image of the messages
     image: bool = False
+    # the words of the message it was taken from, verbatim (optional: core.sources)
+    quote: str | None = Field(default=None, max_length=2_000)
+
+    @field_validator("quote", mode="before")
+    @classmethod
+    def _quote(cls, value: Any) -> Any:
+        # lenient: a quote that is not text is no quote; the fact stays
+        return (value.strip() or None) if isinstance(value, str) else None
 
     @field_validator("text")
     @classmethod
@@ -132,6 +140,8 @@ EXTRACTION_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "text": {"type": "string"},
                     "categories": {"type": "array", "items": {"type": "string"}},
+                    # optional: where the fact was said (core.sources)
+                    "quote": {"type": "string"},
                 },
                 "required": ["text", "categories"],
                 "additionalProperties": False,
