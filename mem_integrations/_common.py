@@ -15,11 +15,14 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Mapping
-from typing import Any, Literal, Protocol, TypedDict, cast
+from collections.abc import Awaitable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, cast
 
-from mem_integrations.core.errors import InvalidInputError, MissingScopeError
+from mem_integrations.core.errors import BlockingCallError, InvalidInputError, MissingScopeError
 from mem_integrations.core.scope import SCOPE_KEYS
+
+if TYPE_CHECKING:
+    from mem_integrations.core.sync_memory import MemoryBridge
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,21 @@ class Background:
         if len(threads) != len(pending):
             raise RuntimeError("background adds run on an event loop: use `await await_all()`")
         concurrent.futures.wait(threads, timeout=timeout)
+
+    @staticmethod
+    def wait_for(memory: MemoryBridge, coro: Coroutine[Any, Any, Any],
+                 timeout: float | None) -> None:
+        """Block until `coro` (an engine coroutine such as `flush()`) has run on the
+        engine's loop, at most `timeout` seconds; past it, the coroutine goes on there."""
+        try:
+            future = memory.submit(coro)
+        except BlockingCallError:  # an AsyncMemory outside its loop
+            raise RuntimeError("background adds run on an event loop: use "
+                               "`await await_all()`") from None
+        if not isinstance(future, concurrent.futures.Future):  # a task on this thread's loop
+            future.cancel()
+            raise RuntimeError("background adds run on an event loop: use `await await_all()`")
+        concurrent.futures.wait([future], timeout=timeout)
 
     async def await_all(self) -> None:
         """Await every background add started so far (from any event loop)."""

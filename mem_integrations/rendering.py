@@ -19,7 +19,9 @@ MEMORY_TEMPLATE = (
 
 
 def describe_add(result: AddResult) -> str:
-    """What an add changed, one line per change."""
+    """What an add changed, one line per change (a queued add says it was queued)."""
+    if result.pending_id is not None:  # only a non-blocking add has one
+        return f"Queued to remember (pending add {result.pending_id}): saved in the background."
     lines = []
     for event in result.results:
         if event.event is Event.ADD:

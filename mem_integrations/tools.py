@@ -223,19 +223,22 @@ class MemoryToolset:
     (never the model's choice), and returns the text the model reads. They can be awaited
     from any event loop; `toolset.bridge.run(...)` runs one from blocking code.
 
-    `infer` and `metadata` are passed to `add` by `remember`; `limit` is `recall`'s
-    default (the model may ask for up to `max_limit`), `threshold` its minimum score.
-    `names` are the tools' names as the model knows them (used in messages to it).
+    `infer` and `metadata` are passed to `add` by `remember`, and `async_mode`: True
+    queues the add and answers at once (the agent does not wait for the LLM's
+    extraction); `limit` is `recall`'s default (the model may ask for up to `max_limit`),
+    `threshold` its minimum score. `names` are the tools' names as the model knows them
+    (used in messages to it).
     """
 
     def __init__(self, memory: AnyMemory, *, infer: bool = True,
                  metadata: dict[str, Any] | None = None, limit: int = DEFAULT_LIMIT,
                  max_limit: int = MAX_LIMIT, threshold: float | None = None,
-                 names: Mapping[str, str] | None = None) -> None:
+                 names: Mapping[str, str] | None = None, async_mode: bool = False) -> None:
         if not 1 <= limit <= max_limit:
             raise ValueError(f"limit must be between 1 and max_limit ({max_limit})")
         self.bridge = bridge(memory)
         self.infer, self.metadata, self.limit, self.max_limit = infer, metadata, limit, max_limit
+        self.async_mode = async_mode
         self.threshold = threshold
         self.names = tool_names(names)
 
@@ -246,7 +249,7 @@ class MemoryToolset:
         engine = self.bridge.async_memory
         result = await self.bridge.arun(engine.add(
             [{"role": "user", "content": text}], infer=self.infer, metadata=self.metadata,
-            **self._scope(scope, "remember")))
+            async_mode=self.async_mode, **self._scope(scope, "remember")))
         return describe_add(result)
 
     async def recall(self, scope: Mapping[str, Any], query: object, limit: object = None
@@ -306,18 +309,21 @@ class MemoryToolset:
 class MemoryTools:
     """The three memory tools bound to one scope, with a dispatcher for tool calls.
 
-    `infer` and `metadata` are passed to `add` by `remember`; `limit` is `recall`'s
-    default (the model may ask for up to `max_limit`), `threshold` its minimum score.
-    `names` renames the tools (the dispatcher answers to the new names).
+    `infer`, `metadata` and `async_mode` are passed to `add` by `remember` (see
+    `MemoryToolset`); `limit` is `recall`'s default (the model may ask for up to
+    `max_limit`), `threshold` its minimum score. `names` renames the tools (the
+    dispatcher answers to the new names).
     """
 
     def __init__(self, memory: AnyMemory, *, user_id: str | None = None,
                  agent_id: str | None = None, run_id: str | None = None, infer: bool = True,
                  metadata: dict[str, Any] | None = None, limit: int = DEFAULT_LIMIT,
                  max_limit: int = MAX_LIMIT, threshold: float | None = None,
-                 names: Mapping[str, str] | None = None, strict: bool = False) -> None:
+                 names: Mapping[str, str] | None = None, strict: bool = False,
+                 async_mode: bool = False) -> None:
         self.toolset = MemoryToolset(memory, infer=infer, metadata=metadata, limit=limit,
-                                     max_limit=max_limit, threshold=threshold, names=names)
+                                     max_limit=max_limit, threshold=threshold, names=names,
+                                     async_mode=async_mode)
         self.memory = memory
         self.scope = Scope.of("MemoryTools", user_id=user_id, agent_id=agent_id,
                               run_id=run_id).ids()

@@ -101,6 +101,9 @@ def mcp(
     insecure_no_auth: InsecureNoAuth = False,
     infer: Annotated[bool, typer.Option("--infer/--no-infer",
                                         help="remember extracts facts (default).")] = True,
+    async_mode: Annotated[bool, typer.Option(
+        "--async-mode", help="remember answers at once; the add runs in the background "
+        "(what is queued at exit runs at the next start).")] = False,
 ) -> None:
     """Run the MCP server (remember / recall / forget) for one scope.
 
@@ -123,8 +126,9 @@ def mcp(
         raise fail(str(exc)) from None
     with open_memory(ctx) as memory:
         memory.warm_up(err.print)  # before the first tool call, not during it
-        server = create_mcp_server(memory, infer=infer, **ids)
+        server = create_mcp_server(memory, infer=infer, async_mode=async_mode, **ids)
         if transport == "http":
             err.print(f"MCP (streamable HTTP) on http://{host}:{port}{path} for {describe(ids)}")
         run(server, transport=transport, host=host, port=port, path=path, api_key=keys,
             key_store=store, rate_limit=rate_limit)
+        memory.flush()  # the adds remember queued, before the memory closes

@@ -54,11 +54,12 @@ class MemoryMiddleware(AgentMiddleware):
         template: how they are added to the system message; `{memories}` is replaced by
             one line per memory.
         extraction: after the agent's turn, send its user and assistant messages to `add`
-            "background" (default: the reply is not delayed; `wait()` / `await_all()`
-            settle it), "await" (the run ends when the add is done; errors propagate),
-            or "off". A background add still running at interpreter exit is waited for
-            up to `exit_timeout` seconds; one the engine had started and could not finish
-            is kept as a pending add and retried when the memory next opens.
+            "background" (default: a non-blocking add, `add(..., async_mode=True)`: the
+            turn is kept durably and queued, and the engine's queue extracts it; the
+            reply is not delayed; `wait()` / `await_all()` wait for the queue), "await"
+            (the run ends when the add is done; errors propagate), or "off". At
+            interpreter exit the queue is waited for up to `exit_timeout` seconds; what
+            it has not finished stays queued and runs when the memory next opens.
         tools: also give the agent the remember / recall / forget tools.
     """
 
@@ -167,20 +168,24 @@ class MemoryMiddleware(AgentMiddleware):
     async def _add(self, args: dict[str, Any]) -> None:
         # a turn with no text (tool calls only) has nothing to remember
         with contextlib.suppress(InvalidInputError):
-            await self.bridge.async_memory.add(**args)
+            await self.bridge.async_memory.add(
+                **args, async_mode=self.extraction == "background")
 
     @property
     def unfinished(self) -> int:
-        """How many background adds are still running."""
-        return len(self._background)
+        """How many background adds are still being queued or waiting in the queue."""
+        return len(self._background) + len(self.bridge.async_memory.queue)
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until the background adds started so far are done."""
+        """Block until the background adds started so far are done (queued, then run by
+        the engine's queue), or `timeout` seconds have passed."""
         self._background.wait(timeout)
+        self._background.wait_for(self.bridge, self.bridge.async_memory.flush(), timeout)
 
     async def await_all(self) -> None:
-        """Await the background adds started so far."""
+        """Await the background adds started so far (queued, then run by the queue)."""
         await self._background.await_all()
+        await self.bridge.arun(self.bridge.async_memory.flush())
 
 
 def _config() -> dict[str, Any] | None:

@@ -65,8 +65,10 @@ def query_from(messages: Sequence[ChatMessage], window: int) -> str:
 
 async def add_quietly(memory: MemoryBridge, messages: list[dict[str, str]], scope: Scope, *,
                       metadata: dict[str, Any] | None = None, infer: bool = True,
-                      raise_errors: bool = False) -> AddResult | None:
-    """`add` for background extraction in an agent loop.
+                      raise_errors: bool = False, async_mode: bool = False
+                      ) -> AddResult | None:
+    """`add` for background extraction in an agent loop (`async_mode`: queued, see
+    `AsyncMemory.add`).
 
     A failed LLM call must not end the user's conversation: the engine has kept the
     messages as a pending add (see `Memory.pending()` / `reprocess()`), so the error is
@@ -76,7 +78,7 @@ async def add_quietly(memory: MemoryBridge, messages: list[dict[str, str]], scop
         return None
     try:
         return await memory.arun(memory.async_memory.add(
-            messages, metadata=metadata, infer=infer, **scope.ids()))
+            messages, metadata=metadata, infer=infer, async_mode=async_mode, **scope.ids()))
     except ProviderError as exc:
         if raise_errors:
             raise

@@ -22,7 +22,9 @@ It plays the role of LlamaIndex's `Mem0Memory`, with the engine of this package
   calls), not one call per message; `extract_on="put"` extracts every put as `Mem0Memory`
   does. Tool calls, tool results and the tool echoes of ReAct and CodeAct agents are never
   extracted. `aflush()` extracts what is buffered now, and a turn still buffered at
-  interpreter exit is extracted then (up to `exit_timeout` seconds).
+  interpreter exit is extracted then (up to `exit_timeout` seconds). With
+  `async_mode=True` the turn's add is queued (`add(..., async_mode=True)`) and the agent
+  goes on at once; the engine's `flush()` / `aflush()` wait for the queue.
 
 Serializable: `to_dict` / `from_dict`, JSON and pickle, so a paused agent's context can be
 resumed in another process. The engine is written as its configuration (no secrets) and
@@ -117,6 +119,11 @@ class LongTermMemory(BaseMemory):
     extract_on: ExtractOn = Field(
         default="turn", description="'turn': one add per finished turn; 'put': every put "
         "of new messages is extracted at once (Mem0Memory's behaviour).")
+    async_mode: bool = Field(
+        default=False, description="Queue each turn's extraction and go on at once (the "
+        "engine's queue runs it in the background, durably: what is queued at exit runs "
+        "at the next open); `await memory.memory.aflush()` waits for it. False: the turn's "
+        "last put waits for the LLM's extraction.")
     exit_timeout: float = Field(
         default=30.0, ge=0, description="How long, at interpreter exit, to wait for the "
         "extraction of a turn still buffered.")
@@ -320,7 +327,7 @@ class LongTermMemory(BaseMemory):
         pending, self._pending = self._pending, []
         return await add_quietly(self._bridge, conversation(pending), self._scope,
                                  metadata=self.metadata, infer=self.infer,
-                                 raise_errors=self.raise_errors)
+                                 raise_errors=self.raise_errors, async_mode=self.async_mode)
 
     def flush(self) -> AddResult | None:
         return asyncio_run(self.aflush())
@@ -368,7 +375,8 @@ class LongTermMemory(BaseMemory):
             # With an AsyncMemory and no running loop, submit raises: the turn then stays
             # buffered and counted, so the exit hook says what it could not write.
             future = self._bridge.submit(add_quietly(
-                self._bridge, turn, self._scope, metadata=self.metadata, infer=self.infer))
+                self._bridge, turn, self._scope, metadata=self.metadata, infer=self.infer,
+                async_mode=self.async_mode))
             self._pending = []
             self._background.track(future, "memory add of an unfinished turn")
         self._background.wait(timeout)

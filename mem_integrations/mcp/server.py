@@ -104,15 +104,18 @@ class _ScopedTools:
 def create_mcp_server(memory: AnyMemory, *, user_id: str | None = None,
                       agent_id: str | None = None, run_id: str | None = None,
                       name: str = "mem-integrations", infer: bool = True,
-                      limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT) -> MCPServer:
+                      limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT,
+                      async_mode: bool = False) -> MCPServer:
     """An `MCPServer` with the three memory tools, for the configured scope (user_id...)
     and, over HTTP, for the scope each request's key is bound to. With no scope given,
-    only keys bound to a user or an agent can use the tools."""
+    only keys bound to a user or an agent can use the tools. `async_mode=True`: remember
+    queues the add and answers at once (the memory's queue runs it; `flush()` waits)."""
     from mem_integrations import __version__
 
     configured = (Scope.of(_OPERATION, user_id=user_id, agent_id=agent_id, run_id=run_id).ids()
                   if user_id or agent_id or run_id else {})
-    scoped = _ScopedTools(memory, configured, infer=infer, limit=limit, max_limit=max_limit)
+    scoped = _ScopedTools(memory, configured, infer=infer, limit=limit, max_limit=max_limit,
+                          async_mode=async_mode)
     # The SDK configures logging at construction; keep the host's INFO logs quiet.
     server = MCPServer(name, instructions=INSTRUCTIONS, version=__version__,
                        log_level="WARNING")

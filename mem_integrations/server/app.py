@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 
@@ -63,7 +64,7 @@ from mem_integrations.server.chat import (
     parse_upstream,
     upstream_of,
 )
-from mem_integrations.server.errors import install_error_handlers
+from mem_integrations.server.errors import error_response, install_error_handlers
 from mem_integrations.server.keys import KeyStore
 from mem_integrations.server.schemas import (
     AddRequest,
@@ -260,13 +261,17 @@ def create_app(
     router = APIRouter(dependencies=[Depends(_caller_of)], responses=ERRORS)
 
     @router.post("/memories", response_model=AddResult, tags=["memories"],
-                 summary="Add memories from messages")
+                 summary="Add memories from messages (async_mode: queue them, 202)",
+                 responses={202: {"model": AddResult, "description": "async_mode: queued; "
+                                  "GET /pending/{pending_id} follows it"}})
     async def add(body: AddRequest, served: Served, caller: Calling) -> Any:
         ids = caller.scope_for("add", user_id=body.user_id, agent_id=body.agent_id,
                                run_id=body.run_id)
         result = await served.arun(served.async_memory.add(
             body.messages, **ids, metadata=body.metadata, infer=body.infer,
-            memory_type=body.memory_type, prompt=body.prompt))
+            memory_type=body.memory_type, prompt=body.prompt, async_mode=body.async_mode))
+        if body.async_mode:
+            return JSONResponse(status_code=202, content=result.model_dump(mode="json"))
         return result.model_dump(mode="json")
 
     @router.get("/memories", response_model=SearchResult, tags=["memories"],
@@ -346,6 +351,18 @@ def create_app(
     async def pending(served: Served, caller: Calling) -> Any:
         kept = await served.arun(served.async_memory.pending())
         return [p.model_dump(mode="json") for p in kept if caller.owns(p.scope)]
+
+    @router.get("/pending/{pending_id}", response_model=PendingAdd, tags=["pending"],
+                summary="One kept or queued add: its status (queued, processing, failed, "
+                "interrupted); 404 once it has run")
+    async def pending_status(pending_id: str, served: Served, caller: Calling) -> Any:
+        kept = await served.arun(served.async_memory.pending())
+        found = next((p for p in kept if p.id == pending_id and caller.owns(p.scope)), None)
+        if found is None:  # another scope's is answered as an unknown one
+            return error_response(404, PendingNotFoundError(
+                pending_id, "show (it has run and its memories are stored, or it never "
+                "existed)"))
+        return found.model_dump(mode="json")
 
     @router.post("/pending/{pending_id}/reprocess", response_model=AddResult, tags=["pending"],
                  summary="Run a kept add again")

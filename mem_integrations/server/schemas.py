@@ -29,6 +29,9 @@ class AddRequest(_Scoped):
                                                   "store each message verbatim (False).")
     memory_type: Literal["procedural_memory"] | None = None
     prompt: str | None = Field(default=None, description="Replaces the extraction prompt.")
+    async_mode: bool = Field(default=False, description="Queue the add and answer 202 at once "
+                             "with its pending_id (GET /pending/{pending_id} follows it), "
+                             "instead of waiting for the LLM.")
 
 
 class SearchRequest(_Scoped):
