@@ -86,7 +86,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "recency-0.2": {"ranking": {"recency_weight": 0.2}},
     "dense-1.3": {"dense_weight": 1.3},
     "candidates-100": {"candidates": 100},
-    "neighbours-0.3+dense-1.3": {"dense_weight": 1.3, "ranking": {"neighbour_weight": 0.3}},
+    **{f"neighbours-{w}+dense-{d}": {"dense_weight": d, "ranking": {"neighbour_weight": w}}
+       for w in (0.1, 0.15, 0.2, 0.3) for d in (1.3, 1.6)},
+    "neighbours-0.15": {"ranking": {"neighbour_weight": 0.15}},
+    "neighbours-0.1+mmr-0.9": {"ranking": {"neighbour_weight": 0.1, "mmr_lambda": 0.9}},
+    "neighbours-0.3+mmr-0.9": {"ranking": {"neighbour_weight": 0.3, "mmr_lambda": 0.9}},
+    "lexical-candidates-400": {"lexical_candidates": 400},
 }
 
 

@@ -8,7 +8,7 @@ lexical side is left as it is (its query would need a second store round trip).
 
 from __future__ import annotations
 
-from mem_integrations.core.search.fusion import Ranked
+from mem_integrations.core.search.fusion import Ranked, cosines
 from mem_integrations.core.stores.base import Hit
 
 __all__ = ["expanded_query", "rescored"]
@@ -34,14 +34,7 @@ def expanded_query(query_vector: list[float], ranked: list[Ranked], *, weight: f
 def rescored(query_vector: list[float], ranked: list[Ranked]) -> list[Hit]:
     """Every candidate that carries a vector as a dense hit scored against `query_vector`,
     best first (the input of a second fusion)."""
-    import numpy as np
-
     with_vectors = [r.hit for r in ranked if r.hit.vector is not None]
-    if not with_vectors:
-        return []
-    vectors = np.asarray([h.vector for h in with_vectors], dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1).clip(min=1e-12)
-    scores = vectors @ np.asarray(query_vector, dtype=np.float32) / norms
-    hits = [Hit(h.id, float(s), h.payload, h.vector) for h, s in zip(with_vectors, scores,
-                                                                      strict=True)]
+    scores = cosines(query_vector, [h.vector for h in with_vectors])  # type: ignore[misc]
+    hits = [Hit(h.id, s, h.payload, h.vector) for h, s in zip(with_vectors, scores, strict=True)]
     return sorted(hits, key=lambda h: -h.score)

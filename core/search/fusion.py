@@ -56,18 +56,36 @@ def _ranks(hits: list[Hit]) -> list[int]:
     return ranks
 
 
+def cosines(query: list[float], vectors: list[list[float]]) -> list[float]:
+    """The cosine similarity of `query` to each of `vectors`, in one matrix product (a
+    search has ~200 lexical candidates: one numpy call each cost more than the search)."""
+    import numpy as np
+
+    if not vectors:
+        return []
+    q = np.asarray(query, dtype=np.float32)
+    m = np.asarray(vectors, dtype=np.float32)
+    denominators = np.linalg.norm(m, axis=1) * float(np.linalg.norm(q))
+    dots = m @ q
+    return np.divide(dots, denominators, out=np.zeros_like(dots),
+                     where=denominators > 0).tolist()
+
+
 def _candidates(query_vector: list[float], dense: list[Hit], lexical: list[Hit]
                 ) -> dict[str, tuple[Hit, float, float]]:
     """Every candidate with its cosine similarity and BM25 score (0 when the lexical
     retriever did not return it). Lexical hits carry their dense vector."""
     out = {h.id: (h, h.score, 0.0) for h in dense}
+    new = [h for h in lexical if h.id not in out]
+    with_vector = [h for h in new if h.vector is not None]
+    similarity = dict(zip((h.id for h in with_vector),
+                          cosines(query_vector, [h.vector for h in with_vector]), strict=True))
     for hit in lexical:
         if hit.id in out:
-            found, similarity, _ = out[hit.id]
-            out[hit.id] = (found, similarity, hit.score)
+            found, dense_similarity, _ = out[hit.id]
+            out[hit.id] = (found, dense_similarity, hit.score)
         else:
-            similarity = cosine(query_vector, hit.vector) if hit.vector is not None else 0.0
-            out[hit.id] = (hit, similarity, hit.score)
+            out[hit.id] = (hit, similarity.get(hit.id, 0.0), hit.score)
     return out
 
 

@@ -1,0 +1,150 @@
+"""The ranking steps after fusion (`search.ranking`), each on its own: neighbouring turns
+as context, pseudo-relevance query expansion, MMR and recency — through `search` on the
+embedded store where the step needs stored data, and on ranked lists for the arithmetic."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mem_integrations import Memory
+from mem_integrations.core.config import MemoryConfig, load_config
+from mem_integrations.core.errors import ConfigurationError
+from mem_integrations.core.models import PutItem
+from mem_integrations.core.records import CREATED_AT, DATA
+from mem_integrations.core.search.diversity import diversified
+from mem_integrations.core.search.expansion import expanded_query, rescored
+from mem_integrations.core.search.fusion import Ranked, cosine
+from mem_integrations.core.search.neighbours import with_neighbours
+from mem_integrations.core.search.recency import with_recency
+from mem_integrations.core.stores.base import Hit
+
+
+def _ranked(fused: float, *, vector: list[float] | None = None, **payload: Any) -> Ranked:
+    return Ranked(Hit(str(uuid.uuid4()), fused, payload, vector), fused, fused)
+
+
+def _memory(tmp_path: Path, embedder: Any, **ranking: Any) -> Memory:
+    return Memory({"data_dir": str(tmp_path / "data"), "llm": {"provider": "offline"},
+                   "search": {"ranking": ranking}}, embedder=embedder)
+
+
+CHAT = [  # (session, turn, text): the answer turn shares no word with the question
+    (1, 1, "Melanie: Did you end up going to the pottery workshop in Porto?"),
+    (1, 2, "Caroline: Yes! Last Saturday, and I made two bowls."),
+    (1, 3, "Melanie: I spent the weekend repainting my kitchen."),
+    (2, 1, "Caroline: My brother visited from Berlin for a week."),
+    (2, 2, "Melanie: I finally finished the novel about lighthouses."),
+    (2, 3, "Caroline: We went hiking near the coast on Sunday."),
+    (3, 1, "Caroline: Should I go to the writing workshop at the library?"),
+    (3, 2, "Melanie: Caroline, did you go to the gym this week?"),
+    (3, 3, "Caroline: I did go, my workshop friends came too."),
+]
+
+
+def _fill_chat(memory: Memory) -> dict[tuple[int, int], str]:
+    ids = {(s, t): str(uuid.uuid5(uuid.NAMESPACE_URL, f"{s}:{t}")) for s, t, _ in CHAT}
+    memory.put_many([PutItem(id=ids[s, t], text=text, user_id="c",
+                             metadata={"session": s, "turn": t}) for s, t, text in CHAT])
+    return ids
+
+
+def test_a_reply_is_found_through_the_turn_before_it(tmp_path, embedder):
+    query = "Did Caroline go to the pottery workshop in Porto?"
+    answer = str(uuid.uuid5(uuid.NAMESPACE_URL, "1:2"))
+    ranks = {}
+    for weight in (0.0, 0.6):
+        memory = _memory(tmp_path / str(weight), embedder, neighbour_weight=weight)
+        try:
+            _fill_chat(memory)
+            order = [r.id for r in memory.search(query, user_id="c").results]
+        finally:
+            memory.close()
+        ranks[weight] = order.index(answer)
+    assert ranks[0.0] > 2  # alone, the reply is not near the top
+    assert ranks[0.6] == 1  # with its question as context, right after it
+
+
+def test_neighbours_are_same_thread_adjacent_turns_only():
+    question = _ranked(1.0, metadata={"session": 1, "turn": 1})
+    reply = _ranked(0.1, metadata={"session": 1, "turn": 2})
+    other_thread = _ranked(0.1, metadata={"session": 2, "turn": 2})
+    far = _ranked(0.1, metadata={"session": 1, "turn": 4})
+    no_place = _ranked(0.1, metadata={"session": 1, "turn": "2"})
+    out = {id(r.hit): r.fused for r in with_neighbours(
+        [question, reply, other_thread, far, no_place], weight=0.5, thread_key="session",
+        position_key="turn")}
+    assert out[id(reply.hit)] == pytest.approx(0.6)
+    assert out[id(question.hit)] == pytest.approx(1.05)  # its reply is a neighbour too
+    assert [out[id(r.hit)] for r in (other_thread, far, no_place)] == [0.1, 0.1, 0.1]
+
+
+def test_expansion_moves_the_query_towards_the_best_candidates():
+    query = [1.0, 0.0, 0.0]
+    top = [_ranked(0.9, vector=[0.0, 1.0, 0.0]), _ranked(0.8, vector=[0.0, 0.0, 1.0])]
+    moved = expanded_query(query, top, weight=1.0, docs=1)
+    assert sum(v * v for v in moved) == pytest.approx(1.0)
+    assert moved[1] > 0 and moved[2] == pytest.approx(0.0)  # only the best one counted
+    hits = rescored(moved, top)
+    assert [h.id for h in hits] == [top[0].hit.id, top[1].hit.id]
+    assert hits[0].score == pytest.approx(cosine(moved, [0.0, 1.0, 0.0]))
+
+
+def test_expansion_keeps_the_users_score_the_cosine_to_the_query(tmp_path, embedder):
+    memory = _memory(tmp_path, embedder, expansion_weight=0.8)
+    try:
+        _fill_chat(memory)
+        [query_vector] = embedder.embed_sync(["pottery bowls"])
+        for item in memory.search("pottery bowls", user_id="c").results:
+            [vector] = embedder.embed_sync([item.memory])
+            assert item.score == pytest.approx(cosine(query_vector, vector), abs=1e-4)
+    finally:
+        memory.close()
+
+
+def test_mmr_moves_a_near_duplicate_below_a_different_result():
+    same = [1.0, 0.0]
+    ranked = [_ranked(1.0, vector=same), _ranked(0.95, vector=[0.99, 0.01]),
+              _ranked(0.9, vector=[0.0, 1.0])]
+    assert diversified(ranked, lambda_=1.0, limit=3) == ranked  # pure relevance
+    reordered = diversified(ranked, lambda_=0.7, limit=3)
+    assert [r.hit.id for r in reordered] == [ranked[0].hit.id, ranked[2].hit.id,
+                                             ranked[1].hit.id]
+
+
+def test_mmr_through_search_keeps_every_result(tmp_path, embedder):
+    memory = _memory(tmp_path, embedder, mmr_lambda=0.5)
+    try:
+        ids = _fill_chat(memory)
+        found = memory.search("hiking on the coast", user_id="c", limit=9).results
+        assert sorted(r.id for r in found) == sorted(ids.values())
+    finally:
+        memory.close()
+
+
+def test_recency_lifts_the_newer_of_two_equal_memories():
+    now = datetime(2026, 1, 31, tzinfo=UTC)
+    old = _ranked(0.5, **{CREATED_AT: (now - timedelta(days=300)).isoformat(), DATA: "a"})
+    new = _ranked(0.5, **{CREATED_AT: (now - timedelta(days=1)).isoformat(), DATA: "b"})
+    undated = _ranked(0.5, **{DATA: "c"})
+    out = with_recency([old, undated, new], weight=0.2, half_life_days=30, now=now)
+    assert out[0] is not new and out[0].hit is new.hit
+    assert out[0].fused == pytest.approx(0.5 * (1 + 0.2 * 2 ** (-1 / 30)))
+    assert {r.hit.id: r.fused for r in out}[undated.hit.id] == 0.5
+
+
+@pytest.mark.parametrize("ranking", [{"neighbour_weight": -1}, {"mmr_lambda": 0},
+                                     {"mmr_lambda": 1.5}, {"recency_half_life_days": 0},
+                                     {"neighbours": 1}])
+def test_bad_ranking_settings_are_refused_naming_the_key(ranking):
+    with pytest.raises(ConfigurationError, match=f"search.ranking.{next(iter(ranking))}"):
+        load_config({"search": {"ranking": ranking}})
+
+
+def test_steps_that_did_not_help_on_locomo_dev_are_off_by_default():
+    ranking = MemoryConfig().search.ranking
+    assert (ranking.expansion_weight, ranking.mmr_lambda, ranking.recency_weight) == (0, None, 0)
