@@ -29,7 +29,8 @@ from typing import Any
 import pytest
 
 from mem_integrations.core.config import MemoryConfig, load_config
-from mem_integrations.core.pipeline.offline import relation_of
+from mem_integrations.core.pipeline.offline import relation_of, split_sentences
+from mem_integrations.core.search.lexical import CJK_RUN
 from mem_integrations.testing import ScriptedLLMServer
 from stress.llm import schema_name, sensible_llm
 
@@ -90,9 +91,12 @@ BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
 SKIPPED_BLOCKS: dict[str, str] = {
     "two-commands": "`make demo` / `make test` create a virtualenv and run the whole suite",
     "install": "pip installs: the test runs inside the installed virtualenv",
-    "scale-out-several-replicas-over-shared-stores":
-        "needs a Qdrant server, PostgreSQL and Neo4j (none can run here; the same code "
-        "paths are tested in tests/reliability and tests/graph against real servers)",
+    "openai-compatible-chat-with-memory-3":
+        "curl against a running `serve` (the Python block before it makes the same call)",
+    "rest-server-2": "curl against a running `serve` with a key from `keys create` "
+                     "(rest-server-3 makes these calls with two users' keys)",
+    "mcp-server-1": "a pip install, then MCP servers that run until stopped "
+                    "(tests/server covers the MCP tools over stdio and HTTP)",
     "benchmarks": "timed harnesses (make bench), not tests",
     "layout": "a directory tree, not code",
 }
@@ -111,7 +115,7 @@ def _json_schema(body: dict[str, Any]) -> dict[str, Any]:
     return ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
 
 
-def _with_relations(body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
+def _with_relations(reply: dict[str, Any]) -> dict[str, Any]:
     """Graph extraction: the relations the offline rules see in each extracted fact."""
     entities, relations = [], []
     for fact in reply["facts"]:
@@ -142,6 +146,19 @@ def _superseded(body: dict[str, Any]) -> list[int]:
     return out
 
 
+def _cjk_facts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Facts in Chinese, Japanese or Korean: `sensible_llm` splits sentences at '.' and
+    keeps those of two words or more, and CJK sentences have neither."""
+    transcript = body["messages"][-1]["content"].removeprefix("Conversation:\n")
+    facts = []
+    for line in transcript.splitlines():
+        role, _, text = line.partition(": ")
+        if role == "user" and CJK_RUN.search(text):
+            facts += [{"text": sentence.rstrip("。！!"), "categories": []}
+                      for sentence in split_sentences(text) if not sentence.endswith(("？", "?"))]
+    return facts
+
+
 def readme_llm(body: dict[str, Any]) -> str | dict[str, Any]:
     """A careful model: the engine's extraction and reconcile calls are answered by
     `sensible_llm` (with relations when the graph is on), an export fills the schema it is
@@ -152,7 +169,8 @@ def readme_llm(body: dict[str, Any]) -> str | dict[str, Any]:
     step = schema_name(body)
     if step == "extraction":
         reply = sensible_llm(body)
-        return _with_relations(body, reply) if "relations" in properties else reply
+        reply["facts"] += _cjk_facts(body)
+        return _with_relations(reply) if "relations" in properties else reply
     if step == "reconcile":
         reply = sensible_llm(body)
         return {**reply, "invalidate": _superseded(body)} if "invalidate" in properties else reply
@@ -161,7 +179,8 @@ def readme_llm(body: dict[str, Any]) -> str | dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def llm() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer(responder=readme_llm) as server:
+    # the size OpenAI's text-embedding-3-small has: the engine knows it and checks it
+    with ScriptedLLMServer(responder=readme_llm, embedding_dimension=1536) as server:
         yield server
 
 
@@ -178,6 +197,27 @@ SERVER_URL = re.compile(r"(?:https?://[\w.-]+:6333|bolt://|neo4j://|postgres(?:q
 def _code_lines(code: str, comment: str) -> list[str]:
     """The lines of a block without the ones that are only a comment."""
     return [line for line in code.splitlines() if not line.strip().startswith(comment)]
+
+
+EXPECTED: dict[str, list[str]] = {
+    "quick-start": ["Berlin"],
+    "async": ["hiking"],
+    "configuration-1": ["I live in Paris", "onnx convex"],
+    "configuration-3": ["I drink my coffee black"],
+    "configuration-4": ["no API key or base URL"],
+    "adds-that-could-not-finish": ["kept as", "[] ['I live in Paris']"],
+    "search": ["I went to Lisbon in May.\n2\n['I went to Lisbon in May.']"],
+    "other-languages-1": ["北京"],
+    "other-languages-2": ["我住在上海"],
+    "retrieval-evals-on-your-own-data": ["place"],
+    "graph-memory-1": ["ADD user lives_in Berlin", "DELETE user lives_in Paris",
+                       "('user', 'sister', 'Anna')", "2 valid relations"],
+    "langchain-and-langgraph": ["I'm allergic to peanuts"],
+    "openai-compatible-chat-with-memory-2": ["Noted"],
+    "command-line": ["I love green tea"],
+    "export-and-backup": ["name=None city=None", "live in München"],
+}
+"""What some blocks must print, beyond running: the behaviour the README describes."""
 
 
 def _environment(home: Path, llm: ScriptedLLMServer) -> dict[str, str]:
@@ -208,11 +248,11 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], what: str) -> str:
     return done.stdout
 
 
-def run_python(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> None:
+def run_python(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> str:
     cwd, home = _workspace(tmp_path)
     code = PROVIDER_URL.sub(llm.base_url, block.code)
     (cwd / "block.py").write_text(code, encoding="utf-8")
-    _run([sys.executable, "block.py"], cwd, _environment(home, llm),
+    return _run([sys.executable, "block.py"], cwd, _environment(home, llm),
          f"README.md line {block.line} ({block.heading})")
 
 
@@ -230,17 +270,22 @@ def shell_commands(code: str) -> list[str]:
     return commands
 
 
-_PLACEHOLDER = re.compile(r"<[^>]+>|\[[^\]]*--[^\]]*\]|\$|\.\.\.")
+_PLACEHOLDER = re.compile(r"<[^>]+>|\[[^\]]*--[^\]]*\]|\.\.\.")
+_VARIABLE = re.compile(r"\$\{?(\w+)")
+# `NAME=$(mem-integrations ...)`: a value a later line of the block uses as "$NAME"
+_ASSIGNMENT = re.compile(r"^(?P<name>[A-Z_][A-Z0-9_]*)=\$\((?P<command>mem-integrations .*)\)$")
 
 
-def _skipped_line(command: str) -> str | None:
-    """Why a shell line is not run, or None when it is."""
+def _skipped_line(command: str, known: frozenset[str] = frozenset()) -> str | None:
+    """Why a shell line is not run, or None when it is. `known`: the variables earlier
+    lines of the block set."""
     if command.startswith("pip install"):
         return "installs packages: the test runs inside the installed virtualenv"
-    words = shlex.split(command, comments=True)
+    assignment = _ASSIGNMENT.match(command)
+    words = shlex.split(assignment["command"] if assignment else command, comments=True)
     if not words or words[0] != "mem-integrations":
         return "not a mem-integrations command (curl and the like need a running server)"
-    if _PLACEHOLDER.search(" ".join(words)):
+    if _PLACEHOLDER.search(" ".join(words)) or set(_VARIABLE.findall(command)) - known:
         return "holds a placeholder to fill in (<id>, [optional], $VARIABLE, ...)"
     if words[1:2] in (["serve"], ["mcp"]):
         return "a server that runs until it is stopped"
@@ -249,14 +294,29 @@ def _skipped_line(command: str) -> str | None:
     return None
 
 
-def run_shell(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> None:
+def run_shell(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> str:
+    """The block's runnable lines in order, in one directory; an assignment's output
+    is passed to the later lines as an environment variable."""
     cwd, home = _workspace(tmp_path)
     env = _environment(home, llm)
-    runnable = [c for c in shell_commands(block.code) if _skipped_line(c) is None]
-    assert runnable, (f"README.md line {block.line}: no line of this block runs; list it in "
-                      "SKIPPED_BLOCKS with the reason")
-    for command in runnable:
-        _run(["bash", "-c", command], cwd, env, f"README.md line {block.line}: {command}")
+    known: set[str] = set()
+    output, ran = [], 0
+    for command in shell_commands(block.code):
+        if _skipped_line(command, frozenset(known)) is not None:
+            continue
+        assignment = _ASSIGNMENT.match(command)
+        what = f"README.md line {block.line}: {command}"
+        printed = _run(["bash", "-o", "pipefail", "-c",
+                        assignment["command"] if assignment else command], cwd, env, what)
+        if assignment:
+            assert printed.strip(), f"{what} printed nothing"
+            env[assignment["name"]] = printed.strip()
+            known.add(assignment["name"])
+        output.append(printed)
+        ran += 1
+    assert ran, (f"README.md line {block.line}: no line of this block runs; list it in "
+                 "SKIPPED_BLOCKS with the reason")
+    return "".join(output)
 
 
 def check_data(block: Block) -> None:
@@ -286,16 +346,16 @@ def test_block_runs(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> Non
         compile(block.code, f"README.md:{block.line}", "exec")  # skipped or not
     if block.id in SKIPPED_BLOCKS:
         pytest.skip(SKIPPED_BLOCKS[block.id])
-    comment = "#" if block.lang in ("python", "bash", "toml") else "//"
-    servers = [line for line in _code_lines(block.code, comment) if SERVER_URL.search(line)]
-    assert not servers, (f"README.md line {block.line} names a server that cannot run here "
-                         f"({servers[0].strip()}): list the block in SKIPPED_BLOCKS")
-    if block.lang == "python":
-        run_python(block, tmp_path, llm)
-    elif block.lang == "bash":
-        run_shell(block, tmp_path, llm)
-    else:
+    if block.lang in ("json", "toml"):
         check_data(block)
+        return
+    servers = [line for line in _code_lines(block.code, "#") if SERVER_URL.search(line)]
+    assert not servers, (f"README.md line {block.line} uses a server that cannot run here "
+                         f"({servers[0].strip()}): list the block in SKIPPED_BLOCKS")
+    run = run_python if block.lang == "python" else run_shell
+    output = run(block, tmp_path, llm)
+    for expected in EXPECTED.get(block.id, ()):
+        assert expected in output, f"README.md line {block.line}: {expected!r} not printed"
 
 
 def test_every_block_is_covered() -> None:
@@ -328,3 +388,7 @@ def test_shell_lines_and_their_rules() -> None:
                               "mem-integrations history <memory-id>\nmem-integrations serve\n")
     assert commands[0] == "mem-integrations add hi --user-id a  # c"
     assert [_skipped_line(c) is None for c in commands] == [True, False, False, False, False]
+    assignment = "ID=$(mem-integrations list --json | jq -r '.results[0].id')"
+    assert _skipped_line(assignment) is None
+    assert _skipped_line('mem-integrations get "$ID"') is not None  # nothing set ID
+    assert _skipped_line('mem-integrations get "$ID"', frozenset({"ID"})) is None
