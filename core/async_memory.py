@@ -125,6 +125,7 @@ from mem_integrations.core.stores.boundary import check_dimension
 from mem_integrations.core.stores.disk_space import SpaceGuard
 from mem_integrations.core.timeline import (
     SourceDeletion,
+    as_of_iso,
     carried,
     delete_source,
     history_chain,
@@ -632,7 +633,7 @@ class AsyncMemory:
         searching = asyncio.to_thread(self.store.search_batch, requests)
         if self.graph is not None:
             answers, relations = await asyncio.gather(
-                searching, self._graph_search(query, vector, scope.ids()))
+                searching, self._graph_search(query, vector, scope.ids(), as_of_iso(as_of)))
         else:
             answers, relations = await searching, None
         ranked = rank(vector, answers[0], answers[1] if settings.hybrid else [],
@@ -656,10 +657,11 @@ class AsyncMemory:
                                 uncovered_dense_weight=settings.uncovered_dense_weight,
                                 embedder_covers_cjk=self._embedder_covers_cjk)
 
-    async def _graph_search(self, query: str, vector: list[float], scope: dict[str, str]
-                            ) -> list[Relation]:
+    async def _graph_search(self, query: str, vector: list[float], scope: dict[str, str],
+                            as_of: str | None = None) -> list[Relation]:
         """Relations around the entities the query mentions, found without an LLM: by
-        name (any run of up to four query words) and by embedding similarity."""
+        name (any run of up to four query words) and by embedding similarity; those
+        valid now, or `as_of` an ISO time."""
         assert self.graph is not None and self.config.graph_store is not None
         settings = self.config.graph_store
         words = name_key("".join(c if c.isalnum() or c in "'-" else " " for c in query)).split()
@@ -673,7 +675,7 @@ class AsyncMemory:
         for entity in [*named, *similar]:
             scores[entity.id] = max(scores.get(entity.id, 0.0), entity.score)
         found = await asyncio.to_thread(self.graph.relations_of, scope, list(scores),
-                                        limit=settings.max_relations * 3)
+                                        limit=settings.max_relations * 3, as_of=as_of)
 
         stems = {w[:4] for w in words}
 
@@ -744,7 +746,8 @@ class AsyncMemory:
         relations = None
         if self.graph is not None:
             relations = [Relation(source=r.source, relationship=r.relation, destination=r.target)
-                         for r in await asyncio.to_thread(self.graph.all_relations, scope.ids())]
+                         for r in await asyncio.to_thread(self.graph.all_relations, scope.ids(),
+                                                          as_of=as_of_iso(as_of))]
         return SearchResult(results=items[:limit] if limit else items, relations=relations)
 
     # --- reading by filter, across scopes (for integrations) ------------------------------

@@ -76,6 +76,7 @@ class ExpectedRelation:
     add: RelationAdd
     created_at: datetime
     invalidated_at: datetime | None = None
+    valid_to: str | None = None  # the event time it ended (rows before event time: None)
 
 
 @dataclass
@@ -126,7 +127,7 @@ def expected_state(history: HistoryStore) -> Expected:
             state.unrecorded_relations.discard(op.memory_id)
             state.relations[op.memory_id] = ExpectedRelation(decoded, row.created_at)
         elif isinstance(decoded, RelationInvalidate):
-            _invalidate(state, op.memory_id, row.created_at)
+            _invalidate(state, op.memory_id, row.created_at, decoded.ended)
         elif isinstance(decoded, ScopeWipe):
             wiped = decoded.scope.items()
             state.relations = {rid: r for rid, r in state.relations.items()
@@ -134,10 +135,12 @@ def expected_state(history: HistoryStore) -> Expected:
     return state
 
 
-def _invalidate(state: Expected, relation_id: str, when: datetime) -> None:
+def _invalidate(state: Expected, relation_id: str, when: datetime,
+                ended: str | None = None) -> None:
     relation = state.relations.get(relation_id)
     if relation is not None and relation.invalidated_at is None:
         relation.invalidated_at = when
+        relation.valid_to = ended
     state.unrecorded_relations.discard(relation_id)
 
 

@@ -11,8 +11,9 @@ directory written by an earlier version replays unchanged:
 * memory close (a DELETE the reconcile step decided: the memory stays, no longer valid):
   ``{"kind": "close", "point": <its point payload, valid_to set>}``;
 * relation add: ``{"kind": "relation", "relation", "scope", "source": {id, name, type,
-  scope}, "target": {...}}`` (rows from before per-entity scopes lack the ends' "scope");
-* relation invalidate: ``{"kind": "invalidate"}``;
+  scope}, "target": {...}, "valid_from"}`` (rows from before per-entity scopes lack the
+  ends' "scope", rows from before event time "valid_from");
+* relation invalidate: ``{"kind": "invalidate", "valid_to"}`` (older rows: no "valid_to");
 * scope wipe: ``{"kind": "wipe_scope", "scope": {...}}``.
 
 This module is the only place that reads or writes those "kind" strings.
@@ -111,6 +112,8 @@ class RelationAdd:
         payload = {_KIND: _RELATION, "relation": self.relation.relation,
                    "scope": self.relation.scope,
                    "source": _entity_payload(self.source), "target": _entity_payload(self.target)}
+        if self.relation.valid_from:
+            payload["valid_from"] = self.relation.valid_from
         return JournalOp(self.relation.id, Event.ADD, None, self.relation.describe(), payload)
 
     def texts(self) -> dict[str, str]:
@@ -124,10 +127,13 @@ class RelationInvalidate:
 
     relation_id: str
     description: str | None
+    ended: str | None = None  # event time it stopped being true (None: when it is written)
 
     def row(self) -> JournalOp:
-        return JournalOp(self.relation_id, Event.DELETE, self.description, None,
-                         {_KIND: _INVALIDATE})
+        payload: dict[str, Any] = {_KIND: _INVALIDATE}
+        if self.ended:
+            payload["valid_to"] = self.ended
+        return JournalOp(self.relation_id, Event.DELETE, self.description, None, payload)
 
     def texts(self) -> dict[str, str]:
         return {}
@@ -161,9 +167,11 @@ def decode(row: JournalOp) -> WriteOp:
         target = _entity(payload["target"], payload["scope"])
         return RelationAdd(RelationRecord(row.memory_id, source.id, source.name,
                                           payload["relation"], target.id, target.name,
-                                          scope=payload["scope"]), source, target)
+                                          scope=payload["scope"],
+                                          valid_from=payload.get("valid_from")),
+                           source, target)
     if kind == _INVALIDATE:
-        return RelationInvalidate(row.memory_id, row.old_memory)
+        return RelationInvalidate(row.memory_id, row.old_memory, payload.get("valid_to"))
     if kind == _WIPE_SCOPE:
         return ScopeWipe(payload["scope"], row.memory_id)
     if kind == _CLOSE:

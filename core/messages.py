@@ -64,8 +64,9 @@ def _role_of(raw: Any) -> str:
     return _ROLE_ALIASES.get(role, role)
 
 
-def _timestamp_of(message: Any) -> Any:
-    """The time a framework message carries in its metadata, if any."""
+def timestamp_of(message: Any) -> Any:
+    """The time a framework message (LangChain, LlamaIndex) carries in its metadata
+    (`"timestamp"` in `additional_kwargs` or `response_metadata`), as given; None."""
     for attribute in ("additional_kwargs", "response_metadata"):
         extra = getattr(message, attribute, None)
         if isinstance(extra, dict) and extra.get("timestamp") is not None:
@@ -92,11 +93,18 @@ def _one(message: Any) -> Message:
         return _dated(out, message.get("timestamp"))
     if hasattr(message, "content") and (hasattr(message, "type") or hasattr(message, "role")):
         role = getattr(message, "role", None) or getattr(message, "type", None)
-        return _dated(_message(_role_of(role), message.content), _timestamp_of(message))
+        return _dated(_message(_role_of(role), message.content), timestamp_of(message))
     raise InvalidInputError(
         f"cannot read a message from {type(message).__name__}: pass a string, a dict "
         "with 'role' and 'content', or a list of them"
     )
+
+
+def with_timestamp(out: dict[str, Any], message: Any) -> dict[str, Any]:
+    """`out` (a message as a dict, made by an adapter from a framework's `message`) with
+    the time `message` carries, so that the add dates what it says."""
+    when = timestamp_of(message)
+    return out if when is None else {**out, "timestamp": when}
 
 
 def normalize_messages(messages: Any) -> list[Message]:

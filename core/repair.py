@@ -206,4 +206,5 @@ def _write_relation(graph: GraphStore, relation: ExpectedRelation,
                 for e in ends]
     graph.write(entities, [relation.add.relation], [], relation.created_at.isoformat())
     if relation.invalidated_at is not None:
-        graph.write([], [], [relation.add.relation.id], relation.invalidated_at.isoformat())
+        graph.write([], [], [relation.add.relation.id], relation.invalidated_at.isoformat(),
+                    ended=relation.valid_to)

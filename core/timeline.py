@@ -30,13 +30,13 @@ from mem_integrations.core.records import (
 from mem_integrations.core.scope import Scope
 from mem_integrations.core.sources import read_sources, without_add
 from mem_integrations.core.validation import check_clean_text
-from mem_integrations.core.validity import current, event_time, valid_at
+from mem_integrations.core.validity import current, event_time, iso, valid_at
 from mem_integrations.core.writer import PAGE, Writes
 
 if TYPE_CHECKING:
     from mem_integrations.core.async_memory import AsyncMemory
 
-__all__ = ["SourceDeletion", "carried", "delete_source", "history_chain", "read_filter",
+__all__ = ["SourceDeletion", "as_of_iso", "carried", "delete_source", "history_chain", "read_filter",
            "sourced"]
 
 # what a change of the record (update(), a source removed) keeps of a memory's time and
@@ -60,6 +60,12 @@ def read_filter(as_of: Any) -> FilterNode:
     """What a read sees: the memories valid now, or with `as_of` those valid then."""
     moment = event_time(as_of, "as_of")
     return current() if moment is None else valid_at(moment)
+
+
+def as_of_iso(as_of: Any) -> str | None:
+    """`as_of` as the ISO 8601 UTC text the graph compares times in (None: now)."""
+    moment = event_time(as_of, "as_of")
+    return None if moment is None else iso(moment)
 
 
 def sourced(item: MemoryItem, payload: dict[str, Any], include: bool) -> MemoryItem:

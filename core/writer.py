@@ -128,9 +128,15 @@ class Writer:
                     entities[end.id] = EntityRecord(end.id, end.name, end.type, end.scope,
                                                     writes.vectors.get(end.id))
                 relations.append(op.relation)
-        invalidate = [op.relation_id for op in graph_ops if isinstance(op, RelationInvalidate)]
-        self.graph.write(list(entities.values()), relations, invalidate,
-                         datetime.now(UTC).isoformat())
+        # one write per event time the invalidated relations ended at (one add: one time)
+        ended: dict[str | None, list[str]] = {None: []}
+        for op in graph_ops:
+            if isinstance(op, RelationInvalidate):
+                ended.setdefault(op.ended, []).append(op.relation_id)
+        now = datetime.now(UTC).isoformat()
+        self.graph.write(list(entities.values()), relations, ended.pop(None), now)
+        for at, ids in ended.items():
+            self.graph.write([], [], ids, now, ended=at)
         for op in graph_ops:
             if isinstance(op, ScopeWipe):
                 self.graph.delete_scope(op.scope)

@@ -33,13 +33,25 @@ def describe_add(result: AddResult) -> str:
     return "\n".join(lines) or NOTHING_NEW
 
 
-def format_memories(found: SearchResult | Iterable[MemoryItem], *, with_ids: bool = False
-                    ) -> str:
-    """Memories as bullet lines (with their ids for tools that can forget), then the
-    graph relations of a search result; "" when there is nothing."""
+def _when(item: MemoryItem) -> str:
+    """When a memory was true, for a model: "(since 2023-05-08) " or, for a past version,
+    "(2023-05-08 to 2024-01-20) "; "" when it has no date."""
+    if item.valid_from is None:
+        return ""
+    since = item.valid_from.date().isoformat()
+    if item.valid_to is not None:
+        return f"({since} to {item.valid_to.date().isoformat()}) "
+    return f"(since {since}) "
+
+
+def format_memories(found: SearchResult | Iterable[MemoryItem], *, with_ids: bool = False,
+                    with_dates: bool = False) -> str:
+    """Memories as bullet lines (with their ids for tools that can forget, and with
+    `with_dates` when each became true), then the graph relations of a search result;
+    "" when there is nothing."""
     items = found.results if isinstance(found, SearchResult) else list(found)
-    lines = [f"- [{item.id}] {item.memory}" if with_ids else f"- {item.memory}"
-             for item in items]
+    lines = [f"- {f'[{item.id}] ' if with_ids else ''}{_when(item) if with_dates else ''}"
+             f"{item.memory}" for item in items]
     relations = found.relations if isinstance(found, SearchResult) else None
     if relations:
         lines.append("Relations:")
@@ -48,9 +60,11 @@ def format_memories(found: SearchResult | Iterable[MemoryItem], *, with_ids: boo
     return "\n".join(lines)
 
 
-def describe_recall(found: SearchResult | Iterable[MemoryItem]) -> str:
-    """A recall tool's result: the memories with their ids, or that there are none."""
-    text = format_memories(found, with_ids=True)
+def describe_recall(found: SearchResult | Iterable[MemoryItem], *, with_dates: bool = False
+                    ) -> str:
+    """A recall tool's result: the memories with their ids (and with `with_dates` when
+    each became true), or that there are none."""
+    text = format_memories(found, with_ids=True, with_dates=with_dates)
     return f"Relevant memories:\n{text}" if text else NO_MEMORIES
 
 

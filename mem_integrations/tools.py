@@ -227,19 +227,22 @@ class MemoryToolset:
     queues the add and answers at once (the agent does not wait for the LLM's
     extraction); `limit` is `recall`'s default (the model may ask for up to `max_limit`),
     `threshold` its minimum score. `names` are the tools' names as the model knows them
-    (used in messages to it).
+    (used in messages to it). `dates`: `recall` says when each fact became true
+    ("(since 2023-05-08)"), for agents asked what was true when.
     """
 
     def __init__(self, memory: AnyMemory, *, infer: bool = True,
                  metadata: dict[str, Any] | None = None, limit: int = DEFAULT_LIMIT,
                  max_limit: int = MAX_LIMIT, threshold: float | None = None,
-                 names: Mapping[str, str] | None = None, async_mode: bool = False) -> None:
+                 names: Mapping[str, str] | None = None, async_mode: bool = False,
+                 dates: bool = False) -> None:
         if not 1 <= limit <= max_limit:
             raise ValueError(f"limit must be between 1 and max_limit ({max_limit})")
         self.bridge = bridge(memory)
         self.infer, self.metadata, self.limit, self.max_limit = infer, metadata, limit, max_limit
         self.async_mode = async_mode
         self.threshold = threshold
+        self.dates = dates
         self.names = tool_names(names)
 
     async def remember(self, scope: Mapping[str, Any], fact: object) -> str:
@@ -261,7 +264,7 @@ class MemoryToolset:
         result = await self.bridge.arun(engine.search(
             text, limit=self._limit(limit), threshold=self.threshold,
             **self._scope(scope, "recall")))
-        return describe_recall(result), list(result.results)
+        return describe_recall(result, with_dates=self.dates), list(result.results)
 
     async def forget(self, scope: Mapping[str, Any], memory_id: object) -> str:
         """Delete one memory of the scope by id. Any other id, unknown or another scope's,
@@ -311,8 +314,8 @@ class MemoryTools:
 
     `infer`, `metadata` and `async_mode` are passed to `add` by `remember` (see
     `MemoryToolset`); `limit` is `recall`'s default (the model may ask for up to
-    `max_limit`), `threshold` its minimum score. `names` renames the tools (the
-    dispatcher answers to the new names).
+    `max_limit`), `threshold` its minimum score, `dates` whether it says when each fact
+    became true. `names` renames the tools (the dispatcher answers to the new names).
     """
 
     def __init__(self, memory: AnyMemory, *, user_id: str | None = None,
@@ -320,10 +323,10 @@ class MemoryTools:
                  metadata: dict[str, Any] | None = None, limit: int = DEFAULT_LIMIT,
                  max_limit: int = MAX_LIMIT, threshold: float | None = None,
                  names: Mapping[str, str] | None = None, strict: bool = False,
-                 async_mode: bool = False) -> None:
+                 async_mode: bool = False, dates: bool = False) -> None:
         self.toolset = MemoryToolset(memory, infer=infer, metadata=metadata, limit=limit,
                                      max_limit=max_limit, threshold=threshold, names=names,
-                                     async_mode=async_mode)
+                                     async_mode=async_mode, dates=dates)
         self.memory = memory
         self.scope = Scope.of("MemoryTools", user_id=user_id, agent_id=agent_id,
                               run_id=run_id).ids()

@@ -6,6 +6,11 @@ constants of this module (labels, property names from a fixed list) and the inte
 embedding dimension. Relations are edges of ONE type (`MEMINT_REL`) whose `relation`
 property holds the relation's name, so any text — quotes, backticks, CJK, emoji — is just
 data. Labels are prefixed so that `reset()` touches only what this library created.
+
+Relations carry event time like memories (`core.validity`): `valid_from` (when the add
+that learned them was said) and, once superseded, `valid_to`; edges written before event
+time existed count as valid from `created_at` to `invalidated_at`. Reads see the
+relations valid now, or `as_of` a time.
 """
 
 from __future__ import annotations
@@ -23,8 +28,14 @@ _RELATION_COLUMNS = (
     "r.id AS id, a.id AS source_id, a.name AS source, r.relation AS relation, "
     "b.id AS target_id, b.name AS target, r.valid AS valid, r.created_at AS created_at, "
     "r.updated_at AS updated_at, r.invalidated_at AS invalidated_at, r.user_id AS user_id, "
-    "r.agent_id AS agent_id, r.run_id AS run_id"
+    "r.agent_id AS agent_id, r.run_id AS run_id, "
+    "coalesce(r.valid_from, r.created_at) AS valid_from, "
+    "coalesce(r.valid_to, r.invalidated_at) AS valid_to"
 )
+# valid at $as_of: begun by then, not ended by then (ISO 8601 UTC strings compare in order)
+_VALID_AT = ("coalesce(r.valid_from, r.created_at) <= $as_of AND "
+             "(coalesce(r.valid_to, r.invalidated_at) IS NULL OR "
+             "coalesce(r.valid_to, r.invalidated_at) > $as_of)")
 
 
 @dataclass
@@ -50,6 +61,8 @@ class RelationRecord:
     updated_at: str | None = None
     invalidated_at: str | None = None
     scope: dict[str, str] = field(default_factory=dict)
+    valid_from: str | None = None  # event time (core.validity); None: since created_at
+    valid_to: str | None = None
 
     def describe(self) -> str:
         return f"{self.source} --{self.relation}--> {self.target}"
@@ -76,14 +89,19 @@ class GraphStore(Protocol):
         """Entities of the scope by cosine similarity of their name embedding, best first."""
 
     def relations_of(self, scope: dict[str, str], entity_ids: list[str], *,
-                     limit: int, exact: bool = False) -> list[RelationRecord]:
-        """Valid relations touching the entities, most recently updated first."""
+                     limit: int, exact: bool = False, as_of: str | None = None
+                     ) -> list[RelationRecord]:
+        """Valid relations touching the entities (with `as_of`: valid then), most
+        recently updated first."""
 
-    def all_relations(self, scope: dict[str, str]) -> list[RelationRecord]: ...
+    def all_relations(self, scope: dict[str, str], *, as_of: str | None = None
+                      ) -> list[RelationRecord]:
+        """The scope's valid relations (with `as_of`, an ISO time: those valid then)."""
 
     def write(self, entities: list[EntityRecord], relations: list[RelationRecord],
-              invalidate: list[str], now: str) -> None:
-        """Upsert entities and relations, mark relations invalid. Idempotent."""
+              invalidate: list[str], now: str, *, ended: str | None = None) -> None:
+        """Upsert entities and relations, mark relations invalid (their event time ended
+        at `ended`, `now` when not given). Idempotent."""
 
     def delete_scope(self, scope: dict[str, str]) -> None: ...
 
@@ -178,20 +196,32 @@ class CypherGraphStore:
             created_at=r["created_at"], updated_at=r["updated_at"],
             invalidated_at=r["invalidated_at"],
             scope={k: r[k] for k in SCOPE_KEYS if r.get(k) is not None},
+            valid_from=r["valid_from"], valid_to=r["valid_to"],
         ) for r in self._run(query, params)]
 
+    @staticmethod
+    def _validity(as_of: str | None) -> tuple[str, dict[str, Any]]:
+        """The clause and parameters selecting the relations valid now or at `as_of`."""
+        if as_of is None:
+            return "r.valid = true", {}
+        return _VALID_AT, {"as_of": as_of}
+
     def relations_of(self, scope: dict[str, str], entity_ids: list[str], *,
-                     limit: int, exact: bool = False) -> list[RelationRecord]:
+                     limit: int, exact: bool = False, as_of: str | None = None
+                     ) -> list[RelationRecord]:
         if not entity_ids:
             return []
+        valid, params = self._validity(as_of)
         return self._relations(
-            "r.valid = true AND (a.id IN $ids OR b.id IN $ids) AND "
+            f"{valid} AND (a.id IN $ids OR b.id IN $ids) AND "
             f"{scope_clause('r', scope, exact=exact)}",
-            {**self._scope_params(scope), "ids": entity_ids}, limit)
+            {**self._scope_params(scope), **params, "ids": entity_ids}, limit)
 
-    def all_relations(self, scope: dict[str, str]) -> list[RelationRecord]:
-        return self._relations(f"r.valid = true AND {scope_clause('r', scope)}",
-                               self._scope_params(scope), None)
+    def all_relations(self, scope: dict[str, str], *, as_of: str | None = None
+                      ) -> list[RelationRecord]:
+        valid, params = self._validity(as_of)
+        return self._relations(f"{valid} AND {scope_clause('r', scope)}",
+                               {**self._scope_params(scope), **params}, None)
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -201,7 +231,7 @@ class CypherGraphStore:
             self._run(query, params)
 
     def write(self, entities: list[EntityRecord], relations: list[RelationRecord],
-              invalidate: list[str], now: str) -> None:
+              invalidate: list[str], now: str, *, ended: str | None = None) -> None:
         statements: list[tuple[str, dict[str, Any]]] = []
         for entity in entities:
             statements.append((
@@ -220,15 +250,18 @@ class CypherGraphStore:
                 f"MERGE (a)-[r:{RELATION} {{id: $id}}]->(b) "
                 "SET r.relation = $relation, r.valid = true, r.user_id = $user_id, "
                 "r.agent_id = $agent_id, r.run_id = $run_id, r.updated_at = $now, "
-                "r.created_at = coalesce(r.created_at, $now)",
+                "r.created_at = coalesce(r.created_at, $now), "
+                "r.valid_from = coalesce(r.valid_from, $valid_from, $now)",
                 {"id": relation.id, "source_id": relation.source_id,
                  "target_id": relation.target_id, "relation": relation.relation, "now": now,
+                 "valid_from": relation.valid_from,
                  **{k: relation.scope.get(k) for k in SCOPE_KEYS}}))
         if invalidate:
             statements.append((
                 f"MATCH (:{ENTITY})-[r:{RELATION}]->(:{ENTITY}) WHERE r.id IN $ids "
                 "SET r.valid = false, r.invalidated_at = coalesce(r.invalidated_at, $now), "
-                "r.updated_at = $now", {"ids": invalidate, "now": now}))
+                "r.valid_to = coalesce(r.valid_to, $ended), r.updated_at = $now",
+                {"ids": invalidate, "now": now, "ended": ended or now}))
         with self._lock:
             self._run_many(statements)
 

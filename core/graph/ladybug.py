@@ -75,7 +75,10 @@ class LadybugGraphStore(CypherGraphStore):
         self._run(
             f"CREATE REL TABLE IF NOT EXISTS {RELATION}(FROM {ENTITY} TO {ENTITY}, id STRING, "
             "relation STRING, valid BOOLEAN, user_id STRING, agent_id STRING, run_id STRING, "
-            "created_at STRING, updated_at STRING, invalidated_at STRING)")
+            "created_at STRING, updated_at STRING, invalidated_at STRING, "
+            "valid_from STRING, valid_to STRING)")
+        for column in ("valid_from", "valid_to"):  # graphs made before event time existed
+            self._run(f"ALTER TABLE {RELATION} ADD IF NOT EXISTS {column} STRING")
         self._checkpoint()
 
     @property

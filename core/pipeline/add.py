@@ -41,7 +41,7 @@ from mem_integrations.core.records import (
 )
 from mem_integrations.core.sources import add_sources, locate, said_at, traced
 from mem_integrations.core.stores.base import Hit, SearchRequest, VectorStore
-from mem_integrations.core.validity import closed, current, event_time, successor
+from mem_integrations.core.validity import closed, current, event_time, iso, successor
 from mem_integrations.core.writer import Writes
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,8 @@ class AddPlanner:
                     plan, ctx, [facts[i] for i in related], [vectors[i] for i in related],
                     [neighbours[i] for i in related], draft, position)
         if draft is not None and (draft.new or invalidate):
-            ops, events = GraphPlanner.operations(draft, invalidate)
+            said = said_at(ctx.messages, None) or ctx.now
+            ops, events = GraphPlanner.operations(draft, invalidate, iso(said))
             plan.ops.extend(ops)
             plan.vectors.update(draft.vectors)
             plan.relations = events

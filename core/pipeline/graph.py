@@ -11,7 +11,7 @@ added and nothing is invalidated; an exact repeat of a valid relation is not add
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mem_integrations.core.config import GraphStoreConfig
@@ -100,15 +100,17 @@ class GraphPlanner:
         return [Triple(source=r.source, relation=r.relation, target=r.target) for r in records]
 
     @staticmethod
-    def operations(draft: GraphDraft, invalidate: list[int]
+    def operations(draft: GraphDraft, invalidate: list[int], at: str | None = None
                    ) -> tuple[list[RelationAdd | RelationInvalidate], list[Relation]]:
         """The writes for the draft and the reconcile call's decisions (indices into
         `draft.candidates`; unknown and repeated ones are ignored), and the events
-        reported to the caller."""
+        reported to the caller. `at` is the add's event time: new relations are valid
+        from it and the invalidated ones end at it (`core.validity`)."""
         ops: list[RelationAdd | RelationInvalidate] = []
         events: list[Relation] = []
         by_id = {e.id: e for e in draft.entities.values()}
         for _, record in draft.new:
+            record = replace(record, valid_from=at)
             ops.append(RelationAdd(record, by_id[record.source_id], by_id[record.target_id]))
             events.append(Relation(source=record.source, relationship=record.relation,
                                    destination=record.target, event=Event.ADD))
@@ -117,7 +119,7 @@ class GraphPlanner:
             if 0 <= index < len(draft.candidates) and index not in seen:
                 seen.add(index)
                 old = draft.candidates[index]
-                ops.append(RelationInvalidate(old.id, old.describe()))
+                ops.append(RelationInvalidate(old.id, old.describe(), at))
                 events.append(Relation(source=old.source, relationship=old.relation,
                                        destination=old.target, event=Event.DELETE))
         return ops, events

@@ -31,6 +31,7 @@ from mem_integrations._common import (
     settle_at_exit,
 )
 from mem_integrations.core.errors import InvalidInputError
+from mem_integrations.core.messages import with_timestamp
 from mem_integrations.core.models import MemoryItem
 from mem_integrations.core.sync_memory import AnyMemory, bridge
 from mem_integrations.langchain.tools import create_memory_tools
@@ -53,6 +54,7 @@ class MemoryMiddleware(AgentMiddleware):
         limit, threshold, filters: how memories are searched for the latest user message.
         template: how they are added to the system message; `{memories}` is replaced by
             one line per memory.
+        dates: each line says when its fact became true ("(since 2023-05-08) ...").
         extraction: after the agent's turn, send its user and assistant messages to `add`
             "background" (default: a non-blocking add, `add(..., async_mode=True)`: the
             turn is kept durably and queued, and the engine's queue extracts it; the
@@ -77,8 +79,10 @@ class MemoryMiddleware(AgentMiddleware):
         extraction: Extraction = "background",
         tools: bool = False,
         exit_timeout: float = 30.0,
+        dates: bool = False,
     ) -> None:
         check_injection(extraction, template)
+        self.dates = dates
         self.bridge = bridge(memory)
         self.scope = fixed_scope(user_id, agent_id, run_id)
         self.limit = limit
@@ -110,7 +114,7 @@ class MemoryMiddleware(AgentMiddleware):
                        ) -> ModelRequest[Any]:
         if not items:
             return request
-        block = self.template.format(memories=format_memories(items))
+        block = self.template.format(memories=format_memories(items, with_dates=self.dates))
         return request.override(system_message=_append_to_system(request.system_message, block))
 
     def _add_args(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
@@ -221,8 +225,9 @@ def _last_turn(messages: Sequence[AnyMessage]) -> list[dict[str, str]]:
     while start > 0 and messages[start - 1].type == "human":
         start -= 1
     roles = {"human": "user", "ai": "assistant"}
-    return [{"role": roles[m.type], "content": m.text} for m in messages[start:]
-            if m.type in roles and m.text.strip()]
+    # a message's timestamp (additional_kwargs / response_metadata) dates its facts
+    return [with_timestamp({"role": roles[m.type], "content": m.text}, m)
+            for m in messages[start:] if m.type in roles and m.text.strip()]
 
 
 def _append_to_system(system: SystemMessage | None, block: str) -> SystemMessage:

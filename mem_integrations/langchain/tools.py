@@ -172,11 +172,13 @@ class RecallTool(_MemoryTool):
     args_schema: type[BaseModel] = RecallInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     threshold: float | None = None
+    dates: bool = Field(default=False, description="Say when each fact became true "
+                        "('(since 2023-05-08)').")
 
     _tool: ClassVar[str] = "recall"
 
     def _options(self) -> dict[str, Any]:
-        return {"threshold": self.threshold}
+        return {"threshold": self.threshold, "dates": self.dates}
 
     async def _recall(self, query: str, limit: int, scope: ScopeIds
                       ) -> tuple[str, list[dict[str, Any]]]:

@@ -15,6 +15,7 @@ from llama_index.core.base.llms.types import ChatMessage, TextBlock, ToolCallBlo
 from llama_index.core.bridge.pydantic import BaseModel
 
 from mem_integrations.core.errors import InvalidInputError, ProviderError
+from mem_integrations.core.messages import with_timestamp
 from mem_integrations.core.models import AddResult, MemoryItem, SearchResult
 from mem_integrations.core.scope import Scope
 from mem_integrations.core.sync_memory import MemoryBridge
@@ -52,8 +53,8 @@ def conversation(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
     for message in messages:
         role = role_of(message)
         text = said(role, message_text(message)) if role in ("user", "assistant") else ""
-        if text:
-            out.append({"role": role, "content": text})
+        if text:  # a message's additional_kwargs["timestamp"] dates its facts
+            out.append(with_timestamp({"role": role, "content": text}, message))
     return out
 
 

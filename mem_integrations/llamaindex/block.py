@@ -76,6 +76,8 @@ class LongTermMemoryBlock(BaseMemoryBlock[str]):
     agent_id: str | None = Field(default=None, description="Scope: the agent.")
     run_id: str | None = Field(default=None, description="Scope: the run.")
     limit: int = Field(default=5, ge=1, description="How many memories to show at most.")
+    dates: bool = Field(default=False, description="Each line says when its fact became "
+                        "true ('(since 2023-05-08) ...').")
     threshold: float | None = Field(
         default=None, description="Drop memories whose similarity to the query is lower.")
     filters: dict[str, Any] | None = Field(
@@ -121,7 +123,7 @@ class LongTermMemoryBlock(BaseMemoryBlock[str]):
         result = await self._bridge.arun(self._bridge.async_memory.search(
             query, limit=self.limit, filters=self.filters, threshold=self.threshold,
             **self._scope.ids()))
-        text = format_memories(await self._postprocess(result, query))
+        text = format_memories(await self._postprocess(result, query), with_dates=self.dates)
         if not text or self.format_template is None:
             return text
         return self.format_template.format(text=text)

@@ -61,6 +61,7 @@ def memory_tools(
     infer: bool = True,
     metadata: dict[str, Any] | None = None,
     name_prefix: str = "",
+    dates: bool = False,
 ) -> list[FunctionTool]:
     """The tools `remember`, `recall` and `forget` for one scope (at least one id).
 
@@ -68,7 +69,7 @@ def memory_tools(
     number (up to `max_limit`); `infer` and `metadata` are passed to `add` by `remember`
     (with `infer=True` the fact goes through extraction and reconcile, so it updates what
     it contradicts). `name_prefix` tells apart two sets of tools in one agent (say,
-    "user_" and "team_").
+    "user_" and "team_"). `dates`: `recall` says when each fact became true.
 
     What the tools do, and how they answer, is `mem_integrations.tools.MemoryToolset`'s;
     an unusable argument raises its `ToolArgumentError`, which LlamaIndex agents show the
@@ -76,7 +77,7 @@ def memory_tools(
     """
     scope = Scope.of("memory_tools", user_id=user_id, agent_id=agent_id, run_id=run_id)
     toolset = MemoryToolset(memory, infer=infer, metadata=metadata, limit=limit,
-                            max_limit=max_limit,
+                            max_limit=max_limit, dates=dates,
                             names={tool: f"{name_prefix}{tool}" for tool in TOOL_NAMES})
     # Every scope parameter is bound (unset ones to None) so none appears in the schema.
     bound: dict[str, Any] = {key: getattr(scope, key) for key in SCOPE_KEYS}
