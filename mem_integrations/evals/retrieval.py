@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,8 @@ class EvalQuestion:
 
 @dataclass
 class EvalReport:
-    """Per category (and "overall"): hit@k, recall@k, MRR, question counts; search latency."""
+    """Per category (and "overall"): hit@k, recall@k, MRR, question counts; search latency
+    (end to end, reranking included) and, when a reranker ran, its calls and mean time."""
 
     categories: dict[str, dict[str, float]]
     search_ms_p50: float
@@ -68,11 +69,14 @@ class EvalReport:
     facts: int
     questions: int
     misses: list[dict[str, Any]] = field(default_factory=list)
+    rerank_calls: int = 0
+    rerank_ms_mean: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"categories": self.categories, "search_ms_p50": self.search_ms_p50,
                 "search_ms_p95": self.search_ms_p95, "facts": self.facts,
-                "questions": self.questions, "misses": self.misses}
+                "questions": self.questions, "misses": self.misses,
+                "rerank_calls": self.rerank_calls, "rerank_ms_mean": self.rerank_ms_mean}
 
     def table(self) -> str:
         """A plain-text table, one row per category."""
@@ -83,6 +87,9 @@ class EvalReport:
             lines.append(name.ljust(14) + "".join(c.rjust(11) for c in cells))
         lines.append(f"search p50 {self.search_ms_p50:.1f} ms, p95 {self.search_ms_p95:.1f} ms; "
                      f"{self.facts} facts, {self.questions} questions")
+        if self.rerank_ms_mean is not None:
+            lines.append(f"reranking: {self.rerank_ms_mean:.1f} ms a search on average, "
+                         f"{self.rerank_calls} provider calls")
         return "\n".join(lines)
 
 
@@ -163,6 +170,7 @@ async def evaluate(facts: Iterable[EvalFact], questions: Iterable[EvalQuestion],
             sizes: dict[str, list[int]] = defaultdict(list)
             timings: list[float] = []
             misses: list[dict[str, Any]] = []
+            before = replace(engine.reranking.stats)
             for q in questions:
                 began = time.perf_counter()
                 found = await engine.search(q.question, user_id=q.scope, limit=limit)
@@ -175,6 +183,8 @@ async def evaluate(facts: Iterable[EvalFact], questions: Iterable[EvalQuestion],
                 if 0 not in ranks:
                     misses.append({"question": q.question, "expected": list(q.expected),
                                    "top": order[:3], "category": q.category})
+            after = engine.reranking.stats
+            reranked = after.searches - before.searches
         finally:
             if owned:
                 await engine.close()
@@ -183,4 +193,7 @@ async def evaluate(facts: Iterable[EvalFact], questions: Iterable[EvalQuestion],
     ordered = sorted(timings)
     return EvalReport(categories=categories, search_ms_p50=statistics.median(ordered),
                       search_ms_p95=ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
-                      facts=len(facts), questions=len(questions), misses=misses)
+                      facts=len(facts), questions=len(questions), misses=misses,
+                      rerank_calls=after.calls - before.calls,
+                      rerank_ms_mean=(after.seconds - before.seconds) * 1000 / reranked
+                      if reranked else None)

@@ -4,6 +4,7 @@ LLM over real HTTP), the local cross-encoder's configuration errors, and `search
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,67 @@ def test_a_reranker_that_cannot_be_built_says_what_to_set(tmp_path, embedder, re
             memory.search(QUERY, user_id="alice")
     finally:
         memory.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real sentence-transformers CrossEncoder (a two-layer BERT with random weights
+    and MiniLM's tokenizer) saved to disk, as a user's downloaded model would be: no
+    cross-encoder weights ship in any package these machines can install."""
+    pytest.importorskip("sentence_transformers", reason="needs the [sentence-transformers] "
+                        "extra (torch, transformers) to build a cross-encoder")
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    from mem_integrations.core.providers import onnx_embedder
+
+    directory = tmp_path_factory.mktemp("cross-encoder")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_file=str(Path(onnx_embedder.__file__).with_name("minilm") / "tokenizer.json"),
+        unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]",
+        mask_token="[MASK]")
+    torch.manual_seed(17)
+    model = BertForSequenceClassification(BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, num_labels=1))
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def test_local_cross_encoder_reranks_by_its_own_scores(tmp_path, embedder, tiny_cross_encoder):
+    from sentence_transformers import CrossEncoder
+
+    memory = _memory(tmp_path, embedder, rerank={"provider": "cross_encoder",
+                                                 "model": str(tiny_cross_encoder),
+                                                 "candidates": 5})
+    try:
+        _fill(memory)
+        plain = memory.search(QUERY, user_id="alice", rerank=False).results
+        reranked = memory.search(QUERY, user_id="alice").results
+    finally:
+        memory.close()
+    scores = CrossEncoder(str(tiny_cross_encoder), local_files_only=True).predict(
+        [(QUERY, r.memory) for r in plain])
+    expected = [plain[i].id for i in sorted(range(5), key=lambda i: -scores[i])]
+    assert expected != [r.id for r in plain[:5]]  # the model disagrees with fusion here
+    assert [r.id for r in reranked] == expected + [r.id for r in plain[5:]]
+    stats = memory.async_memory.reranking.stats
+    assert (stats.searches, stats.calls, stats.documents) == (1, 0, 5)  # local: no calls
+
+
+def test_the_eval_reports_what_reranking_cost(embedder):
+    from mem_integrations.evals import EvalFact, EvalQuestion, evaluate
+
+    facts = [EvalFact(str(i), text) for i, text in enumerate(FACTS)]
+    questions = [EvalQuestion(QUERY, ("1", "2")), EvalQuestion("who plays the cello", ("3",))]
+    offline = {"llm": {"provider": "offline"}}
+    with ScriptedRerankServer() as api:
+        report = asyncio.run(evaluate(facts, questions, embedder=embedder, config={
+            **offline, "search": {"rerank": {"provider": "http", "base_url": api.base_url}}}))
+    assert report.rerank_calls == len(api.calls) == 2
+    assert report.rerank_ms_mean is not None and report.rerank_ms_mean > 0
+    assert "reranking:" in report.table() and report.to_dict()["rerank_calls"] == 2
+    plain = asyncio.run(evaluate(facts, questions, embedder=embedder, config=offline))
+    assert (plain.rerank_calls, plain.rerank_ms_mean) == (0, None)
+    assert "reranking" not in plain.table()
