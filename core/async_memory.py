@@ -706,13 +706,14 @@ class AsyncMemory:
             within.check_owner(memory_id, item)
         return item
 
-    async def _scan(self, where: FilterNode | None) -> list[MemoryItem]:
+    async def _scan(self, where: FilterNode | None, *, sources: bool = False
+                    ) -> list[MemoryItem]:
         items: list[MemoryItem] = []
         offset: str | None = None
         while True:
             page, offset = await asyncio.to_thread(self.store.scroll, where, limit=PAGE,
                                                    offset=offset)
-            items.extend(to_item(h.id, h.payload) for h in page)
+            items.extend(sourced(to_item(h.id, h.payload), h.payload, sources) for h in page)
             if offset is None:
                 return items
 
@@ -851,7 +852,9 @@ class AsyncMemory:
                                  ("run_id", run_id)) if v is not None}
         where = scope_filter(Scope.of("export_jsonl", **ids).ids()) if ids else None
         await self.open()
-        return await export_jsonl(self, Path(path), await self._scan(where), ids or None)
+        # every memory, past versions too, with their sources: a backup keeps the timeline
+        return await export_jsonl(self, Path(path), await self._scan(where, sources=True),
+                                  ids or None)
 
     async def import_jsonl(self, path: str | Path) -> JsonlImport:
         """Write back a file `export_jsonl` wrote: memories under their own ids, times and

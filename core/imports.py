@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from mem_integrations.core.errors import ConfigurationError
 from mem_integrations.core.graph.base import EntityRecord, RelationRecord
 from mem_integrations.core.journal import MemoryUpsert
-from mem_integrations.core.models import Event, HistoryEntry
+from mem_integrations.core.models import Event, HistoryEntry, Source
 from mem_integrations.core.records import (
     ACTOR_ID,
     CATEGORIES,
@@ -31,7 +31,13 @@ from mem_integrations.core.records import (
     MEMORY_TYPE,
     METADATA,
     ROLE,
+    SOURCE_ADDS,
+    SOURCES,
+    SUPERSEDED_BY,
+    SUPERSEDES,
     UPDATED_AT,
+    VALID_FROM,
+    VALID_TO,
     check_memory_id,
     check_metadata,
     check_text,
@@ -64,6 +70,13 @@ class ImportedMemory(BaseModel):
     role: str | None = None
     memory_type: str | None = None
     categories: list[str] | None = None
+    # event time and provenance (core.validity, core.sources), as `export_jsonl` writes
+    # them; without valid_from a memory is valid since created_at
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    superseded_by: str | None = None
+    supersedes: str | None = None
+    sources: list[Source] | None = None
 
 
 class ImportedRelation(BaseModel):
@@ -102,8 +115,15 @@ def _payload(item: ImportedMemory, scope: dict[str, str], text: str) -> dict[str
         ACTOR_ID: item.actor_id,
         MEMORY_TYPE: item.memory_type,
         CATEGORIES: item.categories or None,
+        VALID_FROM: item.valid_from.isoformat() if item.valid_from else None,
+        VALID_TO: item.valid_to.isoformat() if item.valid_to else None,
+        SUPERSEDED_BY: item.superseded_by,
+        SUPERSEDES: item.supersedes,
         **scope,
     }
+    if item.sources:
+        payload[SOURCES] = [s.model_dump(mode="json") for s in item.sources]
+        payload[SOURCE_ADDS] = sorted({s.add_id for s in item.sources})
     return {k: v for k, v in payload.items() if v is not None}
 
 

@@ -245,3 +245,20 @@ def test_memories_written_before_event_time_are_valid_since_they_were_stored(
     assert [m.id for m in memory.get_all(user_id="hu", as_of=datetime.now(UTC))] == [old.id]
     assert memory.get_all(user_id="hu", as_of="2000-01-01").results == []
     assert json.loads(item.model_dump_json())["valid_from"]
+
+
+def test_an_export_and_import_keep_the_timeline_and_the_sources(moved, make_memory, backend,
+                                                                 tmp_path) -> None:
+    memory, adds = moved
+    path = tmp_path / "backup.jsonl"
+    assert memory.export_jsonl(path, user_id="alice") == 2  # the past version too
+    store = {"collection": "copy"}
+    if backend == "qdrant_client_local":  # its directory admits one open memory
+        store["path"] = str(tmp_path / "copy_qdrant")
+    copy = make_memory(data_dir=tmp_path / "copy", vector_store=store)
+    copy.import_jsonl(path)
+    assert [m.memory for m in copy.get_all(user_id="alice")] == ["User lives in Berlin"]
+    [paris] = copy.get_all(user_id="alice", as_of=BETWEEN).results
+    assert (paris.memory, paris.valid_from, paris.valid_to) == ("User lives in Paris", T1, T2)
+    assert [s.quote for s in copy.get(paris.id).sources] == ["I live in Paris"]
+    assert copy.delete_source(adds["first"].add_id).deleted == [paris.id]
