@@ -165,8 +165,9 @@ class QdrantEdgeStore:
         self.dir.mkdir(parents=True, exist_ok=True)
         try:
             if any(self._shard_path.glob("*")):
-                return qe.EdgeShard.load(str(self._shard_path))
-            shard = qe.EdgeShard.create(str(self._shard_path), self._config(info.dimension))
+                shard = qe.EdgeShard.load(str(self._shard_path))
+            else:
+                shard = qe.EdgeShard.create(str(self._shard_path), self._config(info.dimension))
         except Exception as exc:  # the Rust bindings raise plain exceptions
             text = str(exc).lower()
             if "lock" in text or "wouldblock" in text or "resource temporarily unavailable" \
@@ -178,13 +179,18 @@ class QdrantEdgeStore:
                     "Qdrant server to share)") from exc
             raise self._error(exc, "open") from exc
         with self._engine("create the payload indexes"):
-            shard.update(qe.UpdateOperation.create_field_index(
-                "user_id", qe.KeywordIndexParams(is_tenant=True)))
-            for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES):
-                shard.update(qe.UpdateOperation.create_field_index(
-                    key, qe.PayloadSchemaType.Keyword))
-            shard.update(qe.UpdateOperation.create_field_index(
-                "created_at", qe.PayloadSchemaType.Datetime))
+            # on load too: a process killed between creating the shard and its indexes
+            # leaves a shard whose facets (the consistency check on open) refuse to run
+            present = set(shard.info().payload_schema)
+            wanted: list[tuple[str, Any]] = [
+                ("user_id", qe.KeywordIndexParams(is_tenant=True)),
+                *((key, qe.PayloadSchemaType.Keyword)
+                  for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES)),
+                ("created_at", qe.PayloadSchemaType.Datetime),
+            ]
+            for key, schema in wanted:
+                if key not in present:
+                    shard.update(qe.UpdateOperation.create_field_index(key, schema))
         return shard
 
     def _error(self, exc: BaseException, action: str) -> MemoryLayerError:
