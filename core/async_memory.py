@@ -129,6 +129,8 @@ from mem_integrations.core.timeline import (
     carried,
     delete_source,
     history_chain,
+    narrowed,
+    narrowing,
     read_filter,
     sourced,
 )
@@ -593,11 +595,14 @@ class AsyncMemory:
         rerank: bool | None = None,
         as_of: Any = None,
         include_sources: bool = False,
+        narrow_dates: bool = False,
         **mem0_options: Any,
     ) -> SearchResult:
         """The scope's memories most relevant to `query`, among those valid now, or with
         `as_of` (a datetime, date, ISO string or Unix seconds) those valid then.
         `include_sources=True` gives each result the messages it came from.
+        `narrow_dates=True`: when the query names a date or period ("in May 2023", "last
+        week"), the memories said then come first (`core.search.dates`; no LLM call).
 
         Hybrid: dense vectors and BM25 are searched together and fused with weighted
         reciprocal-rank fusion (`search` settings). Results are in that order; each
@@ -619,6 +624,12 @@ class AsyncMemory:
         if threshold is not None and (not isinstance(threshold, (int, float))
                                       or not math.isfinite(threshold)):
             raise InvalidInputError("threshold must be a finite number")
+        period = narrowing(query, as_of, narrow_dates)
+        if period is not None:
+            return await narrowed(lambda narrower: self.search(
+                query, **scope.ids(), limit=limit, filters=narrower, threshold=threshold,
+                rerank=rerank, as_of=as_of, include_sources=include_sources),
+                period, filters, limit)
         where = all_of(scope_filter(scope.ids()), parse_filters(filters), read_filter(as_of))
         reranking = self.reranking.wanted(rerank)
         await self.open()

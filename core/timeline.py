@@ -9,6 +9,8 @@ module is what `AsyncMemory` forwards to, so the engine file stays a list of met
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -16,7 +18,7 @@ from pydantic import Field
 from mem_integrations.core.errors import InvalidInputError
 from mem_integrations.core.filters import Condition, FilterNode, all_of, scope_filter
 from mem_integrations.core.journal import MemoryDelete, MemoryUpsert, WriteOp
-from mem_integrations.core.models import Event, HistoryEntry, MemoryItem, _Result
+from mem_integrations.core.models import Event, HistoryEntry, MemoryItem, SearchResult, _Result
 from mem_integrations.core.records import (
     DATA,
     SOURCE_ADDS,
@@ -28,6 +30,7 @@ from mem_integrations.core.records import (
     payload_scope,
 )
 from mem_integrations.core.scope import Scope
+from mem_integrations.core.search.dates import Period, named_period
 from mem_integrations.core.sources import read_sources, without_add
 from mem_integrations.core.validation import check_clean_text
 from mem_integrations.core.validity import current, event_time, iso, valid_at
@@ -36,8 +39,8 @@ from mem_integrations.core.writer import PAGE, Writes
 if TYPE_CHECKING:
     from mem_integrations.core.async_memory import AsyncMemory
 
-__all__ = ["SourceDeletion", "as_of_iso", "carried", "delete_source", "history_chain", "read_filter",
-           "sourced"]
+__all__ = ["SourceDeletion", "as_of_iso", "carried", "delete_source", "history_chain",
+           "narrowed", "narrowing", "read_filter", "sourced"]
 
 # what a change of the record (update(), a source removed) keeps of a memory's time and
 # provenance: it corrects the record, it does not make the fact newer
@@ -66,6 +69,30 @@ def as_of_iso(as_of: Any) -> str | None:
     """`as_of` as the ISO 8601 UTC text the graph compares times in (None: now)."""
     moment = event_time(as_of, "as_of")
     return None if moment is None else iso(moment)
+
+
+def narrowing(query: str, as_of: Any, narrow_dates: Any) -> Period | None:
+    """The period `query` names when `narrow_dates` asks for it (`core.search.dates`),
+    relative ones counted from `as_of` or today."""
+    if not isinstance(narrow_dates, bool):
+        raise InvalidInputError(f"narrow_dates must be True or False, got {narrow_dates!r}")
+    if not narrow_dates:
+        return None
+    today = (event_time(as_of, "as_of") or datetime.now(UTC)).date()
+    return named_period(query, today=today)
+
+
+async def narrowed(search: Callable[[dict[str, Any] | None], Awaitable[SearchResult]],
+                   period: Period, filters: dict[str, Any] | None, limit: int) -> SearchResult:
+    """A search whose query names `period`: the memories said then come first, in their
+    ranking, and the rest of the list is the usual ranking (so a fact told outside the
+    period is still found). `search(filters)` runs one search."""
+    window = period.said_filters()
+    inside = await search({"AND": [filters, window]} if filters else window)
+    rest = await search(filters)
+    seen = {item.id for item in inside.results}
+    merged = [*inside.results, *(item for item in rest.results if item.id not in seen)]
+    return SearchResult(results=merged[:limit], relations=rest.relations)
 
 
 def sourced(item: MemoryItem, payload: dict[str, Any], include: bool) -> MemoryItem:
