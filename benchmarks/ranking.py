@@ -6,7 +6,9 @@ benchmarks/.work/embeddings/ (LOCOMO has ~2,800 turns; the machine is shared), s
 variant costs only the store writes and the searches.
 
     python -m benchmarks.ranking                      # every variant, both splits
-    python -m benchmarks.ranking --variants baseline,mmr --embedder torch
+    python -m benchmarks.ranking --variants baseline,mmr-0.85 --embedder torch
+    python -m benchmarks.ranking --variants "" --end-to-end --rerank
+    python -m benchmarks.ranking_report             # then section 9 of RESULTS.md
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import hashlib
 import json
 import os
 import pickle
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,21 +49,20 @@ class CachedEmbedder(BaseEmbedder):
         self.path = CACHE / f"{label}.pkl"
         self.vectors: dict[str, list[float]] = (
             pickle.loads(self.path.read_bytes()) if self.path.exists() else {})
-        self.embed_ms: list[float] = []
+        self.live_queries = False  # True: queries are embedded each time (end-to-end timing)
 
     @staticmethod
     def _key(text: str, kind: EmbedKind) -> str:
         return hashlib.sha1(f"{kind}\0{text}".encode()).hexdigest()
 
     async def _embed(self, texts: list[str], kind: EmbedKind) -> list[list[float]]:
+        if kind == "query" and self.live_queries:
+            return await self.inner.embed(texts, kind)
         missing = [t for t in dict.fromkeys(texts) if self._key(t, kind) not in self.vectors]
         for start in range(0, len(missing), 256):
             chunk = missing[start:start + 256]
-            began = time.perf_counter()
             for text, vector in zip(chunk, await self.inner.embed(chunk, kind), strict=True):
                 self.vectors[self._key(text, kind)] = vector
-            if len(chunk) == 1:
-                self.embed_ms.append((time.perf_counter() - began) * 1000)
         if missing:
             CACHE.mkdir(parents=True, exist_ok=True)
             self.path.write_bytes(pickle.dumps(self.vectors))
@@ -77,7 +77,9 @@ def real_embedder(name: str) -> Any:
     return OnnxEmbedder(EmbedderConfig())
 
 
-# Each variant is the `search` settings it changes from the defaults.
+# Each variant is the `search` settings it changes from the defaults these options were
+# measured against: those before them (no neighbour context), whatever the defaults are now.
+MEASURED_AGAINST: dict[str, Any] = {"ranking": {"neighbour_weight": 0.0}}
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {},
     **{f"neighbours-{w}": {"ranking": {"neighbour_weight": w}} for w in (0.1, 0.2, 0.3, 0.5)},
@@ -90,9 +92,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
        for w in (0.1, 0.15, 0.2, 0.3) for d in (1.3, 1.6)},
     "neighbours-0.15": {"ranking": {"neighbour_weight": 0.15}},
     "neighbours-0.1+mmr-0.9": {"ranking": {"neighbour_weight": 0.1, "mmr_lambda": 0.9}},
+    "neighbours-0.1+expansion-0.3": {"ranking": {"neighbour_weight": 0.1,
+                                                 "expansion_weight": 0.3}},
     "neighbours-0.3+mmr-0.9": {"ranking": {"neighbour_weight": 0.3, "mmr_lambda": 0.9}},
     "lexical-candidates-400": {"lexical_candidates": 400},
 }
+
+
+def search_config(variant: dict[str, Any]) -> dict[str, Any]:
+    return {"llm": {"provider": "offline"}, "search": {
+        **MEASURED_AGAINST, **variant,
+        "ranking": {**MEASURED_AGAINST["ranking"], **variant.get("ranking", {})}}}
 
 
 def pooled(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +127,8 @@ async def run(variants: Sequence[str], embedder_name: str, path: Path) -> dict[s
         for split, convs in (("choose", CHOOSE), ("confirm", CONFIRM)):
             f = [x for x in facts if x.scope in convs]
             q = [x for x in questions if x.scope in convs]
-            report = await evaluate(f, q, config={"search": VARIANTS[name]}, embedder=embedder)
+            report = await evaluate(f, q, config=search_config(VARIANTS[name]),
+                                    embedder=embedder)
             row[split] = {"categories": report.categories, "p50": report.search_ms_p50,
                           "p95": report.search_ms_p95}
         row["all"] = pooled(row["choose"], row["confirm"])
@@ -132,17 +143,60 @@ async def run(variants: Sequence[str], embedder_name: str, path: Path) -> dict[s
     return out
 
 
+async def end_to_end(embedder_name: str, path: Path) -> dict[str, Any]:
+    """The defaults as they are now, every question's query embedded live."""
+    facts, questions = load_locomo(path)
+    embedder = CachedEmbedder(real_embedder(embedder_name), embedder_name)
+    embedder.live_queries = True
+    await embedder.inner.embed(["warm up"], "query")
+    report = await evaluate(facts, questions, config={"llm": {"provider": "offline"}},
+                            embedder=embedder)
+    return {"p50": report.search_ms_p50, "p95": report.search_ms_p95,
+            "recall@10": report.categories["overall"]["recall@10"]}
+
+
+async def rerank_cost(embedder_name: str, path: Path, candidates: int = 20) -> dict[str, Any]:
+    """The HTTP reranker's cost, against the scripted rerank server (word overlap: a
+    stand-in whose recall says nothing of a real model's), on the choose split."""
+    from mem_integrations.testing import ScriptedRerankServer
+
+    facts, questions = load_locomo(path)
+    embedder = CachedEmbedder(real_embedder(embedder_name), embedder_name)
+    f = [x for x in facts if x.scope in CHOOSE]
+    q = [x for x in questions if x.scope in CHOOSE]
+    with ScriptedRerankServer() as api:
+        report = await evaluate(f, q, embedder=embedder, config={
+            "llm": {"provider": "offline"},
+            "search": {"rerank": {"provider": "http", "base_url": api.base_url,
+                                  "candidates": candidates}}})
+    return {"http (scripted server, word overlap)": {
+        "candidates": candidates, "calls_per_search": report.rerank_calls / len(q),
+        "rerank_ms_mean": report.rerank_ms_mean, "p50": report.search_ms_p50,
+        "recall@10": report.categories["overall"]["recall@10"]}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--embedder", choices=["onnx", "torch"], default="onnx")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="also time the defaults with live query embeddings")
+    parser.add_argument("--rerank", action="store_true", help="also measure the HTTP "
+                        "reranker's cost against the scripted server")
     parser.add_argument("--path", type=Path, default=Path(os.environ.get("LOCOMO_PATH",
                                                                           DEFAULT_PATH)))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    results = asyncio.run(run(args.variants.split(","), args.embedder, args.path))
     saved = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    saved.setdefault(args.embedder, {}).update(results)
+    if args.variants:
+        saved.setdefault(args.embedder, {}).update(
+            asyncio.run(run(args.variants.split(","), args.embedder, args.path)))
+    if args.end_to_end:
+        saved["end_to_end"] = asyncio.run(end_to_end(args.embedder, args.path))
+        print("end to end", saved["end_to_end"])
+    if args.rerank:
+        saved["rerank"] = asyncio.run(rerank_cost(args.embedder, args.path))
+        print("rerank", saved["rerank"])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(saved, indent=1))
 

@@ -487,6 +487,9 @@ def write_report(results: dict[str, Any]) -> Path:
                   *results_section(results["results"]),
                   f"_Measured {results['results'].get('measured_at', '?')} in "
                   f"{results['results'].get('elapsed_s', '?')} s._", ""]
+    from benchmarks.ranking_report import report_lines  # from python -m benchmarks.ranking
+
+    lines += report_lines()
     notes = meta.get("notes") or []
     if notes:
         lines += ["## Notes from the last run", "", *[f"- {n}" for n in notes], ""]

@@ -47,6 +47,7 @@ from benchmarks.locomo import load, sessions
 from benchmarks.synthetic import queries as synthetic_queries
 from benchmarks.workers import Worker, WorkerError
 from mem_integrations.evals import load_jsonl, parse_evidence
+from mem_integrations.evals.locomo import turn_place
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
@@ -323,7 +324,7 @@ class Bench:
                     if t.get("blip_caption"):
                         text += f" (shared a photo: {t['blip_caption']})"
                     docs.append(item(text, sample["sample_id"], infer=False,
-                                     metadata={"dia_id": t["dia_id"]}))
+                                     metadata=turn_place(t["dia_id"])))
             for qa in sample["qa"]:
                 evidence = parse_evidence(qa.get("evidence", []))
                 if evidence:

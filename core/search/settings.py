@@ -2,7 +2,8 @@
 `search.ranking` and `search.rerank` sections of the configuration).
 
 Every step is off by default unless it was measured to help on the LOCOMO dev split
-without hurting any question category (benchmarks/RESULTS.md, "Ranking options").
+without hurting any question category (benchmarks/RESULTS.md, section 9): only the
+neighbouring-turn context is on.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ class RankingConfig(_Settings):
     """Re-scoring of the fused candidates with what the store already holds."""
 
     neighbour_weight: float = Field(
-        default=0.0, ge=0, description="A verbatim turn gains this share of the best fused "
+        default=0.1, ge=0, description="A verbatim turn gains this share of the best fused "
         "score of the turns next to it (same `thread_key`, `position_key` ±1 in its "
         "metadata): a reply such as 'Yes, last week!' is found through the question before "
-        "it. 0 turns it off.")
+        "it. Memories without those keys are not affected. 0 turns it off. On LOCOMO dev "
+        "0.1 lifts recall@10 0.706 → 0.724 with no category lower; more helps single-hop "
+        "questions but costs multi-hop ones.")
     thread_key: str = Field(default="session", description="Metadata key of a turn's thread "
                             "(a conversation or session id).")
     position_key: str = Field(default="turn", description="Metadata key of a turn's integer "
