@@ -167,7 +167,11 @@ def memory_of(memory_id: str, payload: dict[str, Any]) -> ImportedMemory:
 def _qdrant(source: Mem0Source) -> Iterator[Any]:
     """A qdrant-client on the source: on a copy of a local folder, so the original is
     neither locked nor modified."""
-    from qdrant_client import QdrantClient
+    try:
+        from qdrant_client import QdrantClient
+    except ImportError:
+        raise ConfigurationError("reading mem0's Qdrant needs qdrant-client: pip install "
+                                 "'mem-integrations[qdrant]'") from None
 
     if source.qdrant_url is not None:
         client = QdrantClient(url=source.qdrant_url, api_key=source.qdrant_api_key)

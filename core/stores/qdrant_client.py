@@ -15,9 +15,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from qdrant_client import QdrantClient
-from qdrant_client import models as m
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from mem_integrations.core.errors import ConfigurationError
+
+try:
+    from qdrant_client import QdrantClient
+    from qdrant_client import models as m
+    from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+except ImportError as exc:  # the embedded default (qdrant-edge) does not need it
+    raise ConfigurationError(
+        "vector_store.url / vector_store.path (a Qdrant server, Qdrant Cloud or "
+        "qdrant-client's local mode) need qdrant-client: pip install "
+        "'mem-integrations[qdrant]'; without them the embedded store is used"
+    ) from exc
 
 from mem_integrations.core.errors import (
     MemoryLayerError,

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +109,22 @@ def test_graph_store_choices(tmp_path: Path) -> None:
     assert (neo4j.kind, neo4j.where) == ("neo4j", "neo4j+s://neo4j:***@graph.example")
     with pytest.raises(ConfigurationError, match="graph_store.url is required"):
         graph_store_choice(config(tmp_path, graph_store={"provider": "neo4j"}))
+
+
+def test_a_qdrant_server_without_qdrant_client_installed_says_which_extra(tmp_path: Path
+                                                                           ) -> None:
+    """qdrant-client is the `qdrant` extra: the embedded default does not need it."""
+    script = (
+        "import sys\n"
+        "sys.modules['qdrant_client'] = None  # as if not installed\n"
+        "from mem_integrations import ConfigurationError, Memory\n"
+        "with Memory({'data_dir': sys.argv[1], 'llm': {'provider': 'offline'}}) as m:\n"
+        "    m.add('I live in Paris.', user_id='a', infer=False)  # embedded: fine\n"
+        "try:\n"
+        "    Memory({'data_dir': sys.argv[1] + '/b', 'vector_store': {'url': 'http://q:6333'}})\n"
+        "except ConfigurationError as exc:\n"
+        "    print(exc)\n")
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr
+    assert "pip install 'mem-integrations[qdrant]'" in run.stdout
