@@ -131,16 +131,22 @@ def without_images(messages: list[Message]) -> tuple[list[Message], int]:
 
 def render_transcript(messages: list[Message]) -> str:
     """The conversation as plain lines for a prompt; an image is shown as a marker that
-    names it ("[image 1]"), the image itself going beside the transcript."""
+    names it ("[image 1]"), the image itself going beside the transcript, and when dated
+    messages were said as a line "[2023-05-08 13:56]" before them."""
     lines: list[str] = []
     count = 0
+    said = None
     for m in messages:
         markers = []
         for _ in m.get("images", ()):
             count += 1
             markers.append(f"[image {count}]")
-        # a dated message says when: its relative dates count from that day
-        said = f"[{m['timestamp'][:16].replace('T', ' ')}] " if m.get("timestamp") else ""
-        lines.append(said + " ".join([f"{m['role']}:", *filter(None, [m['content'].strip()]),
-                                      *markers]))
+        # when dated messages were said, on a line of its own before them (once for a run
+        # said at the same minute): their relative dates count from that day
+        when = m["timestamp"][:16].replace("T", " ") if m.get("timestamp") else None
+        if when is not None and when != said:
+            lines.append(f"[{when}]")
+        said = when
+        lines.append(" ".join([f"{m['role']}:", *filter(None, [m['content'].strip()]),
+                               *markers]))
     return "\n".join(lines)

@@ -17,8 +17,8 @@ preferences, plans, relationships, events with their dates, and standing instruc
 - Write each fact in the language the user used for it; never translate ("我住在上海" \
 gives "用户住在上海", not "User lives in Shanghai").
 - Resolve relative dates in any language ("yesterday", "last month", "上周", "去年", \
-"先週", "지난주") to calendar dates, counting from the date of the message (shown before \
-it as [YYYY-MM-DD HH:MM]) or else from the date given below.
+"先週", "지난주") to calendar dates, counting from the date the message was said (a \
+line [YYYY-MM-DD HH:MM] before messages gives it) or else from the date given below.
 - Give each fact a "quote": the words of the message it comes from, copied exactly.
 - Skip greetings, small talk, questions and anything only true for this moment.
 - Take facts from the user's messages; take facts from the assistant's messages only \

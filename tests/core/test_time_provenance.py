@@ -158,7 +158,7 @@ def test_relative_dates_are_resolved_against_the_message_time(make_memory, llm) 
     memory.add("I went to a support group yesterday", user_id="dee", timestamp=T1)
     system = llm.calls[0].body["messages"][0]["content"]
     assert "Today is 2023-05-08." in system
-    assert "[2023-05-08 13:56] user: I went to a support group yesterday" in llm.calls[0].user
+    assert "[2023-05-08 13:56]\nuser: I went to a support group yesterday" in llm.calls[0].user
 
 
 def test_delete_source_removes_exactly_the_facts_only_that_add_said(make_memory, llm) -> None:
