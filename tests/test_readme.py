@@ -130,26 +130,34 @@ def _with_relations(reply: dict[str, Any]) -> dict[str, Any]:
     return {**reply, "entities": entities, "relations": relations}
 
 
-def _superseded(body: dict[str, Any]) -> list[int]:
-    """Graph reconcile: the existing relations a new single-valued one replaces."""
-    user = body["messages"][-1]["content"]
-    listed = json.loads(user.split("RELATIONS:\n", 1)[1].split("\n\n")[0])
-    new = json.loads(user.split("NEW_RELATIONS:\n", 1)[1])
-    parsed_new = [m.groupdict() for m in map(_RELATION.match, new) if m]
+def _listed(user: str, label: str) -> Any:
+    """The JSON a prompt shows after `label:` (RELATIONS, NEW_RELATIONS, KNOWN_RELATIONS)."""
+    after = user.split(f"\n{label}:\n", 1)
+    return json.loads(after[1].split("\n\n")[0]) if len(after) == 2 else []
+
+
+def _superseded(listed: list[dict[str, Any]], new: list[dict[str, str]]) -> list[int]:
+    """The ids of `listed` relations ("user --lives_in--> Paris") that a `new` relation
+    of a single-valued kind replaces."""
     out = []
     for old in listed:
         match = _RELATION.match(old["relation"])
         if match and any(n["source"] == match["source"] and n["relation"] == match["relation"]
                          and n["target"].lower() != match["target"].lower()
-                         and n["relation"] in _SINGLE_VALUED for n in parsed_new):
+                         and n["relation"] in _SINGLE_VALUED for n in new):
             out.append(old["id"])
     return out
+
+
+def _user_text(body: dict[str, Any]) -> str:
+    return "\n".join(m.get("content") or "" for m in body.get("messages", [])
+                     if m.get("role") == "user" and isinstance(m.get("content"), str))
 
 
 def _cjk_facts(body: dict[str, Any]) -> list[dict[str, Any]]:
     """Facts in Chinese, Japanese or Korean: `sensible_llm` splits sentences at '.' and
     keeps those of two words or more, and CJK sentences have neither."""
-    transcript = body["messages"][-1]["content"].removeprefix("Conversation:\n")
+    transcript = _user_text(body).removeprefix("Conversation:\n")
     facts = []
     for line in transcript.splitlines():
         role, _, text = line.partition(": ")
@@ -167,13 +175,25 @@ def readme_llm(body: dict[str, Any]) -> str | dict[str, Any]:
         return "Noted: I will keep that in mind."
     properties = _json_schema(body).get("properties", {})
     step = schema_name(body)
+    user = _user_text(body)
     if step == "extraction":
         reply = sensible_llm(body)
-        reply["facts"] += _cjk_facts(body)
-        return _with_relations(reply) if "relations" in properties else reply
+        deciding = "invalidate" in properties  # the single-call add: KNOWN memories shown
+        reply["facts"] += [{**fact, "event": "ADD", "id": None} if deciding else fact
+                           for fact in _cjk_facts(body)]
+        if "relations" in properties:
+            reply = _with_relations(reply)
+        if deciding:
+            reply["invalidate"] = _superseded(_listed(user, "KNOWN_RELATIONS"),
+                                              reply.get("relations", []))
+        return reply
     if step == "reconcile":
         reply = sensible_llm(body)
-        return {**reply, "invalidate": _superseded(body)} if "invalidate" in properties else reply
+        if "invalidate" in properties:
+            new = [m.groupdict() for m in map(_RELATION.match, _listed(user, "NEW_RELATIONS"))
+                   if m]
+            reply["invalidate"] = _superseded(_listed(user, "RELATIONS"), new)
+        return reply
     return dict.fromkeys(properties)
 
 
@@ -194,9 +214,9 @@ PROVIDER_URL = re.compile(
 SERVER_URL = re.compile(r"(?:https?://[\w.-]+:6333|bolt://|neo4j://|postgres(?:ql)?://)")
 
 
-def _code_lines(code: str, comment: str) -> list[str]:
-    """The lines of a block without the ones that are only a comment."""
-    return [line for line in code.splitlines() if not line.strip().startswith(comment)]
+def _code_lines(code: str) -> list[str]:
+    """The lines of a Python or shell block without the ones that are only a comment."""
+    return [line for line in code.splitlines() if not line.strip().startswith("#")]
 
 
 EXPECTED: dict[str, list[str]] = {
@@ -281,14 +301,16 @@ def _skipped_line(command: str, known: frozenset[str] = frozenset()) -> str | No
     lines of the block set."""
     if command.startswith("pip install"):
         return "installs packages: the test runs inside the installed virtualenv"
+    if command.startswith("make "):
+        return "runs a Makefile target (a virtualenv, the whole suite or the benchmarks)"
     assignment = _ASSIGNMENT.match(command)
     words = shlex.split(assignment["command"] if assignment else command, comments=True)
     if not words or words[0] != "mem-integrations":
-        return "not a mem-integrations command (curl and the like need a running server)"
+        return "is not a mem-integrations command (curl and the like need a running server)"
     if _PLACEHOLDER.search(" ".join(words)) or set(_VARIABLE.findall(command)) - known:
         return "holds a placeholder to fill in (<id>, [optional], $VARIABLE, ...)"
     if words[1:2] in (["serve"], ["mcp"]):
-        return "a server that runs until it is stopped"
+        return "starts a server that runs until it is stopped"
     if words[1:3] == ["migrate", "mem0"]:
         return "reads an existing mem0 store, which does not exist here"
     return None
@@ -302,7 +324,9 @@ def run_shell(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> str:
     known: set[str] = set()
     output, ran = [], 0
     for command in shell_commands(block.code):
-        if _skipped_line(command, frozenset(known)) is not None:
+        reason = _skipped_line(command, frozenset(known))
+        if reason is not None:
+            print(f"not run: {command}\n  because it {reason}")  # in the report with -rA
             continue
         assignment = _ASSIGNMENT.match(command)
         what = f"README.md line {block.line}: {command}"
@@ -349,7 +373,7 @@ def test_block_runs(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> Non
     if block.lang in ("json", "toml"):
         check_data(block)
         return
-    servers = [line for line in _code_lines(block.code, "#") if SERVER_URL.search(line)]
+    servers = [line for line in _code_lines(block.code) if SERVER_URL.search(line)]
     assert not servers, (f"README.md line {block.line} uses a server that cannot run here "
                          f"({servers[0].strip()}): list the block in SKIPPED_BLOCKS")
     run = run_python if block.lang == "python" else run_shell
@@ -392,3 +416,15 @@ def test_shell_lines_and_their_rules() -> None:
     assert _skipped_line(assignment) is None
     assert _skipped_line('mem-integrations get "$ID"') is not None  # nothing set ID
     assert _skipped_line('mem-integrations get "$ID"', frozenset({"ID"})) is None
+
+
+def test_scripted_model_supersedes_only_single_valued_relations() -> None:
+    """The stand-in model moves an address (one at a time) but keeps both likes."""
+    listed = [{"id": 0, "relation": "user --lives_in--> Paris"},
+              {"id": 1, "relation": "user --likes--> tea"}]
+    user = ('EXISTING:\n[]\n\nNEW:\n["I moved to Berlin"]\n\nRELATIONS:\n' + json.dumps(listed)
+            + "\n\nNEW_RELATIONS:\n"
+            + json.dumps(["user --lives_in--> Berlin", "user --likes--> jazz"]))
+    assert _listed(user, "RELATIONS") == listed
+    new = [m.groupdict() for m in map(_RELATION.match, _listed(user, "NEW_RELATIONS"))]
+    assert _superseded(listed, new) == [0]
