@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks import startup
+
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
 RESULTS_DIR = HERE / "results"
@@ -123,6 +125,8 @@ def goals(results: dict[str, Any]) -> list[str]:
             a, b = hybrid["categories"]["1"]["recall@10"], dense["categories"]["1"]["recall@10"]
             out.append(["… without hurting multi-hop (cat. 1 recall@10 ≥ dense-only's)",
                         "≥ dense", f"{a:.3f} vs {b:.3f}", verdict(a >= b - 1e-9)])
+    out += [[goal, target, measured, verdict(met)] for goal, target, measured, met
+            in startup.goals(results.get("startup", {}))]
     return _table(["goal", "target", "measured (ours vs mem0)", "status"], out)
 
 
@@ -487,6 +491,11 @@ def write_report(results: dict[str, Any]) -> Path:
                   *results_section(results["results"]),
                   f"_Measured {results['results'].get('measured_at', '?')} in "
                   f"{results['results'].get('elapsed_s', '?')} s._", ""]
+    if "startup" in results:
+        lines += ["## 8. The first hour: install, import, first add, CLI", "",
+                  *startup.section(results["startup"]),
+                  f"_Measured {results['startup'].get('measured_at', '?')} in "
+                  f"{results['startup'].get('elapsed_s', '?')} s._", ""]
     from benchmarks.ranking_report import report_lines  # from python -m benchmarks.ranking
 
     lines += report_lines()

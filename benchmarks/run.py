@@ -52,7 +52,8 @@ from mem_integrations.evals.locomo import turn_place
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 RAW = RESULTS_DIR / "bench.json"
-PHASES = ["llm", "latency", "search", "throughput", "locomo", "multilingual", "results"]
+PHASES = ["llm", "latency", "search", "throughput", "locomo", "multilingual", "results",
+          "startup"]
 DATA = HERE / "data"
 # one user per language; the held-out Chinese set is pooled with the first one
 MULTILINGUAL_SETS = {"zh": ["multilingual_zh.jsonl", "multilingual_zh_heldout.jsonl"],
@@ -440,6 +441,14 @@ class Bench:
                  "read_us_p50": round(statistics.median(read_us[name]), 1)
                  if name in read_us else None} for name, ms in timings.items()]
         return {"memories": len(texts), "queries": len(queries), "rows": rows}
+
+    # --- 8. The first hour -------------------------------------------------------------------
+
+    def phase_startup(self, llm: BenchLLM) -> dict[str, Any]:
+        """Install size, import, first add, CLI commands, query embedding (fresh processes)."""
+        from benchmarks import startup
+
+        return startup.measure(self.libs, self.notes)
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
