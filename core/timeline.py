@@ -129,6 +129,10 @@ async def history_chain(memory: AsyncMemory, memory_id: str) -> list[HistoryEntr
     return rows
 
 
+def _count(ids: list[str]) -> str:
+    return f"{len(ids)} {'memory' if len(ids) == 1 else 'memories'}"
+
+
 async def delete_source(memory: AsyncMemory, add_id: Any, within: Scope | None
                         ) -> SourceDeletion:
     """See `AsyncMemory.delete_source`."""
@@ -172,7 +176,7 @@ async def delete_source(memory: AsyncMemory, add_id: Any, within: Scope | None
                     deleted.append(hit.id)
             await memory.writer.commit(Writes(ops, vectors), dict(key))
     past = sum(1 for hit in found if hit.id in deleted and hit.payload.get(VALID_TO))
-    message = (f"deleted {len(deleted)} memories that came only from add {add_id!r} "
-               f"({past} of them past versions); {len(kept)} memories other adds said too "
-               "were kept, this add removed from their sources; nothing was derived again")
+    message = (f"deleted {_count(deleted)} that came only from add {add_id!r} ({past} of "
+               f"them past versions); {_count(kept)} that other adds said too kept, this "
+               "add removed from their sources; nothing was derived again")
     return SourceDeletion(message=message, add_id=add_id, deleted=deleted, kept=kept)
