@@ -83,6 +83,12 @@ class AddContext:
     add_id: str | None = None
 
 
+def _vector(hit: Hit) -> list[float]:
+    if hit.vector is None:  # _with_vectors read it under the scope's lock
+        raise RuntimeError(f"memory {hit.id} has no stored vector")
+    return hit.vector
+
+
 class AddPlanner:
     """Turns extracted facts (or verbatim texts) into a `Plan`."""
 
@@ -191,9 +197,21 @@ class AddPlanner:
         await self._apply_operations(plan, ctx, decisions.operations, hits, facts, vectors)
         return decisions.invalidate if draft is not None else []
 
+    async def _with_vectors(self, hits: list[Hit]) -> list[Hit]:
+        """`hits` with their vectors: a memory kept (closed, a past version, one more
+        source) is written again with its own."""
+        missing = [h.id for h in hits if h.vector is None]
+        if not missing:
+            return hits
+        found = {h.id: h.vector for h in await asyncio.to_thread(
+            self.store.retrieve, missing, with_vectors=True)}
+        return [h if h.vector is not None else replace(h, vector=found.get(h.id))
+                for h in hits]
+
     async def _apply_operations(self, plan: Plan, ctx: AddContext, operations: list[Operation],
                                 hits: list[Hit], facts: list[Fact],
                                 vectors: list[list[float]]) -> None:
+        hits = await self._with_vectors(hits)
         by_text = {f.text: (f, v) for f, v in zip(facts, vectors, strict=True)}
         touched: set[int] = set()
         # content that stays stored: not the memories this reply deletes
@@ -292,7 +310,7 @@ class AddPlanner:
         assert began is not None  # traced() always dates it
         plan.ops.append(MemoryUpsert(past_id, Event.ADD, None,
                                      closed(old, at=began, by=target.id)))
-        plan.vectors[past_id] = target.vector or vector
+        plan.vectors[past_id] = _vector(target)
         plan.ops.append(MemoryUpsert(target.id, Event.UPDATE, old.get(DATA), payload))
         plan.vectors[target.id] = vector
         plan.events.append(MemoryEvent(id=target.id, memory=text, event=Event.UPDATE,
@@ -307,7 +325,7 @@ class AddPlanner:
         index, quote = locate(text or target.payload.get(DATA, ""), None, ctx.messages)
         payload = add_sources(target.payload, ctx.add_id, index, quote, ctx.messages)
         plan.ops.append(MemoryUpsert(target.id, Event.UPDATE, payload.get(DATA), payload))
-        plan.vectors[target.id] = target.vector or []
+        plan.vectors[target.id] = _vector(target)
 
     def _delete(self, plan: Plan, target: Hit, ctx: AddContext) -> None:
         """A memory the new facts make false is closed, not removed: it stays for reads
@@ -315,7 +333,7 @@ class AddPlanner:
         text = target.payload.get(DATA)
         at = said_at(ctx.messages, None) or ctx.now
         plan.ops.append(MemoryClose(target.id, closed(target.payload, at=at)))
-        plan.vectors[target.id] = target.vector or []
+        plan.vectors[target.id] = _vector(target)
         plan.events.append(MemoryEvent(id=target.id, memory=text or "", event=Event.DELETE))
 
     async def _plan_verbatim(self, texts: list[Verbatim], ctx: AddContext) -> Plan:
