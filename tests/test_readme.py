@@ -4,8 +4,9 @@ Python blocks are complete programs, each run in a fresh process in a temporary 
 (HOME there too, so nothing lands in the real ~/.mem_integrations), with OPENAI_API_KEY /
 OPENAI_BASE_URL pointing at a scripted OpenAI-compatible server that answers like a careful
 model. Provider URLs a block names (api.openai.com, Ollama's localhost:11434...) are
-replaced by that server's. Shell blocks run their `mem-integrations ...` lines in order;
-JSON and TOML blocks are parsed, and loaded with `load_config` when they are configs.
+replaced by that server's. Shell blocks run their `mem-integrations ...` lines in order
+(curl blocks, in SERVED_BLOCKS, run whole against a `mem-integrations serve` started for
+them); JSON and TOML blocks are parsed, and loaded with `load_config` when they are configs.
 
 A block that cannot run here is listed in SKIPPED_BLOCKS with the reason, and a shell line
 that is not run matches a rule of `_skipped_line`: a new block that neither runs nor is
@@ -18,10 +19,14 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
+import time
 import tomllib
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,10 +96,6 @@ BLOCKS = readme_blocks(README.read_text(encoding="utf-8"))
 SKIPPED_BLOCKS: dict[str, str] = {
     "two-commands": "`make demo` / `make test` create a virtualenv and run the whole suite",
     "install": "pip installs: the test runs inside the installed virtualenv",
-    "openai-compatible-chat-with-memory-3":
-        "curl against a running `serve` (the Python block before it makes the same call)",
-    "rest-server-2": "curl against a running `serve` with a key from `keys create` "
-                     "(rest-server-3 makes these calls with two users' keys)",
     "mcp-server-1": "a pip install, then MCP servers that run until stopped "
                     "(tests/server covers the MCP tools over stdio and HTTP)",
     "benchmarks": "timed harnesses (make bench), not tests",
@@ -103,6 +104,10 @@ SKIPPED_BLOCKS: dict[str, str] = {
 """Blocks that are not run, by id, and why. (Skipped Python blocks still must compile.)"""
 
 LANGUAGES = {"python", "bash", "json", "toml"}
+
+SERVED_BLOCKS = {"openai-compatible-chat-with-memory-3", "rest-server-2"}
+"""Shell blocks written for a running `mem-integrations serve --api-key s3cret` on
+localhost:8000: each runs whole, as one script, against a server started for it."""
 
 # --- the scripted model --------------------------------------------------------------------
 
@@ -241,6 +246,9 @@ EXPECTED: dict[str, list[str]] = {
     "openai-compatible-chat-with-memory-2": ["Noted"],
     "command-line": ["I love green tea"],
     "export-and-backup": ["name=None city=None", "live in München"],
+    "openai-compatible-chat-with-memory-3": ["Noted"],
+    "rest-server-2": ['"memory":"I live in Paris","event":"ADD"', "Memory updated successfully!",
+                      "Memory deleted successfully!", '{"results":[]}'],
 }
 """What some blocks must print, beyond running: the behaviour the README describes."""
 
@@ -348,6 +356,46 @@ def run_shell(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> str:
     return "".join(output)
 
 
+@contextmanager
+def _serving(cwd: Path, env: dict[str, str]) -> Iterator[int]:
+    """`mem-integrations serve --api-key s3cret` on a free port, until the block is done."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = cwd / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [str(BIN / "mem-integrations"), "serve", "--port", str(port), "--api-key", "s3cret"],
+            cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + TIMEOUT  # a guard against a hang, not a timing check
+        while True:
+            assert server.poll() is None, f"serve exited:\n{log.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, f"serve never answered:\n{log.read_text()}"
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def run_served(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> str:
+    """A shell block for a running server: one script (its variables carry from line to
+    line), every line must succeed, and no reply may be an error body."""
+    cwd, home = _workspace(tmp_path)
+    env = _environment(home, llm)
+    with _serving(cwd, env) as port:
+        script = block.code.replace("localhost:8000", f"127.0.0.1:{port}")
+        output = _run(["bash", "-euo", "pipefail", "-c", script], cwd, env,
+                      f"README.md line {block.line} ({block.heading})")
+    assert '"error"' not in output, f"README.md line {block.line}: an error reply\n{output}"
+    return output
+
+
 def check_data(block: Block) -> None:
     """A JSON or TOML block parses; one that is a memory config also loads."""
     data = json.loads(block.code) if block.lang == "json" else tomllib.loads(block.code)
@@ -381,7 +429,8 @@ def test_block_runs(block: Block, tmp_path: Path, llm: ScriptedLLMServer) -> Non
     servers = [line for line in _code_lines(block.code) if SERVER_URL.search(line)]
     assert not servers, (f"README.md line {block.line} uses a server that cannot run here "
                          f"({servers[0].strip()}): list the block in SKIPPED_BLOCKS")
-    run = run_python if block.lang == "python" else run_shell
+    run = (run_python if block.lang == "python"
+           else run_served if block.id in SERVED_BLOCKS else run_shell)
     output = run(block, tmp_path, llm)
     for expected in EXPECTED.get(block.id, ()):
         assert expected in output, f"README.md line {block.line}: {expected!r} not printed"
@@ -396,6 +445,7 @@ def test_every_block_is_covered() -> None:
                if b.lang not in LANGUAGES and b.id not in SKIPPED_BLOCKS]
     assert not unknown, f"blocks the harness cannot run (line, language): {unknown}"
     assert not set(SKIPPED_BLOCKS) - set(ids), "SKIPPED_BLOCKS names blocks that are gone"
+    assert not set(SERVED_BLOCKS) - set(ids), "SERVED_BLOCKS names blocks that are gone"
 
 
 def test_parser_reads_sections_and_fences() -> None:
