@@ -832,11 +832,13 @@ class AsyncMemory:
         return entries
 
     async def users(self) -> UsersResult:
-        """The users, agents and runs that hold memories, with their counts."""
+        """The users, agents and runs that hold memories, with their counts (of the
+        memories valid now)."""
         await self.open()
         results: list[ScopeSummary] = []
         for key in SCOPE_KEYS:
-            counts = await asyncio.to_thread(self.store.facet, key)
+            # what is valid now: past versions are not memories a user has
+            counts = await asyncio.to_thread(self.store.facet, key, read_filter(None))
             results.extend(ScopeSummary(type=key.removesuffix("_id"), id=value, total_memories=n)
                            for value, n in sorted(counts.items()))
         return UsersResult(results=results)

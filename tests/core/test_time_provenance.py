@@ -51,6 +51,8 @@ def test_search_now_finds_berlin_and_as_of_between_finds_paris(moved) -> None:
     assert [m.memory for m in memory.get_all(user_id="alice")] == ["User lives in Berlin"]
     assert [m.memory for m in memory.get_all(user_id="alice", as_of=BETWEEN)] == \
         ["User lives in Paris"]
+    # users() counts what is valid now, not the past version
+    assert [(u.id, u.total_memories) for u in memory.users().results] == [("alice", 1)]
 
 
 def test_the_update_keeps_the_id_and_the_history_shows_the_chain(moved) -> None:
