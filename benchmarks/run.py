@@ -325,7 +325,8 @@ class Bench:
                     if t.get("blip_caption"):
                         text += f" (shared a photo: {t['blip_caption']})"
                     docs.append(item(text, sample["sample_id"], infer=False,
-                                     metadata=turn_place(t["dia_id"])))
+                                     metadata={**turn_place(t["dia_id"]),
+                                               "speaker": t["speaker"]}))
             for qa in sample["qa"]:
                 evidence = parse_evidence(qa.get("evidence", []))
                 if evidence:

@@ -647,7 +647,7 @@ class AsyncMemory:
                 searching, self._graph_search(query, vector, scope.ids(), as_of_iso(as_of)))
         else:
             answers, relations = await searching, None
-        ranked = rank(vector, answers[0], answers[1] if settings.hybrid else [],
+        ranked = rank(query, vector, answers[0], answers[1] if settings.hybrid else [],
                       settings=settings.ranking, limit=limit,
                       dense_weight=self._dense_weight(query),
                       lexical_weight=settings.lexical_weight, rrf_k=settings.rrf_k,

@@ -13,6 +13,7 @@ from mem_integrations.core.search.fusion import Ranked, fuse
 from mem_integrations.core.search.neighbours import with_neighbours
 from mem_integrations.core.search.recency import with_recency
 from mem_integrations.core.search.settings import RankingConfig
+from mem_integrations.core.search.speaker import with_speakers
 from mem_integrations.core.stores.base import Hit
 
 __all__ = ["needs_vectors", "rank"]
@@ -24,8 +25,8 @@ def needs_vectors(settings: RankingConfig) -> bool:
     return settings.expansion_weight > 0 or settings.mmr_lambda is not None
 
 
-def rank(query_vector: list[float], dense: Sequence[Hit], lexical: Sequence[Hit], *,
-         settings: RankingConfig, limit: int, dense_weight: float, lexical_weight: float,
+def rank(query: str, query_vector: list[float], dense: Sequence[Hit], lexical: Sequence[Hit],
+         *, settings: RankingConfig, limit: int, dense_weight: float, lexical_weight: float,
          rrf_k: int, method: str) -> list[Ranked]:
     """Every candidate, best first. `similarity` stays the cosine to the query as asked."""
     def fused(vector: list[float], dense_hits: Sequence[Hit]) -> list[Ranked]:
@@ -43,6 +44,9 @@ def rank(query_vector: list[float], dense: Sequence[Hit], lexical: Sequence[Hit]
         ranked = with_neighbours(ranked, weight=settings.neighbour_weight,
                                  thread_key=settings.thread_key,
                                  position_key=settings.position_key)
+    if settings.speaker_weight > 0:
+        ranked = with_speakers(query, ranked, weight=settings.speaker_weight,
+                               speaker_key=settings.speaker_key)
     if settings.recency_weight > 0:
         ranked = with_recency(ranked, weight=settings.recency_weight,
                               half_life_days=settings.recency_half_life_days)

@@ -69,7 +69,8 @@ def load_locomo(path: str | Path, *, categories: tuple[int, ...] = (1, 2, 3, 4),
             if not (key.startswith("session_") and isinstance(turns, list)):
                 continue
             date = conversation.get(f"{key}_date_time", "")
-            facts.extend(EvalFact(t["dia_id"], turn_text(date, t), scope, turn_place(t["dia_id"]))
+            facts.extend(EvalFact(t["dia_id"], turn_text(date, t), scope,
+                                  {**turn_place(t["dia_id"]), "speaker": t["speaker"]})
                          for t in turns)
         known = {f.id for f in facts if f.scope == scope}
         for qa in sample.get("qa", []):

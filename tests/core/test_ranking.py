@@ -21,6 +21,7 @@ from mem_integrations.core.search.expansion import expanded_query, rescored
 from mem_integrations.core.search.fusion import Ranked, cosine
 from mem_integrations.core.search.neighbours import with_neighbours
 from mem_integrations.core.search.recency import with_recency
+from mem_integrations.core.search.speaker import with_speakers
 from mem_integrations.core.stores.base import Hit
 
 
@@ -148,3 +149,42 @@ def test_bad_ranking_settings_are_refused_naming_the_key(ranking):
 def test_steps_that_did_not_help_on_locomo_dev_are_off_by_default():
     ranking = MemoryConfig().search.ranking
     assert (ranking.expansion_weight, ranking.mmr_lambda, ranking.recency_weight) == (0, None, 0)
+
+
+def test_a_memory_said_by_the_person_the_query_names_gains():
+    said = _ranked(0.5, metadata={"speaker": "Caroline"}, data="I research adoption agencies")
+    told = _ranked(0.55, metadata={"speaker": "Melanie"}, data="Caroline, you research a lot")
+    by_actor = _ranked(0.5, actor_id="Caroline", data="adoption, finally")
+    full_name = _ranked(0.5, metadata={"speaker": "Caroline Smith"}, data="agencies")
+    unnamed = _ranked(0.5, data="no speaker")
+    out = {r.hit.id: r.fused for r in with_speakers(
+        "What did caroline research?", [said, told, by_actor, full_name, unnamed],
+        weight=0.2, speaker_key="speaker")}
+    assert out[said.hit.id] == pytest.approx(0.6) and out[told.hit.id] == 0.55
+    assert out[by_actor.hit.id] == pytest.approx(0.6)  # the message's name, without metadata
+    assert out[full_name.hit.id] == out[unnamed.hit.id] == 0.5  # "Smith" is not asked
+
+
+def test_speaker_weight_through_search(tmp_path, embedder):
+    query = "What did Caroline say about the coast?"
+    said = str(uuid.uuid5(uuid.NAMESPACE_URL, "2:3"))  # "Caroline: We went hiking near the coast"
+    for weight in (0.0, 0.5):
+        memory = _memory(tmp_path / str(weight), embedder, speaker_weight=weight,
+                         neighbour_weight=0.0)
+        try:
+            ids = _fill_chat(memory)
+            memory.put_many([PutItem(id=str(uuid.uuid4()), text=text, user_id="c",
+                                     metadata={"speaker": speaker}) for speaker, text in [
+                ("Melanie", "Melanie: Caroline, the coast was lovely in your photos!"),
+                ("Melanie", "Melanie: Caroline, tell me about the coast trip.")]])
+            memory.put_many([PutItem(id=ids[s, t], text=text, user_id="c",
+                                     metadata={"session": s, "turn": t,
+                                               "speaker": text.split(":")[0]})
+                             for s, t, text in CHAT])
+            order = [r.id for r in memory.search(query, user_id="c").results]
+        finally:
+            memory.close()
+        if weight:
+            assert order[0] == said
+        else:
+            assert order[0] != said  # Melanie's turns, which name Caroline, lead without it
