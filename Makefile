@@ -30,9 +30,11 @@ test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
 # Side by side with mem0 (installed in its own virtual environments under benchmarks/.work);
-# regenerates benchmarks/RESULTS.md. BENCH_ARGS=--full adds the 100k sizes.
+# regenerates benchmarks/RESULTS.md. BENCH_ARGS=--full adds the 100k sizes. Then LOCOMO's
+# temporal questions with and without event time (its own section, after the report).
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+	$(PY) -m benchmarks.temporal
 
 # The long reliability runs: SIGKILL crash trials, faults, concurrency, isolation.
 stress: $(VENV)/.dev
