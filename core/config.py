@@ -198,6 +198,19 @@ class ReconcileConfig(_Section):
         description="Cosine similarity above which an existing memory is shown to the LLM "
         "for an UPDATE/DELETE decision. Below it, a fact is added without a reconcile call.",
     )
+    mode: Literal["single_call", "two_calls"] = Field(
+        default="single_call", description="single_call: the memories the messages may "
+        "touch are found first and shown in the ONE extraction call, which also decides "
+        "ADD/UPDATE/DELETE/NONE (and superseded relations); two_calls: extract, then "
+        "reconcile the facts that have neighbours in a second call. Measured in "
+        "benchmarks/RESULTS.md.")
+    max_shown: int = Field(
+        default=40, ge=1, le=500, description="single_call: at most this many known "
+        "memories (and as many relations) are shown, closest first.")
+    unseen_neighbours: Literal["reconcile", "add"] = Field(
+        default="reconcile", description="single_call: a fact the LLM added whose close "
+        "neighbour was not shown goes to a second, small reconcile call (reconcile), or "
+        "is added as the LLM decided (add: never a second call).")
 
 
 class SearchConfig(_Section):

@@ -85,17 +85,29 @@ def _sentences(transcript: str) -> list[str]:
 def sensible_llm(body: dict[str, Any]) -> dict[str, Any]:
     """A responder that behaves like a careful model: extraction keeps every user sentence;
     reconcile says NONE for a fact already known, UPDATE for a fact about the same thing
-    (same first two words: "Lives in Paris" -> "Lives in Rome"), ADD otherwise."""
-    from mem_integrations.core.records import content_hash
-
+    (same first two words: "Lives in Paris" -> "Lives in Rome"), ADD otherwise. A
+    single-call extraction (KNOWN memories shown) decides each fact by the same rules."""
     user = "\n".join(m.get("content") or "" for m in body.get("messages", [])
                      if m.get("role") == "user")
     if schema_name(body) == "extraction":
-        transcript = user.removeprefix("Conversation:\n")
-        return {"facts": [{"text": s, "categories": []} for s in _sentences(transcript)]}
+        transcript, _, shown = user.removeprefix("Conversation:\n").partition("\n\nKNOWN:\n")
+        facts = _sentences(transcript)
+        if not shown:
+            return {"facts": [{"text": s, "categories": []} for s in facts]}
+        known = json.loads(shown.split("\n\n")[0])
+        return {"facts": [{"text": fact, "categories": [], "event": op["event"], "id": op["id"]}
+                          for fact, op in zip(facts, _decide(known, facts), strict=True)],
+                "invalidate": []}
     existing_part, _, new_part = user.partition("\n\nNEW:\n")
     existing = json.loads(existing_part.removeprefix("EXISTING:\n"))
     new = json.loads(new_part.split("\n\n")[0])
+    return {"operations": _decide(existing, new)}
+
+
+def _decide(existing: list[dict[str, Any]], new: list[str]) -> list[dict[str, Any]]:
+    """sensible_llm's rules: one operation per new fact, against the memories shown."""
+    from mem_integrations.core.records import content_hash
+
     operations: list[dict[str, Any]] = []
     touched: set[int] = set()
     for fact in new:
@@ -112,4 +124,4 @@ def sensible_llm(body: dict[str, Any]) -> dict[str, Any]:
             operations.append({"event": "UPDATE", "id": about, "text": fact})
         else:
             operations.append({"event": "ADD", "id": None, "text": fact})
-    return {"operations": operations}
+    return operations

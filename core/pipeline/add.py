@@ -147,13 +147,7 @@ class AddPlanner:
         if fresh:
             # only what is valid now is reconciled; the vectors are kept with a
             # superseded memory's past version
-            neighbours = await asyncio.to_thread(self.store.search_batch, [
-                SearchRequest(limit=self.config.neighbours_per_fact, dense=v,
-                              filter=all_of(ctx.scope_filter, NOT_PROCEDURAL, current()),
-                              score_threshold=self.config.neighbour_threshold,
-                              with_vectors=True)
-                for v in vectors
-            ])
+            neighbours = await self.neighbours(vectors, ctx)
             for i, hits in enumerate(neighbours):
                 if not hits:
                     self._add(plan, ctx, facts[i].text, vectors[i], facts[i].categories,
@@ -164,13 +158,32 @@ class AddPlanner:
                 invalidate = await self._reconcile(
                     plan, ctx, [facts[i] for i in related], [vectors[i] for i in related],
                     [neighbours[i] for i in related], draft, position)
-        if draft is not None and (draft.new or invalidate):
-            said = said_at(ctx.messages, None) or ctx.now
-            ops, events = GraphPlanner.operations(draft, invalidate, iso(said))
-            plan.ops.extend(ops)
-            plan.vectors.update(draft.vectors)
-            plan.relations = events
+        if draft is not None:
+            self.graph_writes(plan, ctx, draft, invalidate)
         return plan
+
+    async def neighbours(self, vectors: list[list[float]], ctx: AddContext) -> list[list[Hit]]:
+        """For each vector, the scope's current memories close enough to reconcile with
+        (`reconcile.neighbours_per_fact` at most, above `neighbour_threshold`), best first,
+        with their vectors: one batched search."""
+        return await asyncio.to_thread(self.store.search_batch, [
+            SearchRequest(limit=self.config.neighbours_per_fact, dense=v,
+                          filter=all_of(ctx.scope_filter, NOT_PROCEDURAL, current()),
+                          score_threshold=self.config.neighbour_threshold, with_vectors=True)
+            for v in vectors])
+
+    @staticmethod
+    def graph_writes(plan: Plan, ctx: AddContext, draft: GraphDraft, invalidate: list[int]
+                     ) -> None:
+        """Add the draft's relations and the invalidation of `invalidate` (indices into
+        `draft.candidates`) to `plan`, when there is any."""
+        if not (draft.new or invalidate):
+            return
+        said = said_at(ctx.messages, None) or ctx.now
+        ops, events = GraphPlanner.operations(draft, invalidate, iso(said))
+        plan.ops.extend(ops)
+        plan.vectors.update(draft.vectors)
+        plan.relations = events
 
     async def _reconcile(self, plan: Plan, ctx: AddContext, facts: list[Fact],
                          vectors: list[list[float]], neighbours: list[list[Hit]],

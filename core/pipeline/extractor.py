@@ -19,7 +19,9 @@ from mem_integrations.core.pipeline.schema import (
     Extraction,
     Fact,
     Triple,
+    decided_extraction_schema,
     extraction_schema,
+    read_decided_extraction,
     read_decisions,
     read_extraction,
     reconcile_schema,
@@ -53,9 +55,13 @@ class Extractor(Protocol):
     vision: bool
 
     async def extract(self, messages: list[Message], *, prompt: str | None = None,
-                      graph: bool = False) -> Extraction:
+                      graph: bool = False, known: list[str] | None = None,
+                      known_relations: list[str] | None = None) -> Extraction:
         """Facts worth remembering in `messages` (their images too, with `vision`), and
-        with `graph` the entities and relations among them (one call)."""
+        with `graph` the entities and relations among them (one call). Given `known`
+        memories (and `known_relations`), shown under ids 0..n-1, the same call may also
+        decide each fact against them (`Extraction.decisions`, `.invalidate`); an
+        extractor that does not leaves them undecided, for reconcile."""
         ...
 
     async def reconcile(self, data: ReconcileInput) -> Decisions:
@@ -110,16 +116,20 @@ class LLMExtractor:
         raise AssertionError("unreachable")  # AsyncRetrying either returns or raises
 
     async def extract(self, messages: list[Message], *, prompt: str | None = None,
-                      graph: bool = False) -> Extraction:
+                      graph: bool = False, known: list[str] | None = None,
+                      known_relations: list[str] | None = None) -> Extraction:
         # the caller drops images a model without vision cannot see, so any left are shown
         images = [url for m in messages for url in m.get("images", ())]
         request = prompts.extraction_messages(render_transcript(messages), self.extraction,
                                               today=reference_day(messages), custom_prompt=prompt,
-                                              graph=graph, images=images)
-        payload = await self.ask_json(request, extraction_schema(graph, bool(images)),
-                                       "extraction")
+                                              graph=graph, images=images, known=known,
+                                              known_relations=known_relations)
+        deciding = bool(known or known_relations)
+        schema = (decided_extraction_schema if deciding else extraction_schema)(graph,
+                                                                                bool(images))
+        payload = await self.ask_json(request, schema, "extraction")
         try:
-            extraction = read_extraction(payload)
+            extraction = (read_decided_extraction if deciding else read_extraction)(payload)
         except UnparseableReply as exc:
             raise LLMResponseError(f"the LLM's extraction reply is malformed: {exc}") from exc
         for fact in extraction.facts:

@@ -108,7 +108,10 @@ class OfflineExtractor:
         self.announce = announce
 
     async def extract(self, messages: list[Message], *, prompt: str | None = None,
-                      graph: bool = False) -> Extraction:
+                      graph: bool = False, known: list[str] | None = None,
+                      known_relations: list[str] | None = None) -> Extraction:
+        # `known` is not decided on here: the facts stay undecided and the rules of
+        # `reconcile` decide them, as in the two-call add
         if self.announce and not _announced.is_set():
             _announced.set()
             log.warning(_NO_LLM_NOTICE)

@@ -49,6 +49,18 @@ RELATIONS lists existing relations (with integer ids) and NEW_RELATIONS the ones
 learned. In "invalidate", give the ids of existing relations the new information makes \
 no longer true (for example an old address after a move); an empty list if none."""
 
+DECIDE_INSTRUCTIONS = """\
+KNOWN lists what is already remembered (integer ids). For each fact also decide, in \
+"event" and "id": ADD a fact not known yet (id null); UPDATE a known memory the fact \
+changes or refines (id = its id, text = the updated memory, combining both when both stay \
+true); DELETE a known memory the fact makes false (id = its id); NONE when it is already \
+known (id = that memory). Compare meaning, not words or language. Use only the ids \
+shown."""
+
+DECIDE_GRAPH = """\
+KNOWN_RELATIONS lists remembered relations (integer ids): in "invalidate", give the ids \
+of those the conversation makes no longer true (an old address after a move), else []."""
+
 IMAGE_EXTRACTION = """\
 Images from the conversation follow it, each after its marker ("[image 1]"). Take facts \
 from them as from the messages (what they show about the user, their things, places and \
@@ -64,11 +76,18 @@ preamble."""
 
 def extraction_messages(transcript: str, config: ExtractionConfig, *, today: date,
                         custom_prompt: str | None = None, graph: bool = False,
-                        images: list[str] | None = None) -> list[dict[str, Any]]:
+                        images: list[str] | None = None, known: list[str] | None = None,
+                        known_relations: list[str] | None = None) -> list[dict[str, Any]]:
     """The one extraction call. `custom_prompt` (per add) or `config.prompt` replace the
     instructions; include/exclude rules and categories are appended either way. `images`
     (URLs, for a vision model) follow the transcript as image parts, each after its
-    "[image N]" marker, in the same user message."""
+    "[image N]" marker, in the same user message.
+
+    `known` (the single-call add, `core.pipeline.single_call`): memories the messages may
+    touch, shown as KNOWN under small integer ids (texts only, once each), and with the
+    graph on `known_relations` as KNOWN_RELATIONS; the reply then also decides each fact
+    (`schema.decided_extraction_schema`)."""
+    deciding = bool(known or known_relations)
     parts = [custom_prompt or config.prompt or EXTRACTION_INSTRUCTIONS]
     if config.include:
         parts.append(f"Only keep facts about: {config.include}")
@@ -83,15 +102,28 @@ def extraction_messages(transcript: str, config: ExtractionConfig, *, today: dat
     if images:
         parts.append(IMAGE_EXTRACTION)
     fact = '{"text": "...", "categories": ["..."], "quote": "..."' + (
-        ', "image": false}' if images else '}')
+        ', "image": false' if images else '') + (
+        ', "event": "ADD|UPDATE|DELETE|NONE", "id": 0}' if deciding else '}')
+    if deciding:
+        parts.append(DECIDE_INSTRUCTIONS)
     if graph:
         parts.append(GRAPH_EXTRACTION)
+        if deciding:
+            parts.append(DECIDE_GRAPH)
         parts.append(f'Reply with JSON only: {{"facts": [{fact}], '
                      '"entities": [{"name": "...", "type": "..."}], '
-                     '"relations": [{"source": "...", "relation": "...", "target": "..."}]}')
+                     '"relations": [{"source": "...", "relation": "...", "target": "..."}]'
+                     + (', "invalidate": [0]}' if deciding else '}'))
     else:
         parts.append(f'Reply with JSON only: {{"facts": [{fact}]}}')
     user: str | list[dict[str, Any]] = f"Conversation:\n{transcript}"
+    if deciding:
+        user += "\n\nKNOWN:\n" + json.dumps(
+            [{"id": i, "text": t} for i, t in enumerate(known or [])], ensure_ascii=False)
+        if graph:
+            user += "\n\nKNOWN_RELATIONS:\n" + json.dumps(
+                [{"id": i, "relation": t} for i, t in enumerate(known_relations or [])],
+                ensure_ascii=False)
     if images:
         user = [{"type": "text", "text": user}]
         for number, url in enumerate(images, 1):

@@ -59,6 +59,41 @@ class Fact(BaseModel):
             or value == 1
 
 
+class Decided(BaseModel):
+    """A fact of a single-call extraction, with the decision the same reply made about it
+    against the KNOWN memories shown (`core.pipeline.single_call`): ADD, UPDATE(id),
+    DELETE(id) or NONE(id). A fact without a usable decision is left to reconcile."""
+
+    event: Event | None = None
+    id: int | None = None
+
+    @field_validator("event", mode="before")
+    @classmethod
+    def _known_event(cls, value: Any) -> Any:
+        value = _event_name(value)
+        return value if value in Event.__members__ else None  # unknown: undecided
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _int_id(cls, value: Any) -> Any:
+        value = _small_id(value)
+        return value if isinstance(value, int) else None
+
+
+def _event_name(value: Any) -> Any:
+    """An event as the LLM wrote it ("update", " ADD ") in our spelling."""
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _small_id(value: Any) -> Any:
+    """An id shown to the LLM as it wrote it back ("3", 3); None for true/false."""
+    if isinstance(value, bool):  # true/false are not ids
+        return None
+    if isinstance(value, str):
+        return _as_int(value)
+    return value
+
+
 class Operation(BaseModel):
     """One reconcile decision. `id` is the small integer id shown to the LLM."""
 
@@ -69,16 +104,12 @@ class Operation(BaseModel):
     @field_validator("event", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
+        return _event_name(value)
 
     @field_validator("id", mode="before")
     @classmethod
     def _int_id(cls, value: Any) -> Any:
-        if isinstance(value, bool):  # true/false are not ids
-            return None
-        if isinstance(value, str):
-            return _as_int(value)
-        return value
+        return _small_id(value)
 
 
 class EntityMention(BaseModel):
@@ -120,6 +151,10 @@ class Extraction(BaseModel):
     facts: list[Fact] = Field(default_factory=list)
     entities: list[EntityMention] = Field(default_factory=list)
     relations: list[Triple] = Field(default_factory=list)
+    # single-call extraction only: per fact (same order) its decision, and the ids of the
+    # KNOWN relations the new information supersedes
+    decisions: list[Decided] = Field(default_factory=list)
+    invalidate: list[int] = Field(default_factory=list)
 
 
 class Decisions(BaseModel):
@@ -188,11 +223,11 @@ def read_facts(payload: dict[str, Any]) -> list[Fact]:
     """Facts from an extraction reply (`{"facts": [...]}`; items may be plain strings)."""
     facts: list[Fact] = []
     for item in _items(payload, "facts", ("memories", "memory")):
-        raw = {"text": item} if isinstance(item, str) else item
-        try:
-            facts.append(Fact.model_validate(raw))
-        except ValidationError:
+        fact = _fact_or_none(item)
+        if fact is None:
             log.warning("dropping malformed fact from LLM reply: %r", item)
+        else:
+            facts.append(fact)
     return facts
 
 
@@ -221,6 +256,12 @@ GRAPH_EXTRACTION_PROPERTIES: dict[str, Any] = {
                                  "target": {"type": "string"}},
                   "required": ["source", "relation", "target"], "additionalProperties": False},
     },
+}
+
+
+DECISION_PROPERTIES: dict[str, Any] = {
+    "event": {"type": "string", "enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
+    "id": {"type": ["integer", "null"]},
 }
 
 
@@ -278,7 +319,8 @@ def _as_int(value: str) -> int | None:
     return int(text)
 
 
-def read_decisions(payload: dict[str, Any]) -> Decisions:
+def _invalidated(payload: dict[str, Any]) -> list[int]:
+    """The "invalidate" ids of a reply (relations shown under small ids); junk dropped."""
     ids = payload.get("invalidate")
     invalidate: list[int] = []
     for i in ids if isinstance(ids, list) else []:
@@ -286,4 +328,51 @@ def read_decisions(payload: dict[str, Any]) -> Decisions:
             _as_int(i) if isinstance(i, str) else None
         if value is not None:
             invalidate.append(value)
-    return Decisions(operations=read_operations(payload), invalidate=invalidate)
+    return invalidate
+
+
+def read_decisions(payload: dict[str, Any]) -> Decisions:
+    return Decisions(operations=read_operations(payload), invalidate=_invalidated(payload))
+
+
+def read_decided_extraction(payload: dict[str, Any]) -> Extraction:
+    """A single-call extraction reply: `read_extraction`'s, with each fact's decision
+    (undecided where it has none or a malformed one) and the invalidated relations."""
+    extraction = read_extraction(payload)
+    kept = [item for item in _items(payload, "facts", ("memories", "memory"))
+            if _fact_or_none(item) is not None]
+    extraction.decisions = [_lenient_decision(item) for item in kept]
+    extraction.invalidate = _invalidated(payload)
+    return extraction
+
+
+def _fact_or_none(item: Any) -> Fact | None:
+    try:
+        return Fact.model_validate({"text": item} if isinstance(item, str) else item)
+    except ValidationError:
+        return None
+
+
+def _lenient_decision(item: Any) -> Decided:
+    if not isinstance(item, dict):
+        return Decided()
+    try:
+        return Decided.model_validate(item)
+    except ValidationError:
+        return Decided()
+
+
+def decided_extraction_schema(graph: bool, images: bool = False) -> dict[str, Any]:
+    """`extraction_schema` whose facts also carry "event" and "id" (the decision against
+    the KNOWN memories), with the graph on also "invalidate" (KNOWN relation ids)."""
+    schema = extraction_schema(graph, images)
+    items = schema["properties"]["facts"]["items"]
+    facts = {**schema["properties"]["facts"], "items": {
+        **items, "properties": {**items["properties"], **DECISION_PROPERTIES},
+        "required": [*items["required"], "event", "id"]}}
+    properties = {**schema["properties"], "facts": facts}
+    required = list(schema["required"])
+    if graph:
+        properties["invalidate"] = {"type": "array", "items": {"type": "integer"}}
+        required.append("invalidate")
+    return {**schema, "properties": properties, "required": required}
