@@ -87,6 +87,7 @@ from mem_integrations.core.pipeline.add import AddContext, AddPlanner, Plan, Ver
 from mem_integrations.core.pipeline.extractor import Extractor
 from mem_integrations.core.pipeline.graph import GraphPlanner
 from mem_integrations.core.pipeline.schema import Extraction
+from mem_integrations.core.pipeline.single_call import SingleCallPlanner
 from mem_integrations.core.providers.base import ChatModel, Embedder, probe_dimension
 from mem_integrations.core.providers.known_models import covers_cjk
 from mem_integrations.core.records import (
@@ -204,6 +205,7 @@ class AsyncMemory:
             if self.graph is not None else None
         self.planner = AddPlanner(self.extractor, self.embedder, self.store,
                                   self.config.reconcile, new_id, graph=graph_planner)
+        self.single_call = SingleCallPlanner(self.planner, self.graph)
         self.space = SpaceGuard.for_config(self.config)
         self.writer = Writer(self.store, self.graph, self.history_store, self.embedder,
                              self.lexical, on_unapplied=self._replay_before_next_call,
@@ -494,16 +496,29 @@ class AsyncMemory:
                         pending_id: str) -> Plan:
         """Extract, then under the scope's lock plan (embed, neighbours, reconcile) and
         commit (journal, apply, confirm). The LLM's extraction runs outside the lock; what
-        the writes are decided on is read under it, so concurrent adds never duplicate."""
+        the writes are decided on is read under it, so concurrent adds never duplicate.
+        A single-call add (`reconcile.mode`) makes its one call under the lock: the LLM
+        decides on the memories it is shown (`core.pipeline.single_call`)."""
         ids = scope.ids()
         ctx = AddContext(ids, scope_filter(ids), metadata, datetime.now(UTC),
                          memory_type=options.get("memory_type"), messages=messages,
                          add_id=pending_id)
+        if self._single_call(options):
+            async with self.writer.lock(ids):
+                plan = await self.single_call.plan(messages, ctx, prompt=options.get("prompt"))
+                await self.writer.commit(plan, ids, pending_id=pending_id)
+            return plan
         extracted = await self._extract(messages, options)
         async with self.writer.lock(ids):
             plan = await self.planner.plan(extracted, ctx)
             await self.writer.commit(plan, ids, pending_id=pending_id)
         return plan
+
+    def _single_call(self, options: dict[str, Any]) -> bool:
+        """Whether this add extracts and decides in one call: facts inferred by an LLM
+        (the offline rules cost nothing, so they keep the two steps)."""
+        return (self.config.reconcile.mode == "single_call" and self.extractor.uses_llm
+                and options.get("infer", True) and options.get("memory_type") != PROCEDURAL)
 
     async def _extract(self, messages: list[Message], options: dict[str, Any]
                        ) -> Extraction | list[Verbatim]:
