@@ -97,7 +97,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "neighbours-0.1+expansion-0.3": {"ranking": {"neighbour_weight": 0.1,
                                                  "expansion_weight": 0.3}},
     "neighbours-0.3+mmr-0.9": {"ranking": {"neighbour_weight": 0.3, "mmr_lambda": 0.9}},
-    "lexical-candidates-400": {"lexical_candidates": 400},
+    **{f"lexical-candidates-{n}": {"lexical_candidates": n} for n in (100, 150, 400)},
+    **{f"neighbours-0.1+speaker-0.2+lexical-candidates-{n}": {
+        "lexical_candidates": n, "ranking": {"neighbour_weight": 0.1, "speaker_weight": 0.2}}
+       for n in (100, 150)},
     **{f"speaker-{w}": {"ranking": {"speaker_weight": w}} for w in (0.1, 0.2, 0.3)},
     **{f"neighbours-{n}+speaker-{w}": {"ranking": {"neighbour_weight": n, "speaker_weight": w}}
        for n in (0.1, 0.2) for w in (0.1, 0.2, 0.3)},

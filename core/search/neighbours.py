@@ -9,7 +9,6 @@ candidates are looked at, so it costs no store round trip.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from mem_integrations.core.records import METADATA
@@ -39,5 +38,5 @@ def with_neighbours(ranked: list[Ranked], *, weight: float, thread_key: str,
             continue
         thread, position = place
         best = max(score.get((thread, position - 1), 0.0), score.get((thread, position + 1), 0.0))
-        out.append(replace(r, fused=r.fused + weight * best))
+        out.append(Ranked(r.hit, r.similarity, r.fused + weight * best) if best else r)
     return sorted(out, key=lambda r: (-r.fused, -r.similarity))

@@ -9,7 +9,6 @@ turn's author), else its `actor_id` (the `name` of the message it came from).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from mem_integrations.core.records import ACTOR_ID, METADATA
 from mem_integrations.core.search.fusion import Ranked
@@ -26,10 +25,13 @@ def with_speakers(query: str, ranked: list[Ranked], *, weight: float, speaker_ke
     """`ranked` re-scored: fused × (1 + weight) for memories whose speaker's name (every
     word of it) is in the query, best first."""
     asked = _words(query)
+    named: dict[object, bool] = {}  # per speaker: a conversation has few, ~250 candidates
     out = []
     for r in ranked:
         speaker = (r.hit.payload.get(METADATA) or {}).get(speaker_key) \
             or r.hit.payload.get(ACTOR_ID)
-        named = isinstance(speaker, str) and bool(_words(speaker)) and _words(speaker) <= asked
-        out.append(replace(r, fused=r.fused * (1 + weight)) if named else r)
+        if speaker not in named:
+            words = _words(speaker) if isinstance(speaker, str) else set()
+            named[speaker] = bool(words) and words <= asked
+        out.append(Ranked(r.hit, r.similarity, r.fused * (1 + weight)) if named[speaker] else r)
     return sorted(out, key=lambda r: (-r.fused, -r.similarity))
