@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from mem_integrations.testing.llm_server import hashed_embedding
+from stress.versions import check_versions, is_closed, stores, text_after
 
 REPO = Path(__file__).resolve().parent.parent
 SCOPE_KEYS = ("user_id", "agent_id", "run_id")
+# issue 16: a memory closed by the reconcile step stays stored with these set
+VERSION_KEYS = ("valid_to", "superseded_by")
 RELATION_TEXT = re.compile(r" --\S+--> ")
 
 
@@ -83,12 +86,35 @@ def raw_history(db: Path) -> list[dict[str, Any]]:
         conn.row_factory = sqlite3.Row
         rows = conn.execute(
             "SELECT seq, memory_id, event, old_memory, new_memory, user_id, agent_id, run_id,"
-            " batch_id, applied FROM history ORDER BY seq").fetchall()
-        return [dict(r) for r in rows]
+            " batch_id, applied, payload FROM history ORDER BY seq").fetchall()
     except sqlite3.OperationalError:  # no table yet: the process died before creating it
         return []
     finally:
         conn.close()
+    out = []
+    for r in rows:
+        row = dict(r)
+        row["closes"] = _closes(row, row.pop("payload"))
+        out.append(row)
+    return out
+
+
+def _closes(row: dict[str, Any], payload: str | None) -> bool:
+    """Whether a history row is a close (a DELETE the reconcile step decided, which keeps
+    the memory with `valid_to`) rather than a removal. The journal's own decoder says so:
+    it is the one place that knows the row layouts."""
+    if row["event"] != "DELETE" or not payload:
+        return False
+    from mem_integrations.core.history.base import JournalOp
+    from mem_integrations.core.journal import MemoryClose, decode
+    from mem_integrations.core.models import Event
+
+    try:
+        op = decode(JournalOp(row["memory_id"], Event.DELETE, row["old_memory"], None,
+                              json.loads(payload)))
+    except (ValueError, KeyError):  # not a memory's row (a relation's, a scope wipe's)
+        return False
+    return isinstance(op, MemoryClose)
 
 
 def raw_pending(db: Path) -> list[dict[str, Any]]:
@@ -114,7 +140,8 @@ def store_points(store: Any) -> list[dict[str, Any]]:
         for hit in page:
             p = hit.payload
             out.append({"id": hit.id, "data": p.get("data"), "hash": p.get("hash"),
-                        **{k: p.get(k) for k in SCOPE_KEYS}})
+                        **{k: p.get(k) for k in SCOPE_KEYS},
+                        **{k: p.get(k) for k in VERSION_KEYS}})
         if offset is None:
             return out
 
@@ -132,14 +159,17 @@ def graph_relations(graph: Any) -> list[dict[str, Any]]:
 
 
 async def snapshot(memory: Any) -> dict[str, Any]:
-    """What an opened `AsyncMemory` holds: points, history rows, relations, pending adds."""
+    """What an opened `AsyncMemory` holds: points, history rows, relations, pending adds,
+    and what its default reads return (`stress.versions.default_reads`)."""
     import asyncio
+
+    from stress.versions import default_reads
 
     db = Path(memory.history_store.path)
     points = await asyncio.to_thread(store_points, memory.store)
     relations = await asyncio.to_thread(graph_relations, memory.graph)
     return {"memories": points, "history": raw_history(db), "relations": relations,
-            "pending": raw_pending(db)}
+            "pending": raw_pending(db), **await default_reads(memory, points)}
 
 
 # --- consistency ----------------------------------------------------------------------------
@@ -165,6 +195,10 @@ class Findings:
         return {"counts": dict(self.counts), "examples": dict(self.examples)}
 
 
+def _events(chain: list[dict[str, Any]]) -> list[str]:
+    return [("CLOSE" if r.get("closes") else r["event"]) for r in chain]
+
+
 def is_relation_row(row: dict[str, Any]) -> bool:
     return bool(RELATION_TEXT.search(row.get("new_memory") or row.get("old_memory") or ""))
 
@@ -186,16 +220,21 @@ def _is_uuid(value: str) -> bool:
 def check_snapshot(snap: dict[str, Any], *, chain_breaks_are_violations: bool = True
                    ) -> Findings:
     """The agreement rules between the vector store, the history (and journal) and the
-    graph store, checked on a snapshot taken after `open()`.
+    graph store, checked on a snapshot taken after `open()`. A memory the reconcile step
+    closed stays stored (`stress.versions`): "its text" below is then the text it was
+    closed with, and a close is a DELETE that keeps it.
 
     * no journal row is left unapplied;
-    * every stored memory has a history whose last event is ADD or UPDATE with its text;
-    * every memory whose history ends in ADD/UPDATE is stored, with that text;
-    * a history starts with ADD, and nothing but ADD follows a DELETE (a second DELETE
-      is reported on its own: `repeated_delete_in_history`);
-    * each UPDATE's old text is the previous entry's new text (the chain is unbroken);
+    * every current memory (no `valid_to`) has a history whose last event is ADD or UPDATE
+      with its text; a closed one's last event is that, or the close that kept it;
+    * every memory whose history ends in ADD/UPDATE or a close is stored, with that text;
+    * a history starts with ADD; nothing but ADD follows a removal, and nothing but a
+      removal or a record UPDATE follows a close (a second removal, or a second close, is
+      reported on its own: `repeated_delete_in_history`);
+    * each UPDATE's old text is the memory's text before it (the chain is unbroken);
     * history entries carry the memory's own scope ids (no entry crosses scopes);
-    * no exact scope holds the same content hash twice;
+    * no exact scope holds the same content hash twice among its current memories;
+    * past versions, and what default reads return: `stress.versions.check_versions`;
     * graph: every relation edge has a history; valid edges end in ADD, invalidated ones
       in DELETE; a relation whose history ends in ADD is a valid edge.
     """
@@ -214,9 +253,12 @@ def check_snapshot(snap: dict[str, Any], *, chain_breaks_are_violations: bool = 
             f.add("store_without_history", point["data"])
             continue
         last = chain[-1]
-        if last["event"] not in ("ADD", "UPDATE") or last["new_memory"] != point["data"]:
+        kept = last.get("closes") and is_closed(point)
+        if (not kept and last["event"] not in ("ADD", "UPDATE")) \
+                or text_after(last) != point["data"]:
             f.add("store_history_mismatch", {"id": mid, "stored": point["data"],
-                                             "history": [last["event"], last["new_memory"]]})
+                                             "valid_to": point.get("valid_to"),
+                                             "history": [last["event"], text_after(last)]})
         for row in chain:
             for key in SCOPE_KEYS:
                 if row[key] is not None and row[key] != point[key]:
@@ -228,22 +270,25 @@ def check_snapshot(snap: dict[str, Any], *, chain_breaks_are_violations: bool = 
         if chain[0]["event"] != "ADD":
             f.add("history_not_starting_with_add", mid)
         for before, after in zip(chain, chain[1:], strict=False):
-            if before["event"] == "DELETE" and after["event"] == "DELETE":
-                f.add("repeated_delete_in_history", {"id": mid, "events": [
-                    r["event"] for r in chain]})
-            elif before["event"] == "DELETE" and after["event"] != "ADD":
-                f.add("event_after_delete", {"id": mid, "events": [r["event"] for r in chain]})
+            removal = after["event"] == "DELETE" and not after.get("closes")
+            if before["event"] == "DELETE" and after["event"] == "DELETE" and not (
+                    before.get("closes") and removal):
+                f.add("repeated_delete_in_history", {"id": mid, "events": _events(chain)})
+            elif before["event"] == "DELETE" and after["event"] not in (
+                    ("DELETE", "UPDATE") if before.get("closes") else ("ADD",)):
+                f.add("event_after_delete", {"id": mid, "events": _events(chain)})
             if (chain_breaks_are_violations and after["event"] == "UPDATE"
-                    and after["old_memory"] != before["new_memory"]):
+                    and after["old_memory"] != text_after(before)):
                 f.add("history_chain_break", {"id": mid, "events": [
                         (r["event"], r["old_memory"], r["new_memory"]) for r in chain]})
-        if chain[-1]["event"] in ("ADD", "UPDATE") and mid not in points:
-            f.add("history_without_store", {"id": mid, "text": chain[-1]["new_memory"]})
+        if stores(chain[-1]) and mid not in points:
+            f.add("history_without_store", {"id": mid, "text": text_after(chain[-1])})
     seen: Counter[tuple[Any, ...]] = Counter(
-        (*scope_of(p), p["hash"]) for p in snap["memories"])
+        (*scope_of(p), p["hash"]) for p in snap["memories"] if not is_closed(p))
     for key, n in seen.items():
         if n > 1:
             f.add("duplicates", key, n - 1)
+    check_versions(f, snap, chains)
     for rel in snap["relations"]:
         chain = chains.get(rel["id"])
         if not chain:

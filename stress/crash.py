@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from stress.common import check_snapshot, memory_config
+from stress.versions import is_closed
 
 PRELOAD = ["mem_integrations.core.async_memory", "mem_integrations.core.sync_memory", "mem_integrations.core.stores.qdrant_edge",
            "mem_integrations.core.stores.qdrant_client", "mem_integrations.core.graph.ladybug", "stress.common", "stress.child"]
@@ -143,32 +144,52 @@ class Trial:
 
 
 class Model:
-    """What the stores must hold: the last snapshot plus acknowledged results."""
+    """What the stores must hold: the last snapshot plus acknowledged results. Current
+    memories are `items`; closed ones (`stress.versions`) are `past`, and the past
+    versions acknowledged reconcile UPDATEs must have stored are `expected_past`."""
 
     def __init__(self) -> None:
         self.items: dict[str, tuple[str, str | None]] = {}  # id -> (text, user_id)
+        self.past: dict[str, tuple[str, str | None]] = {}  # closed: id -> (text, user_id)
+        # (superseding id, text, user_id) of past versions not seen in a snapshot yet
+        self.expected_past: list[tuple[str, str, str | None]] = []
         self.uncertain: list[dict[str, Any]] = []  # ops begun and not acknowledged
         self.known = False  # False until a first snapshot
         self.kills_since_check = 0  # kills the next reopen has to recover from
 
     def reset_to(self, snap: dict[str, Any]) -> None:
-        self.items = {p["id"]: (p["data"], p["user_id"]) for p in snap["memories"]}
+        self.items = {p["id"]: (p["data"], p["user_id"]) for p in snap["memories"]
+                      if not is_closed(p)}
+        self.past = {p["id"]: (p["data"], p["user_id"]) for p in snap["memories"]
+                     if is_closed(p)}
+        self.expected_past = []
         self.uncertain = []
         self.known = True
 
     def apply(self, ack: dict[str, Any]) -> None:
         user = ack["scope"].get("user_id")
-        if ack["kind"] == "delete_all":
+        if ack["kind"] == "delete_all":  # removes the scope's closed memories too
             self.items = {k: v for k, v in self.items.items() if v[1] != user}
+            self.past = {k: v for k, v in self.past.items() if v[1] != user}
+            self.expected_past = [e for e in self.expected_past if e[2] != user]
             return
+        reconciled = ack["kind"] != "delete" and ack["kind"] != "update"
         for e in ack["events"]:
             if e["event"] == "ADD":
                 self.items[e["id"]] = (e["memory"], user)
             elif e["event"] == "UPDATE":
                 old = self.items.get(e["id"])
-                self.items[e["id"]] = (e["memory"], old[1] if old else user)
+                owner = old[1] if old else user
+                if reconciled and e.get("previous_memory") is not None:
+                    # supersede, don't destroy: the old text is kept as a past version
+                    self.expected_past.append((e["id"], e["previous_memory"], owner))
+                self.items[e["id"]] = (e["memory"], owner)
             elif e["event"] == "DELETE":
-                self.items.pop(e["id"], None)
+                gone = self.items.pop(e["id"], None)
+                if reconciled:  # a reconcile DELETE closes the memory, which stays
+                    self.past[e["id"]] = gone or (e["memory"], user)
+                else:
+                    self.past.pop(e["id"], None)
 
     def explains_change(self, mid: str, user: str | None, observed: str | None) -> bool:
         """Whether an in-flight op may have changed (or removed) memory `mid`."""
@@ -182,9 +203,53 @@ class Model:
                 return True
         return False
 
-    def explains_new(self, user: str | None) -> bool:
-        return any(op["kind"] in ("add_verbatim", "add_infer", "add_repeat", "reprocess")
-                   and op["scope"].get("user_id") == user for op in self.uncertain)
+    def explains_past_change(self, mid: str | None, user: str | None) -> bool:
+        """Whether an in-flight op may have removed the closed memory `mid` (None: any of
+        `user`'s, by a delete_all). Adds never change a closed memory: reconcile sees
+        only current ones."""
+        return any((op["kind"] == "delete" and op.get("id") == mid)
+                   or (op["kind"] == "delete_all" and op["scope"].get("user_id") == user)
+                   for op in self.uncertain)
+
+    def explains_new(self, user: str | None, *, closed: bool = False) -> bool:
+        """Whether an in-flight op may have stored a new memory of `user` (a closed one:
+        only a reconciling add makes those)."""
+        kinds = ("add_infer", "reprocess") if closed else (
+            "add_verbatim", "add_infer", "add_repeat", "reprocess")
+        return any(op["kind"] in kinds and op["scope"].get("user_id") == user
+                   for op in self.uncertain)
+
+
+def evaluate_past(model: Model, snap: dict[str, Any], figures: Figures, where: str) -> None:
+    """Compare the closed memories of a snapshot with the model: none acknowledged is
+    lost or changed, every past version an acknowledged UPDATE kept is there, and no
+    other closed memory appeared but from an add in flight."""
+    closed = {p["id"]: p for p in snap["memories"] if is_closed(p)}
+    figures.counts["closed_memories_checked"] += len(closed)
+    figures.counts["past_versions_expected"] += len(model.expected_past)
+    for mid, (text, user) in model.past.items():
+        got = closed.get(mid)
+        if got is not None and got["data"] == text:
+            continue
+        if model.explains_past_change(mid, user):
+            continue
+        figures.note("lost_past_version" if got is None else "changed_past_version",
+                     {"where": where, "id": mid, "text": text,
+                      "now": got["data"] if got else None})
+    expected = Counter(model.expected_past)
+    for mid, point in closed.items():
+        if mid in model.past:
+            continue
+        key = (point.get("superseded_by"), point["data"], point["user_id"])
+        if expected[key] > 0:
+            expected[key] -= 1
+        elif not model.explains_new(point["user_id"], closed=True):
+            figures.note("phantom_past_version", {"where": where, "id": mid,
+                                                  "text": point["data"]})
+    for (later, text, user), n in expected.items():
+        if n > 0 and not model.explains_past_change(None, user):
+            figures.note("lost_past_version", {"where": where, "superseded_by": later,
+                                               "text": text}, n)
 
 
 def evaluate(model: Model, snap: dict[str, Any], pending: list[dict[str, Any]],
@@ -195,7 +260,9 @@ def evaluate(model: Model, snap: dict[str, Any], pending: list[dict[str, Any]],
         figures.note(kind, {"where": where, "examples": findings.examples[kind]}, n)
     if not model.known:
         return
-    observed = {p["id"]: (p["data"], p["user_id"]) for p in snap["memories"]}
+    evaluate_past(model, snap, figures, where)
+    observed = {p["id"]: (p["data"], p["user_id"]) for p in snap["memories"]
+                if not is_closed(p)}
     for mid, (text, user) in model.items.items():
         got = observed.get(mid)
         if got is not None and got[0] == text:
