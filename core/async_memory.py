@@ -1065,7 +1065,10 @@ class AsyncMemory:
                 ops += [RelationInvalidate(r.id, r.describe()) for r in relations]
                 ops.append(ScopeWipe(ids))
             await self.writer.commit(Writes(ops), ids)
-        return MessageResult(message="Memories deleted successfully!", count=len(items))
+        # past versions go too, and are not counted: the count is of the memories that
+        # get_all and users() showed
+        return MessageResult(message="Memories deleted successfully!",
+                             count=sum(item.valid_to is None for item in items))
 
     async def repair(self, *, batch_size: int = 64, progress: Progress | None = None
                      ) -> RepairReport:

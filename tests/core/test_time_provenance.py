@@ -265,3 +265,35 @@ def test_an_export_and_import_keep_the_timeline_and_the_sources(moved, make_memo
     assert (paris.memory, paris.valid_from, paris.valid_to) == ("User lives in Paris", T1, T2)
     assert [s.quote for s in copy.get(paris.id).sources] == ["I live in Paris"]
     assert copy.delete_source(adds["first"].add_id).deleted == [paris.id]
+
+
+def test_a_locomo_style_replay_dates_facts_by_their_session(make_memory, llm) -> None:
+    """Sessions of an imported conversation, each added with its own date: the facts are
+    dated by their session, not by today, and a relative date counts from the session."""
+    memory = make_memory()
+    sessions = [("1:56 pm on 8 May, 2023",
+                 [("Caroline", "I went to a LGBTQ support group yesterday.")],
+                 "Caroline went to a LGBTQ support group on 7 May 2023"),
+                ("1:14 pm on 25 May, 2023",
+                 [("Melanie", "I ran a charity race last Saturday!")],
+                 "Melanie ran a charity race on 20 May 2023")]
+    for when, turns, fact in sessions:
+        llm.queue(facts(fact))
+        memory.add([{"role": "user", "name": speaker, "content": text}
+                    for speaker, text in turns], user_id="conv-26",
+                   timestamp=datetime.strptime(when, "%I:%M %p on %d %B, %Y"))
+    dated = {m.memory: m.valid_from.date().isoformat()
+             for m in memory.get_all(user_id="conv-26")}
+    assert dated == {"Caroline went to a LGBTQ support group on 7 May 2023": "2023-05-08",
+                     "Melanie ran a charity race on 20 May 2023": "2023-05-25"}
+    assert ["Today is 2023-05-08." in c.body["messages"][0]["content"] for c in llm.calls] \
+        == [True, False]
+    [race] = memory.search("charity race", user_id="conv-26", include_sources=True).results[:1]
+    assert race.sources[0].actor_id == "Melanie"
+
+
+def test_delete_all_removes_the_past_versions_too(moved) -> None:
+    memory, _ = moved
+    assert memory.delete_all(user_id="alice").count == 1  # the memories get_all showed
+    assert memory.get_all(user_id="alice", as_of=BETWEEN).results == []
+    assert memory.async_memory.store.count(None) == 0
