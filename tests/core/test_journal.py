@@ -9,6 +9,7 @@ import pytest
 from mem_integrations.core.graph.base import EntityRecord, RelationRecord
 from mem_integrations.core.history.base import JournalOp
 from mem_integrations.core.journal import (
+    MemoryClose,
     MemoryDelete,
     MemoryUpsert,
     RelationAdd,
@@ -33,9 +34,19 @@ OPERATIONS = [
     RelationInvalidate("r0", "user --lives_in--> Lyon"),
     ScopeWipe(ALICE, "wipe:1"),
 ]
+CLOSED = {**PAYLOAD, "valid_to": "2026-02-01T00:00:00+00:00"}
+# event time (core.validity): a closed memory, and relations with their times
+EVENT_TIME_OPERATIONS = [
+    MemoryClose("m3", CLOSED),
+    RelationAdd(RelationRecord("r2", "e-user", "user", "lives_in", "e-paris", "Paris",
+                               scope=ALICE, valid_from="2023-05-08T00:00:00+00:00"),
+                USER, PARIS),
+    RelationInvalidate("r1", "user --lives_in--> Paris", "2024-01-20T00:00:00+00:00"),
+]
 
 
-@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: type(op).__name__)
+@pytest.mark.parametrize("op", OPERATIONS + EVENT_TIME_OPERATIONS,
+                         ids=lambda op: type(op).__name__)
 def test_every_operation_reads_back_as_itself(op) -> None:
     assert decode(op.row()) == op
 
@@ -57,6 +68,18 @@ def test_rows_keep_the_layout_earlier_versions_wrote() -> None:
          "target": {"id": "e-paris", "name": "Paris", "type": "city", "scope": ALICE}},
         {"kind": "invalidate"},
         {"kind": "wipe_scope", "scope": ALICE}]
+
+
+def test_event_time_rows() -> None:
+    close, add, invalidate = (op.row() for op in EVENT_TIME_OPERATIONS)
+    # a close shows in the history as the DELETE the reconcile step decided; the memory
+    # stays, its payload replayed as the point
+    assert (close.event, close.old_memory, close.new_memory) == \
+        (Event.DELETE, "Lives in Paris", None)
+    assert close.payload == {"kind": "close", "point": CLOSED}
+    assert EVENT_TIME_OPERATIONS[0].texts() == {"m3": "Lives in Paris"}
+    assert add.payload["valid_from"] == "2023-05-08T00:00:00+00:00"
+    assert invalidate.payload == {"kind": "invalidate", "valid_to": "2024-01-20T00:00:00+00:00"}
 
 
 def test_a_relation_row_from_before_entity_scopes_gives_its_ends_the_relation_scope() -> None:

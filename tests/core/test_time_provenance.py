@@ -297,3 +297,21 @@ def test_delete_all_removes_the_past_versions_too(moved) -> None:
     assert memory.delete_all(user_id="alice").count == 1  # the memories get_all showed
     assert memory.get_all(user_id="alice", as_of=BETWEEN).results == []
     assert memory.async_memory.store.count(None) == 0
+
+
+def test_a_close_a_crash_left_unapplied_is_replayed_on_open(make_memory, llm) -> None:
+    from mem_integrations.core.journal import MemoryClose
+    from mem_integrations.core.validity import closed
+
+    memory = make_memory()
+    llm.queue(facts("User is vegetarian"))
+    [veg] = memory.add("I am vegetarian", user_id="bo", timestamp=T1).results
+    engine = memory.async_memory
+    payload = closed(engine.store.retrieve([veg.id])[0].payload, at=T2)
+    # journaled and never applied: what a process killed in between leaves
+    engine.history_store.journal([MemoryClose(veg.id, payload).row()], {"user_id": "bo"})
+    memory.close()
+    reopened = make_memory()
+    assert reopened.get(veg.id).valid_to == T2
+    assert reopened.get_all(user_id="bo").results == []
+    assert [e.event for e in reopened.history(veg.id)] == ["ADD", "DELETE"]
