@@ -136,6 +136,37 @@ def last_tool_results(body: dict[str, Any]) -> list[str]:
     return results
 
 
+class JSONHandler(BaseHTTPRequestHandler):
+    """What the scripted servers' handlers share: keep-alive HTTP/1.1 without Nagle stalls,
+    quiet logs, a JSON body in and out."""
+
+    protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without this, Nagle's algorithm and delayed
+    # ACKs add ~40 ms to every keep-alive request
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def _body(self) -> Any:
+        """The request's JSON body ({} when empty), or None when it is not JSON."""
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            return json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            return None
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        self._send_bytes(status, json.dumps(payload).encode(), "application/json")
+
+    def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 class ScriptedLLMServer:
     """An OpenAI-compatible HTTP server whose replies are scripted."""
 
@@ -283,20 +314,10 @@ class ScriptedLLMServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # headers and body go out in two writes: without this, Nagle's algorithm and
-            # delayed ACKs add ~40 ms to every keep-alive request
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
+        class Handler(JSONHandler):
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's naming
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError:
+                body = self._body()
+                if body is None:
                     return self._send(400, {"error": {"message": "invalid JSON"}})
                 if self.path.endswith("/chat/completions"):
                     status, payload = server._chat(body)
@@ -308,15 +329,5 @@ class ScriptedLLMServer:
                 else:
                     status, payload = 404, {"error": {"message": f"no route {self.path}"}}
                 self._send(status, payload)
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                self._send_bytes(status, json.dumps(payload).encode(), "application/json")
-
-            def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
         return Handler

@@ -14,17 +14,16 @@ results) are served first, in order, then requests are answered. Every request i
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from mem_integrations.testing.llm_server import Fault
+from mem_integrations.testing.llm_server import Fault, JSONHandler
 
 __all__ = ["RerankCall", "ScriptedRerankServer", "word_overlap"]
 
@@ -94,33 +93,18 @@ class ScriptedRerankServer:
         return 200, {"id": f"rerank-{len(self.calls)}", "model": body.get("model", "scripted"),
                      "results": [{"index": i, "relevance_score": s} for s, i in scored[:top_n]]}
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
+    def _handler(self) -> type[JSONHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # see llm_server: no 40 ms delayed-ACK stalls
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JSONHandler):
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's naming
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                except ValueError:
-                    body = None
+                body = self._body()
                 if not self.path.endswith("/rerank"):
                     status, payload = 404, {"message": f"no route {self.path}"}
                 elif not isinstance(body, dict):
                     status, payload = 400, {"message": "invalid JSON"}
                 else:
                     status, payload = server._answer(body, self.headers.get("Authorization"))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self._send(status, payload)
 
         return Handler
