@@ -4,6 +4,7 @@ embedded store where the step needs stored data, and on ranked lists for the ari
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,3 +189,21 @@ def test_speaker_weight_through_search(tmp_path, embedder):
             assert order[0] == said
         else:
             assert order[0] != said  # Melanie's turns, which name Caroline, lead without it
+
+
+def test_locomo_turns_carry_their_place_and_speaker(tmp_path):
+    from mem_integrations.evals import load_locomo
+
+    path = tmp_path / "locomo.json"
+    path.write_text(json.dumps([{"sample_id": "s1", "conversation": {
+        "speaker_a": "Ann", "speaker_b": "Bo", "session_1_date_time": "1 May 2023",
+        "session_1": [{"speaker": "Ann", "dia_id": "D1:1", "text": "Hi Bo"},
+                      {"speaker": "Bo", "dia_id": "D1:2", "text": "Hi"},
+                      {"speaker": "Bo", "dia_id": "D:1:3", "text": "a malformed id"}]},
+        "qa": [{"question": "Who said hi?", "evidence": ["D1:2"], "category": 4}]}]))
+    facts, questions = load_locomo(path)
+    assert [f.metadata for f in facts] == [
+        {"dia_id": "D1:1", "session": 1, "turn": 1, "speaker": "Ann"},
+        {"dia_id": "D1:2", "session": 1, "turn": 2, "speaker": "Bo"},
+        {"dia_id": "D:1:3", "speaker": "Bo"}]  # no place for a malformed id: no neighbours
+    assert questions[0].expected == ("D1:2",)
