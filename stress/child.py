@@ -335,6 +335,21 @@ def sabotage(kind: str) -> None:
         Writer.commit = _commit  # type: ignore[method-assign]
     elif kind == "lose_writes":  # journal and confirm, but never write the stores
         Writer.apply = lambda self, writes: None  # type: ignore[method-assign]
+    elif kind == "overwrite_updates":  # a reconcile UPDATE that keeps no past version
+        from mem_integrations.core.pipeline.add import AddPlanner
+
+        keep = AddPlanner._update
+
+        def _update(self: Any, plan: Any, *args: Any, **kwargs: Any) -> None:
+            keep(self, plan, *args, **kwargs)
+            past = plan.ops.pop(-2)  # _update appends the past version, then the memory
+            plan.vectors.pop(past.memory_id)
+
+        AddPlanner._update = _update  # type: ignore[method-assign]
+    elif kind == "leak_past_versions":  # default reads see closed memories too
+        import mem_integrations.core.async_memory as engine
+
+        engine.read_filter = lambda as_of: None  # type: ignore[assignment]
     elif kind:
         raise ValueError(f"unknown sabotage {kind!r}")
 

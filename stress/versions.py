@@ -79,9 +79,17 @@ def check_versions(f: Findings, snap: dict[str, Any],
                                  and not chain[-1].get("closes")):
             f.add("past_version_dangling", {"id": mid, "superseded_by": later})
             continue
-        scopes = [head] if head is not None else chain
-        if any(scope_of(s) != scope_of(point) for s in scopes):
-            f.add("past_version_crosses_scope", {"id": mid, "superseded_by": later})
+        # the superseding memory's own scope; once it is deleted, its history rows' (a
+        # row names the scope of the call that wrote it: None where that call gave none)
+        crossed = scope_of(head) != scope_of(point) if head is not None else any(
+            mine is not None and mine != theirs
+            for row in chain for mine, theirs in zip(scope_of(row), scope_of(point),
+                                                     strict=True))
+        if crossed:
+            f.add("past_version_crosses_scope", {
+                "id": mid, "superseded_by": later, "scope": scope_of(point),
+                "theirs": [scope_of(head)] if head is not None else
+                [scope_of(r) for r in chain]})
         copies[(later, point["data"])] += 1
         updates = sum(1 for r in chain if r["event"] == "UPDATE"
                       and r["old_memory"] == point["data"])

@@ -25,6 +25,8 @@ def test_sigkill_at_every_point_of_the_write_path(tmp_path) -> None:
         assert figures.counts[f"killed_at_crash_point_{point}"] == 2
     assert figures.counts["journal_ops_replayed"] > 0  # the journal did the repairs
     assert figures.counts["pending_adds_reprocessed"] > 0  # kept adds went through
+    # superseded and closed memories were there to be checked (stress.versions)
+    assert figures.counts["closed_memories_checked"] > 0
 
 
 def test_sigkill_at_random_moments_async_sync_and_graph(tmp_path) -> None:
@@ -54,3 +56,18 @@ def test_the_crash_checks_catch_a_broken_engine(tmp_path) -> None:
 def test_the_crash_checks_catch_a_missing_journal_replay(tmp_path, kind) -> None:
     figures = run_crash_trials(tmp_path, [ChainSpec(kills=2, crash_at="journal", sabotage=kind)])
     assert figures.violations["unapplied_after_open"] > 0
+
+
+@pytest.mark.parametrize(("kind", "caught", "seed"), [
+    ("overwrite_updates", "lost_past_version", 3),  # an UPDATE that keeps no past version
+    ("leak_past_versions", "past_version_visible", 3),  # default reads see closed ones
+])
+def test_the_crash_checks_catch_an_engine_that_destroys_or_leaks_the_past(tmp_path, kind,
+                                                                          caught, seed) -> None:
+    """The rules for closed memories are not vacuous either: losing the past version an
+    acknowledged reconcile UPDATE kept, or showing closed memories to default reads, is
+    reported (killed at the n-th journal write, so the run is deterministic)."""
+    figures = run_crash_trials(tmp_path, [ChainSpec(kills=3, crash_at="journal",
+                                                    sabotage=kind)], seed=seed)
+    assert not figures.errors, figures.errors
+    assert figures.violations[caught] > 0, figures.as_dict()
