@@ -666,7 +666,7 @@ class AsyncMemory:
                       settings=settings.ranking, limit=limit,
                       dense_weight=self._dense_weight(query),
                       lexical_weight=settings.lexical_weight, rrf_k=settings.rrf_k,
-                      method=settings.fusion)
+                      method=settings.fusion, relations=relations or ())
         if reranking:
             ranked = await self.reranking.apply(query, ranked)
         if threshold is not None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mem_integrations.core.models import Relation
 from mem_integrations.core.search.diversity import diversified
 from mem_integrations.core.search.expansion import expanded_query, rescored
 from mem_integrations.core.search.fusion import Ranked, fuse
+from mem_integrations.core.search.graph_boost import with_graph_hits
 from mem_integrations.core.search.neighbours import with_neighbours
 from mem_integrations.core.search.recency import with_recency
 from mem_integrations.core.search.settings import RankingConfig
@@ -27,8 +29,9 @@ def needs_vectors(settings: RankingConfig) -> bool:
 
 def rank(query: str, query_vector: list[float], dense: Sequence[Hit], lexical: Sequence[Hit],
          *, settings: RankingConfig, limit: int, dense_weight: float, lexical_weight: float,
-         rrf_k: int, method: str) -> list[Ranked]:
-    """Every candidate, best first. `similarity` stays the cosine to the query as asked."""
+         rrf_k: int, method: str, relations: Sequence[Relation] = ()) -> list[Ranked]:
+    """Every candidate, best first. `similarity` stays the cosine to the query as asked.
+    `relations` are the graph's hits for the query (graph memory on)."""
     def fused(vector: list[float], dense_hits: Sequence[Hit]) -> list[Ranked]:
         return fuse(vector, list(dense_hits), list(lexical), dense_weight=dense_weight,
                     lexical_weight=lexical_weight, k=rrf_k, method=method)
@@ -47,6 +50,8 @@ def rank(query: str, query_vector: list[float], dense: Sequence[Hit], lexical: S
     if settings.speaker_weight > 0:
         ranked = with_speakers(query, ranked, weight=settings.speaker_weight,
                                speaker_key=settings.speaker_key)
+    if settings.graph_weight > 0 and relations:
+        ranked = with_graph_hits(ranked, relations, weight=settings.graph_weight)
     if settings.recency_weight > 0:
         ranked = with_recency(ranked, weight=settings.recency_weight,
                               half_life_days=settings.recency_half_life_days)

@@ -55,6 +55,11 @@ class RankingConfig(_Settings):
         default=None, gt=0, le=1, description="Maximal marginal relevance over the top "
         "results: 1 is pure relevance, lower values push near-duplicates of better results "
         "down. Unset: off.")
+    graph_weight: float = Field(
+        default=0.0, ge=0, description="With graph memory on: a memory naming an entity of "
+        "the relations the query found has its fused score multiplied by 1 + weight × that "
+        "relation's relevance. 0 turns it off (not measurable on LOCOMO's verbatim turns, "
+        "which write no graph).")
     recency_weight: float = Field(
         default=0.0, ge=0, description="A memory's fused score is multiplied by 1 + weight × "
         "2^(-age / recency_half_life_days), age counted from its last update. 0 turns it "

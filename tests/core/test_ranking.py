@@ -207,3 +207,22 @@ def test_locomo_turns_carry_their_place_and_speaker(tmp_path):
         {"dia_id": "D1:2", "session": 1, "turn": 2, "speaker": "Bo"},
         {"dia_id": "D:1:3", "speaker": "Bo"}]  # no place for a malformed id: no neighbours
     assert questions[0].expected == ("D1:2",)
+
+
+def test_a_memory_naming_an_entity_the_graph_found_gains():
+    from mem_integrations.core.models import Relation
+    from mem_integrations.core.search.graph_boost import with_graph_hits
+
+    states = _ranked(0.5, data="She moved to Lyon last year")
+    other = _ranked(0.55, data="Alice likes long walks")
+    partial = _ranked(0.5, data="New York is big")  # new_york, named by its two words
+    relations = [Relation(source="alice", relationship="lives_in", destination="lyon",
+                          score=0.9),
+                 Relation(source="bob", relationship="visited", destination="new_york",
+                          score=0.4)]
+    out = with_graph_hits([other, states, partial], relations, weight=0.5)
+    fused = {r.hit.id: r.fused for r in out}
+    assert fused[states.hit.id] == pytest.approx(0.5 * 1.45)  # Lyon, at 0.9 relevance
+    assert fused[other.hit.id] == pytest.approx(0.55 * 1.45)  # Alice is an entity too
+    assert fused[partial.hit.id] == pytest.approx(0.5 * 1.2)  # "new york" matches new_york
+    assert with_graph_hits([other], [], weight=0.5) == [other]  # no graph hits: unchanged
