@@ -48,8 +48,9 @@ PUBLIC = {
     ],
     "mem_integrations.mcp": ["INSTRUCTIONS", "create_mcp_server", "http_app", "run"],
     "mem_integrations.testing": [
-        "Fault", "ScriptedLLMServer", "ScriptedToolCall", "ToolCallReply", "hashed_embedding",
-        "last_tool_results", "tool_call", "tool_calls",
+        "Fault", "RerankCall", "ScriptedLLMServer", "ScriptedRerankServer", "ScriptedToolCall",
+        "ToolCallReply", "hashed_embedding", "last_tool_results", "tool_call", "tool_calls",
+        "word_overlap",
     ],
     "mem_integrations.cli": ["app", "main", "read_conversations"],
 }
