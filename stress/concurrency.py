@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from mem_integrations.core.errors import MemoryNotFoundError
 from mem_integrations import AsyncMemory, Memory
+from mem_integrations.core.errors import MemoryNotFoundError
 from mem_integrations.testing import ScriptedLLMServer
 from stress.common import HashEmbedder, check_snapshot, snapshot
 from stress.llm import sensible_llm

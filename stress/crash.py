@@ -15,6 +15,8 @@ What is checked at every reopen (see `stress.common.check_snapshot` for the stor
 * no acknowledged write is lost or changed: the parent keeps a model of the stores, built
   from the previous snapshot plus every acknowledged result, and every difference must be
   explained by an operation that was in flight when the process died;
+  closed memories (issue 16: past versions and closes) are modelled too — see
+  `stress.versions` and `evaluate_past`;
 * an interrupted add is all-or-nothing, and if it did not happen its messages are kept
   as a pending add, whose re-processing then neither fails nor duplicates anything.
 """

@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from mem_integrations import Memory
 from mem_integrations.core.errors import MemoryLayerError, ProviderError, StoreError
 from mem_integrations.core.records import content_hash
-from mem_integrations import Memory
 from mem_integrations.testing import Fault
 from stress.common import check_snapshot, snapshot
 from stress.llm import FaultyServer, sensible_llm

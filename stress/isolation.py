@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from mem_integrations import Memory
 from mem_integrations.core.models import Event
 from mem_integrations.core.records import content_hash
-from mem_integrations import Memory
 from stress.common import (
     HashEmbedder,
     check_snapshot,

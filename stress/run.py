@@ -128,6 +128,10 @@ def run_properties(examples: int, seed: int) -> dict[str, Any]:
 # --- summary ---------------------------------------------------------------------------------
 
 
+# the crash violations counted as items lost (a past version is an item: issue 16)
+CRASH_LOSSES = ("lost", "changed", "partial_add", "lost_past_version", "changed_past_version")
+
+
 def headline(results: dict[str, Any]) -> dict[str, int]:
     c = {k: v.get("counts", {}) for k, v in results.items() if isinstance(v, dict)}
     crash = results.get("crash", {})
@@ -153,12 +157,12 @@ def headline(results: dict[str, Any]) -> dict[str, int]:
         "unrecoverable": (c.get("crash", {}).get("kills", 0)
                           - c.get("crash", {}).get("crashes_survived", 0)),
         "journal operations replayed": c.get("crash", {}).get("journal_ops_replayed", 0),
-        "items lost": (cv.get("lost", 0) + cv.get("changed", 0) + cv.get("partial_add", 0)
+        "items lost": (sum(cv.get(k, 0) for k in CRASH_LOSSES)
                        + fv.get("lost", 0) + iso.get("other", {}).get("get_all_missing_memories", 0)),
         "duplicates": duplicates,
         "cross-scope leaks": sum(iso.get("leaks", {}).values()),
         "other violations": (
-            sum(v for k, v in cv.items() if k not in ("lost", "changed", "partial_add")
+            sum(v for k, v in cv.items() if k not in CRASH_LOSSES
                 and not k.endswith("duplicates"))
             + sum(v for k, v in fv.items() if k != "lost" and not k.endswith("duplicates"))
             + sum(v for k, v in ccv.items() if not k.endswith("duplicates"))
