@@ -232,13 +232,32 @@ class BenchLLM:
         return "unknown", "unknown", {}
 
     def _ours_extract(self, system: str, user: str) -> tuple[str, str, Reply]:
-        facts = self._facts(user[len("Conversation:\n"):])
+        transcript, _, shown = user[len("Conversation:\n"):].partition("\n\nKNOWN:\n")
+        facts = self._facts(transcript)
         reply: dict[str, Any] = {"facts": [{"text": f, "categories": []} for f in facts]}
         if '"relations"' in system:
             reply["entities"] = [{"name": n, "type": t} for n, t in entities_of(facts)]
             reply["relations"] = [{"source": s, "relation": r, "target": t}
                                   for s, r, t in filter(None, map(triple, facts))]
+        if shown:  # the single-call add: decide each fact against the KNOWN memories
+            known_part, _, rel_part = shown.partition("\n\nKNOWN_RELATIONS:\n")
+            existing = [(m["id"], m["text"]) for m in json.loads(known_part)]
+            for fact, op in zip(reply["facts"], decide(existing, facts), strict=True):
+                fact.update(event=op["event"], id=op["id"])
+            if rel_part:
+                reply["invalidate"] = self._invalidated(
+                    json.loads(rel_part), list(filter(None, map(triple, facts))))
+            return "ours", "extract+decide", reply
         return "ours", "extract", reply
+
+    @staticmethod
+    def _invalidated(relations: list[dict[str, Any]], new: list[tuple[str, str, str]]
+                     ) -> list[int]:
+        """The ids of the relations shown that the new relations supersede."""
+        parsed = [_parse_described(r["relation"]) for r in relations]
+        keep = [(i, t) for i, t in enumerate(parsed) if t]
+        hits = superseded([t for _, t in keep], new)
+        return [relations[keep[i][0]]["id"] for i in hits]
 
     def _ours_reconcile(self, user: str) -> tuple[str, str, Reply]:
         existing_part, _, rest = user[len("EXISTING:\n"):].partition("\n\nNEW:\n")
@@ -250,12 +269,8 @@ class BenchLLM:
         reply: dict[str, Any] = {"operations": ops}
         if graph_part:
             rel_part, _, new_rel_part = graph_part.partition("\n\nNEW_RELATIONS:\n")
-            relations = json.loads(rel_part)
-            parsed = [_parse_described(r["relation"]) for r in relations]
             new = [t for t in map(_parse_described, json.loads(new_rel_part)) if t]
-            keep = [(i, t) for i, t in enumerate(parsed) if t]
-            hits = superseded([t for _, t in keep], new)
-            reply["invalidate"] = [relations[keep[i][0]]["id"] for i in hits]
+            reply["invalidate"] = self._invalidated(json.loads(rel_part), new)
         return "ours", "reconcile", reply
 
     def _mem0_update(self, user: str) -> tuple[str, str, Reply]:

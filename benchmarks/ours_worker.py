@@ -24,7 +24,7 @@ class Worker(BaseWorker):
         self.embedder: Any = None
 
     def init(self, data_dir: str, llm_url: str | None = None, graph: bool = False,
-             hybrid: bool = True, **_: object) -> dict:
+             hybrid: bool = True, reconcile_mode: str | None = None, **_: object) -> dict:
         import warnings
 
         warnings.simplefilter("ignore")
@@ -40,6 +40,8 @@ class Worker(BaseWorker):
                          if llm_url else {"provider": "offline"})
         if graph:
             config["graph_store"] = {"provider": "ladybug"}
+        if reconcile_mode:
+            config["reconcile"] = {"mode": reconcile_mode}
         self.memory = Memory(config, embedder=self.embedder)
         self.memory.search("warm up", user_id="warm-up")  # opens the stores, warms the model
         import importlib.metadata
@@ -81,6 +83,32 @@ class Worker(BaseWorker):
         if points:
             inner.store.upsert(points)
         return {"fill_s": round(time.perf_counter() - start, 2)}
+
+    def add_queued(self, items: list[dict], **_: object) -> dict:
+        """Non-blocking adds (`async_mode=True`), one thread per user as `add_concurrent`:
+        `ms` is how long each call took to return; `wall_s` runs until `flush()` has
+        drained the queue, so adds / s is the worker's throughput."""
+        users: dict[str, list[dict]] = {}
+        for item in items:
+            users.setdefault(item["user_id"], []).append(item)
+
+        def run(user_items: list[dict]) -> list[float]:
+            out = []
+            for item in user_items:
+                start = time.perf_counter()
+                self.memory.add(item["messages"], user_id=item["user_id"], async_mode=True)
+                out.append((time.perf_counter() - start) * 1000)
+            return out
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(users)) as pool:
+            ms = [x for chunk in pool.map(run, users.values()) for x in chunk]
+        self.memory.flush()
+        wall = time.perf_counter() - start
+        return {"ms": ms, "wall_s": wall, "pending_after": len(self.memory.pending()),
+                "stored": sum(len(self.memory.get_all(user_id=u).results) for u in users)}
 
     def _close(self) -> None:
         self.memory.close()

@@ -139,21 +139,24 @@ class Bench:
     def phase_llm(self, llm: BenchLLM) -> dict[str, Any]:
         samples = load()[: self.args.llm_samples]
         replay = [(s.sample_id, s) for sample in samples for s in sessions(sample) if s.turns]
-        configs = [("ours", False), ("ours", True)] + \
-                  [(lib, g) for lib in self.libs if lib != "ours"
+        # ours in its default (single-call) mode first: the goals read the first "ours" row
+        configs = [("ours", False, None), ("ours", True, None),
+                   ("ours", False, "two_calls"), ("ours", True, "two_calls")] + \
+                  [(lib, g, None) for lib in self.libs if lib != "ours"
                    for g in ((False, True) if lib == "mem0-1.0.11" else (False,))]
         out: dict[str, Any] = {"adds": len(replay), "samples": len(samples), "rows": []}
         llm.delay = 0.0
-        for lib, graph in configs:
-            label = f"{lib} (graph)" if graph else lib
+        for lib, graph, mode in configs:
+            label = (f"{lib} (graph)" if graph else lib) + (", two calls" if mode else "")
             log(f"llm calls: {label}, {len(replay)} adds")
             per_add = []
             steps: Counter[str] = Counter()
             step_tokens: Counter[str] = Counter()
             events: Counter[str] = Counter()
             try:
-                with self.worker(lib, f"llm-{'graph' if graph else 'nograph'}", llm,
-                                 graph=graph) as w:
+                with self.worker(lib, f"llm-{'graph' if graph else 'nograph'}{mode or ''}",
+                                 llm, graph=graph, **({"reconcile_mode": mode} if mode else {})
+                                 ) as w:
                     for user, session in replay:
                         llm.facts_override = session.observations
                         messages = [{"role": "user", "content": f"{t['speaker']}: {t['text']}"}
@@ -176,7 +179,7 @@ class Bench:
                 llm.facts_override = None
             n = len(per_add)
             out["rows"].append({
-                "lib": lib, "graph": graph, "label": label, "adds": n,
+                "lib": lib, "graph": graph, "label": label, "adds": n, "mode": mode,
                 "calls_per_add": round(sum(c for c, _, _ in per_add) / n, 3),
                 "prompt_tokens_per_add": round(sum(t for _, t, _ in per_add) / n, 1),
                 "max_calls_in_one_add": max(c for c, _, _ in per_add),
@@ -191,17 +194,19 @@ class Bench:
     # --- 2. add latency, 0 ms and 300 ms LLM ----------------------------------------------------
 
     def phase_latency(self, llm: BenchLLM) -> dict[str, Any]:
-        configs = [(lib, False) for lib in self.libs] + \
-                  [(lib, True) for lib in self.libs if lib in ("ours", "mem0-1.0.11")]
+        configs = [(lib, False, None) for lib in self.libs] + \
+                  [(lib, True, None) for lib in self.libs if lib in ("ours", "mem0-1.0.11")] + \
+                  [("ours", False, "two_calls"), ("ours", True, "two_calls")]
         out: dict[str, Any] = {"adds_0ms": self.args.adds, "adds_300ms": self.args.slow_adds,
                                "filled": self.args.latency_fill, "rows": []}
-        for lib, graph in configs:
-            label = f"{lib} (graph)" if graph else lib
+        for lib, graph, mode in configs:
+            label = (f"{lib} (graph)" if graph else lib) + (", two calls" if mode else "")
             log(f"add latency: {label}")
-            row: dict[str, Any] = {"lib": lib, "graph": graph, "label": label}
+            row: dict[str, Any] = {"lib": lib, "graph": graph, "label": label, "mode": mode}
             try:
-                with self.worker(lib, f"latency-{'graph' if graph else 'nograph'}", llm,
-                                 graph=graph) as w:
+                with self.worker(lib, f"latency-{'graph' if graph else 'nograph'}{mode or ''}",
+                                 llm, graph=graph, **({"reconcile_mode": mode} if mode else {})
+                                 ) as w:
                     llm.delay = 0.0
                     rng = random.Random(3)
                     w.call("add_batch", items=[item(chat_messages(rng, PEOPLE), "warm-up")
@@ -218,7 +223,7 @@ class Bench:
                         row[key] = {**summary(done["ms"]),
                                     "calls_per_add": round(len(calls) / count, 2),
                                     "events": done.get("events", {})}
-                    if not graph and self.args.latency_fill:
+                    if not graph and not mode and self.args.latency_fill:
                         # the same adds on a store in use: other users' memories around
                         llm.delay = 0.0
                         w.call("fill", n=self.args.latency_fill)
@@ -304,6 +309,8 @@ class Bench:
             finally:
                 llm.delay = 0.0
             done = len(result["ms"])
+            if lib == "ours":
+                out["rows"].append(self._queued_throughput(llm, users, per_user))
             out["rows"].append({"lib": lib, "adds": done, "wall_s": round(result["wall_s"], 2),
                                 "adds_per_s": round(done / result["wall_s"], 2),
                                 "calls_per_add": round(len(calls) / max(done, 1), 2),
@@ -311,6 +318,32 @@ class Bench:
                                 "events": result.get("events", {}),
                                 "error_examples": result["errors"], **summary(result["ms"])})
         return out
+
+    def _queued_throughput(self, llm: BenchLLM, users: int, per_user: int) -> dict[str, Any]:
+        """The same adds, non-blocking (`add(..., async_mode=True)`): how fast each call
+        returns, and the wall time until the queue is drained."""
+        log(f"throughput: ours (async_mode), {users} users x {per_user} adds")
+        with self.worker("ours", "throughput-queued", llm) as w:
+            llm.delay = 0.0
+            rng = random.Random(3)
+            w.call("add_batch", items=[item(chat_messages(rng, PEOPLE), "warm-up")
+                                       for _ in range(2)])
+            llm.delay = 0.3
+            items = []
+            for u in range(users):
+                rng = random.Random(100 + u)
+                items += [item(chat_messages(rng, PEOPLE[:4]), f"user-{u}")
+                          for _ in range(per_user)]
+            mark = llm.mark()
+            result = w.call("add_queued", items=items)
+            calls = llm.since(mark)
+        llm.delay = 0.0
+        done = len(result["ms"])
+        return {"lib": "ours (async_mode)", "adds": done, "wall_s": round(result["wall_s"], 2),
+                "adds_per_s": round(done / result["wall_s"], 2),
+                "calls_per_add": round(len(calls) / max(done, 1), 2), "errors": 0,
+                "pending_after": result["pending_after"], "stored": result["stored"],
+                "events": {}, "error_examples": [], **summary(result["ms"])}
 
     # --- 5. LOCOMO retrieval -----------------------------------------------------------------------
 

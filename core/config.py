@@ -207,6 +207,13 @@ class ReconcileConfig(_Section):
     max_shown: int = Field(
         default=40, ge=1, le=500, description="single_call: at most this many known "
         "memories (and as many relations) are shown, closest first.")
+    per_sentence: int = Field(
+        default=10, ge=1, le=100, description="single_call: the known memories searched "
+        "for each sentence of the messages (before de-duplication and max_shown).")
+    close_neighbour: float = Field(
+        default=0.85, description="single_call: an unshown neighbour at least this similar "
+        "(cosine) to a fact the LLM added counts as close (a possible UPDATE the LLM could "
+        "not see); less similar ones are left alone.")
     unseen_neighbours: Literal["reconcile", "add"] = Field(
         default="reconcile", description="single_call: a fact the LLM added whose close "
         "neighbour was not shown goes to a second, small reconcile call (reconcile), or "

@@ -162,12 +162,13 @@ class AddPlanner:
             self.graph_writes(plan, ctx, draft, invalidate)
         return plan
 
-    async def neighbours(self, vectors: list[list[float]], ctx: AddContext) -> list[list[Hit]]:
+    async def neighbours(self, vectors: list[list[float]], ctx: AddContext,
+                         limit: int | None = None) -> list[list[Hit]]:
         """For each vector, the scope's current memories close enough to reconcile with
-        (`reconcile.neighbours_per_fact` at most, above `neighbour_threshold`), best first,
-        with their vectors: one batched search."""
+        (`limit`, by default `reconcile.neighbours_per_fact`, at most, above
+        `neighbour_threshold`), best first, with their vectors: one batched search."""
         return await asyncio.to_thread(self.store.search_batch, [
-            SearchRequest(limit=self.config.neighbours_per_fact, dense=v,
+            SearchRequest(limit=limit or self.config.neighbours_per_fact, dense=v,
                           filter=all_of(ctx.scope_filter, NOT_PROCEDURAL, current()),
                           score_threshold=self.config.neighbour_threshold, with_vectors=True)
             for v in vectors])

@@ -41,6 +41,7 @@ __all__ = ["Known", "SingleCallPlanner"]
 # what it is about, and the embedding batch stays small
 MAX_SENTENCES = 48
 MAX_NAME_WORDS = 4
+USER_ENTITY = "user"
 
 
 @dataclass
@@ -61,8 +62,9 @@ def sentences_of(messages: list[Message]) -> list[str]:
 
 
 def name_grams(sentences: list[str]) -> list[str]:
-    """Every run of up to four words, as entity name keys: the names the text may use."""
-    grams: dict[str, None] = {}
+    """Every run of up to four words, as entity name keys: the names the text may use,
+    and "user", the entity the extraction prompt names the speaker by ("I", "my")."""
+    grams: dict[str, None] = {USER_ENTITY: None}
     for sentence in sentences:
         words = name_key("".join(c if c.isalnum() or c in "'-" else " "
                                  for c in sentence)).split()
@@ -100,7 +102,7 @@ class SingleCallPlanner:
         if not sentences:
             return Known()
         vectors = await self.planner.embedder.embed(sentences, "document")
-        found = await self.planner.neighbours(vectors, ctx)
+        found = await self.planner.neighbours(vectors, ctx, self.planner.config.per_sentence)
         best: dict[str, Hit] = {}
         for hits in found:
             for hit in hits:
@@ -175,6 +177,7 @@ class SingleCallPlanner:
         """The operations the reply decided, and the facts left for a second call."""
         shown = {h.id for h in known.hits}
         reconcile_unseen = self.planner.config.unseen_neighbours == "reconcile"
+        close = self.planner.config.close_neighbour
         operations: list[Operation] = []
         later: list[int] = []
         for i, (fact, decision) in enumerate(zip(facts, decided, strict=True)):
@@ -184,7 +187,7 @@ class SingleCallPlanner:
                 else:
                     operations.append(Operation(event=Event.ADD, text=fact.text))
             elif decision.event is Event.ADD:
-                unseen = any(h.id not in shown for h in neighbours[i])
+                unseen = any(h.id not in shown and h.score >= close for h in neighbours[i])
                 if unseen and reconcile_unseen:
                     later.append(i)
                 else:

@@ -69,7 +69,7 @@ def test_unknown_ids_and_events_are_ignored_not_crashed_on(make_memory: Callable
 
 def test_an_added_fact_whose_close_neighbour_was_not_shown_gets_a_second_call(
         make_memory: Callable[..., Memory], llm: ScriptedLLMServer) -> None:
-    memory = make_memory(reconcile={"max_shown": 1})
+    memory = make_memory(reconcile={"max_shown": 1, "close_neighbour": 0.3})
     memory.add("Alice works as a nurse in Lyon.", user_id="alice", infer=False)
     memory.add("Alice lives in Paris.", user_id="alice", infer=False)
     # one memory shown (max_shown=1); the LLM ADDs a fact close to the one not shown
@@ -86,7 +86,8 @@ def test_an_added_fact_whose_close_neighbour_was_not_shown_gets_a_second_call(
 
 def test_unseen_neighbours_add_never_makes_a_second_call(make_memory: Callable[..., Memory],
                                                         llm: ScriptedLLMServer) -> None:
-    memory = make_memory(reconcile={"max_shown": 1, "unseen_neighbours": "add"})
+    memory = make_memory(reconcile={"max_shown": 1, "close_neighbour": 0.3,
+                                    "unseen_neighbours": "add"})
     memory.add("Alice works as a nurse in Lyon.", user_id="alice", infer=False)
     memory.add("Alice lives in Paris.", user_id="alice", infer=False)
     llm.queue(decided(("Alice lives in Berlin", "ADD", None), ("Alice works in Lyon", "NONE", 0)))
