@@ -88,9 +88,7 @@ class Worker(BaseWorker):
         """Non-blocking adds (`async_mode=True`), one thread per user as `add_concurrent`:
         `ms` is how long each call took to return; `wall_s` runs until `flush()` has
         drained the queue, so adds / s is the worker's throughput."""
-        users: dict[str, list[dict]] = {}
-        for item in items:
-            users.setdefault(item["user_id"], []).append(item)
+        users = self.by_user(items)
 
         def run(user_items: list[dict]) -> list[float]:
             out = []

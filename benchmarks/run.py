@@ -289,19 +289,7 @@ class Bench:
             log(f"throughput: {lib}, {users} users x {per_user} adds")
             try:
                 with self.worker(lib, "throughput", llm) as w:
-                    llm.delay = 0.0
-                    rng = random.Random(3)
-                    w.call("add_batch", items=[item(chat_messages(rng, PEOPLE), "warm-up")
-                                               for _ in range(2)])
-                    llm.delay = 0.3
-                    items = []
-                    for u in range(users):
-                        rng = random.Random(100 + u)
-                        items += [item(chat_messages(rng, PEOPLE[:4]), f"user-{u}")
-                                  for _ in range(per_user)]
-                    mark = llm.mark()
-                    result = w.call("add_concurrent", items=items)
-                    calls = llm.since(mark)
+                    result, calls = self._concurrent_adds(w, llm, "add_concurrent")
             except WorkerError as exc:
                 self.notes.append(f"throughput phase, {lib}: {exc}")
                 log(str(exc))
@@ -319,25 +307,33 @@ class Bench:
                                 "error_examples": result["errors"], **summary(result["ms"])})
         return out
 
+    def _concurrent_adds(self, w: Worker, llm: BenchLLM, op: str) -> tuple[dict[str, Any],
+                                                                         list[Any]]:
+        """Warm up at 0 ms, then every user's adds at once (`op`) at 300 ms a call: the
+        worker's result and the LLM calls made."""
+        llm.delay = 0.0
+        rng = random.Random(3)
+        w.call("add_batch", items=[item(chat_messages(rng, PEOPLE), "warm-up")
+                                   for _ in range(2)])
+        llm.delay = 0.3
+        items = []
+        for u in range(self.args.users):
+            rng = random.Random(100 + u)
+            items += [item(chat_messages(rng, PEOPLE[:4]), f"user-{u}")
+                      for _ in range(self.args.adds_per_user)]
+        mark = llm.mark()
+        result = w.call(op, items=items)
+        return result, llm.since(mark)
+
     def _queued_throughput(self, llm: BenchLLM, users: int, per_user: int) -> dict[str, Any]:
         """The same adds, non-blocking (`add(..., async_mode=True)`): how fast each call
         returns, and the wall time until the queue is drained."""
         log(f"throughput: ours (async_mode), {users} users x {per_user} adds")
-        with self.worker("ours", "throughput-queued", llm) as w:
+        try:
+            with self.worker("ours", "throughput-queued", llm) as w:
+                result, calls = self._concurrent_adds(w, llm, "add_queued")
+        finally:
             llm.delay = 0.0
-            rng = random.Random(3)
-            w.call("add_batch", items=[item(chat_messages(rng, PEOPLE), "warm-up")
-                                       for _ in range(2)])
-            llm.delay = 0.3
-            items = []
-            for u in range(users):
-                rng = random.Random(100 + u)
-                items += [item(chat_messages(rng, PEOPLE[:4]), f"user-{u}")
-                          for _ in range(per_user)]
-            mark = llm.mark()
-            result = w.call("add_queued", items=items)
-            calls = llm.since(mark)
-        llm.delay = 0.0
         done = len(result["ms"])
         return {"lib": "ours (async_mode)", "adds": done, "wall_s": round(result["wall_s"], 2),
                 "adds_per_s": round(done / result["wall_s"], 2),

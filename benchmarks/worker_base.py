@@ -73,12 +73,18 @@ class BaseWorker(ABC):
         self.events = {}
         return {"ms": [self._add(item) for item in items], "events": dict(self.events)}
 
-    def add_concurrent(self, items: list[dict], **_: object) -> dict:
-        """One thread per user, each adding its own items in order, all users at once."""
-        errors: list[str] = []
+    @staticmethod
+    def by_user(items: list[dict]) -> dict[str, list[dict]]:
+        """The items of each user, in order."""
         users: dict[str, list[dict]] = {}
         for item in items:
             users.setdefault(item["user_id"], []).append(item)
+        return users
+
+    def add_concurrent(self, items: list[dict], **_: object) -> dict:
+        """One thread per user, each adding its own items in order, all users at once."""
+        errors: list[str] = []
+        users = self.by_user(items)
 
         def run(user_items: list[dict]) -> list[float]:
             out = []
