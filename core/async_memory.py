@@ -101,6 +101,7 @@ from mem_integrations.core.records import (
     METADATA,
     PROCEDURAL,
     ROLE,
+    SUPERSEDED_BY,
     check_memory_id,
     check_messages,
     check_metadata,
@@ -941,15 +942,30 @@ class AsyncMemory:
 
     async def delete(self, memory_id: str, *, user_id: str | None = None,
                      agent_id: str | None = None, run_id: str | None = None) -> MessageResult:
-        """Delete one memory; its history is kept, ending with DELETE. Scope ids limit it
-        to that scope, as for `get`."""
+        """Delete one memory and every past version of it (the texts it was updated
+        away from, kept for `as_of` reads): what a user asks to be forgotten does not
+        stay findable. Its history is kept, ending with DELETE. Scope ids limit it to
+        that scope, as for `get`."""
         memory_id = check_memory_id(memory_id)
         if Scope.within("delete", user_id=user_id, agent_id=agent_id, run_id=run_id):
             # a memory never changes scope, so the check before the delete stays true
             await self.get(memory_id, user_id=user_id, agent_id=agent_id, run_id=run_id)
+        past = await self._past_versions(memory_id)
         if not await self.delete_many([memory_id]):
             raise MemoryNotFoundError(memory_id)
+        await self.delete_many(past)
         return MessageResult(message="Memory deleted successfully!", id=memory_id)
+
+    async def _past_versions(self, memory_id: str) -> list[str]:
+        """The ids of the closed versions that `memory_id` superseded, directly or not."""
+        found: list[str] = []
+        frontier = [memory_id]
+        while frontier:
+            older = await self.scan(Logical("or", tuple(
+                Condition(SUPERSEDED_BY, "eq", i) for i in frontier)))
+            frontier = [m.id for m in older if m.id not in found and m.id != memory_id]
+            found.extend(frontier)
+        return found
 
     async def delete_source(self, add_id: str, *, user_id: str | None = None,
                             agent_id: str | None = None, run_id: str | None = None

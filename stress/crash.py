@@ -153,6 +153,9 @@ class Model:
     def __init__(self) -> None:
         self.items: dict[str, tuple[str, str | None]] = {}  # id -> (text, user_id)
         self.past: dict[str, tuple[str, str | None]] = {}  # closed: id -> (text, user_id)
+        # closed id -> the memory it is a past version of (an explicit delete of that one
+        # removes its past versions: the right to be forgotten)
+        self.successor: dict[str, str | None] = {}
         # (superseding id, text, user_id) of past versions not seen in a snapshot yet
         self.expected_past: list[tuple[str, str, str | None]] = []
         self.uncertain: list[dict[str, Any]] = []  # ops begun and not acknowledged
@@ -164,6 +167,8 @@ class Model:
                       if not is_closed(p)}
         self.past = {p["id"]: (p["data"], p["user_id"]) for p in snap["memories"]
                      if is_closed(p)}
+        self.successor = {p["id"]: p.get("superseded_by") for p in snap["memories"]
+                          if is_closed(p)}
         self.expected_past = []
         self.uncertain = []
         self.known = True
@@ -190,8 +195,11 @@ class Model:
                 gone = self.items.pop(e["id"], None)
                 if reconciled:  # a reconcile DELETE closes the memory, which stays
                     self.past[e["id"]] = gone or (e["memory"], user)
-                else:
+                else:  # an explicit delete: the memory and its past versions go
                     self.past.pop(e["id"], None)
+                    self.past = {k: v for k, v in self.past.items()
+                                 if self.successor.get(k) != e["id"]}
+                    self.expected_past = [x for x in self.expected_past if x[0] != e["id"]]
 
     def explains_change(self, mid: str, user: str | None, observed: str | None) -> bool:
         """Whether an in-flight op may have changed (or removed) memory `mid`."""
@@ -209,7 +217,8 @@ class Model:
         """Whether an in-flight op may have removed the closed memory `mid` (None: any of
         `user`'s, by a delete_all). Adds never change a closed memory: reconcile sees
         only current ones."""
-        return any((op["kind"] == "delete" and op.get("id") == mid)
+        return any((op["kind"] == "delete"
+                    and op.get("id") in (mid, self.successor.get(mid or "")))
                    or (op["kind"] == "delete_all" and op["scope"].get("user_id") == user)
                    for op in self.uncertain)
 

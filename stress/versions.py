@@ -4,8 +4,9 @@ A reconcile UPDATE keeps the memory's id and its history chain, and stores what 
 before as a *past version*: a point of its own, under a new id, with `valid_to` and
 `superseded_by` (its history: one ADD, the copy). A reconcile DELETE *closes* the memory:
 the point stays, with `valid_to`, and its history ends in a DELETE row that is a close
-(`raw_history`'s `closes`). An explicit `delete()` / `delete_all` still removes, so a
-closed memory's chain may end close, then DELETE.
+(`raw_history`'s `closes`). An explicit `delete()` / `delete_all` still removes — a
+`delete(id)` with the past versions of `id` — so a closed memory's chain may end close,
+then DELETE.
 
 Current memories (no `valid_to`) keep every rule they always had (`check_snapshot`);
 the closed ones are checked here for what they must satisfy, and the snapshot records

@@ -299,6 +299,19 @@ def test_delete_all_removes_the_past_versions_too(moved) -> None:
     assert memory.async_memory.store.count(None) == 0
 
 
+def test_delete_forgets_the_past_versions_too(moved) -> None:
+    """The right to be forgotten: an explicit delete leaves no version of the fact
+    findable, only the history rows."""
+    memory, adds = moved
+    [berlin] = adds["second"].results
+    memory.delete(berlin.id, user_id="alice")
+    assert memory.get_all(user_id="alice").results == []
+    assert memory.get_all(user_id="alice", as_of=BETWEEN).results == []
+    assert memory.search("Paris", user_id="alice", as_of=BETWEEN).results == []
+    assert memory.async_memory.store.count(None) == 0
+    assert memory.history(berlin.id)[-1].event == "DELETE"
+
+
 def test_a_close_a_crash_left_unapplied_is_replayed_on_open(make_memory, llm) -> None:
     from mem_integrations.core.journal import MemoryClose
     from mem_integrations.core.validity import closed
