@@ -117,21 +117,24 @@ CONVERSATION = [
 ]
 
 
-def replay(memory: Memory, llm: ScriptedLLMServer) -> tuple[list[str], dict[str, int], int]:
+def replay(memory: Memory, llm: ScriptedLLMServer, user: str
+           ) -> tuple[list[str], dict[str, int], int]:
     llm.responder = sensible_llm
     llm.reset_counts()
     events: dict[str, int] = {}
     for said in CONVERSATION:
-        for event in memory.add(said, user_id="alice").results:
+        for event in memory.add(said, user_id=user).results:
             events[event.event.value] = events.get(event.event.value, 0) + 1
-    texts = sorted(m.memory for m in memory.get_all(user_id="alice"))
+    texts = sorted(m.memory for m in memory.get_all(user_id=user))
+    memory.close()  # qdrant-client's local mode holds its path: one memory at a time
     return texts, events, llm.chat_calls
 
 
 def test_both_modes_end_with_the_same_memories_and_decisions(
         make_memory: Callable[..., Memory], llm: ScriptedLLMServer, tmp_path: Any) -> None:
-    single = replay(make_memory(data_dir=tmp_path / "one"), llm)
-    two = replay(make_memory(data_dir=tmp_path / "two", reconcile={"mode": "two_calls"}), llm)
+    single = replay(make_memory(data_dir=tmp_path / "one"), llm, "alice-one")
+    two = replay(make_memory(data_dir=tmp_path / "two", reconcile={"mode": "two_calls"}),
+                 llm, "alice-two")
     assert single[0] == two[0] and single[1] == two[1]
     assert single[1].get("UPDATE", 0) >= 2  # the replay does update what is known
     assert single[2] == len(CONVERSATION) < two[2]  # one call per add
