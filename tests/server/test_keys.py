@@ -126,6 +126,16 @@ def on_pending(action: str) -> Attempt:
     return attempt
 
 
+def pending_status(world: World, key: dict[str, str]) -> None:
+    theirs = world.client.get(f"/pending/{world.bob_pending}", headers=key)
+    unknown = world.client.get("/pending/no-such-add", headers=key)
+    # another scope's pending add looks exactly like one that does not exist
+    assert theirs.status_code == unknown.status_code
+    assert theirs.status_code >= 400 and theirs.json()["error"] == unknown.json()["error"]
+    assert theirs.text.replace(world.bob_pending, "ID") == unknown.text.replace(
+        "no-such-add", "ID")  # nothing but the id the caller gave is echoed
+
+
 def reset(world: World, key: dict[str, str]) -> None:
     refused = world.client.post("/reset", headers=key)
     assert refused.status_code == 403 and "admin API key" in refused.json()["detail"]
@@ -149,6 +159,7 @@ CASES: dict[tuple[str, str], Attempt] = {
     ("POST", "/search"): scoped("POST", "/search", json={"query": "live", "user_id": "bob"}),
     ("GET", "/users"): users,
     ("GET", "/pending"): pending,
+    ("GET", "/pending/{pending_id}"): pending_status,
     ("POST", "/pending/{pending_id}/reprocess"): on_pending("reprocess"),
     ("POST", "/pending/{pending_id}/discard"): on_pending("discard"),
     ("POST", "/reset"): reset,
