@@ -34,7 +34,7 @@ from mem_integrations.cli import (
     pending,
     servers,
 )
-from mem_integrations.cli.common import State
+from mem_integrations.cli.common import State, fit_console
 from mem_integrations.cli.doctor import doctor
 from mem_integrations.cli.importing import import_
 from mem_integrations.cli.repair import repair
@@ -63,6 +63,7 @@ def _main(
     """Long-term memory for LLM agents."""
     injected = ctx.obj if isinstance(ctx.obj, dict) else {}
     ctx.obj = State(config=config, data_dir=data_dir, embedder=injected.get("embedder"))
+    fit_console()
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
 

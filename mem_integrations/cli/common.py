@@ -4,7 +4,9 @@ state, the scope options, and how a command opens a `Memory` and reports a mista
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +47,17 @@ class State:
     def memory(self) -> Memory:
         """A `Memory` of the configuration, with the injected parts."""
         return Memory(self.load(), **self.parts())
+
+
+def fit_console() -> None:
+    """Size the output for this invocation: COLUMNS when set, the terminal's width, or —
+    piped, with neither — 200 columns rather than rich's 80, so ids and texts stay whole
+    for grep and scripts."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        console.width = int(columns)
+    elif not sys.stdout.isatty():
+        console.width = 200
 
 
 def state(ctx: typer.Context) -> State:
