@@ -27,7 +27,7 @@ demo: $(VENV)/.base
 	$(PY) -m mem_integrations.demo
 
 test: $(VENV)/.dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 # Side by side with mem0 (installed in its own virtual environments under benchmarks/.work);
 # regenerates benchmarks/RESULTS.md. BENCH_ARGS=--full adds the 100k sizes. Then LOCOMO's
