@@ -14,6 +14,7 @@ Values passed in code (dict, file, keyword) win over both.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import tomllib
@@ -29,7 +30,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mem_integrations.core.errors import ConfigurationError
 from mem_integrations.core.mem0_config import is_mem0_config, translate_mem0_config
@@ -304,23 +304,29 @@ class MemoryConfig(BaseModel):
         return [(k, v) for k, v in super().__repr_args__() if v is not None]
 
 
-class _EnvSettings(BaseSettings):
-    """Reads MEMINT_* variables into a nested dict (no defaults of its own)."""
+@functools.cache
+def _env_settings() -> type[Any]:
+    """The model that reads MEMINT_* variables into a nested dict (no defaults of its own).
+    Built on first use: pydantic-settings is a sixth of `import mem_integrations`."""
+    from pydantic_settings import BaseSettings, SettingsConfigDict
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", case_sensitive=False
-    )
-    data_dir: str | None = None
-    llm: dict[str, Any] | None = None
-    embedder: dict[str, Any] | None = None
-    vector_store: dict[str, Any] | None = None
-    graph_store: dict[str, Any] | None = None
-    history: dict[str, Any] | None = None
-    extraction: dict[str, Any] | None = None
-    reconcile: dict[str, Any] | None = None
-    search: dict[str, Any] | None = None
-    storage: dict[str, Any] | None = None
-    pending: dict[str, Any] | None = None
+    class EnvSettings(BaseSettings):
+        model_config = SettingsConfigDict(
+            env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore",
+            case_sensitive=False)
+        data_dir: str | None = None
+        llm: dict[str, Any] | None = None
+        embedder: dict[str, Any] | None = None
+        vector_store: dict[str, Any] | None = None
+        graph_store: dict[str, Any] | None = None
+        history: dict[str, Any] | None = None
+        extraction: dict[str, Any] | None = None
+        reconcile: dict[str, Any] | None = None
+        search: dict[str, Any] | None = None
+        storage: dict[str, Any] | None = None
+        pending: dict[str, Any] | None = None
+
+    return EnvSettings
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -362,7 +368,7 @@ def load_config(source: MemoryConfig | dict[str, Any] | str | Path | None = None
     if is_mem0_config(given):
         given = translate_mem0_config(given)
 
-    env = _EnvSettings().model_dump(exclude_none=True)
+    env = _env_settings()().model_dump(exclude_none=True)
     merged = _merge(_merge(env, given), {k: _plain(v) for k, v in overrides.items()})
     _apply_openai_env(merged)
     try:

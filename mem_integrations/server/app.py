@@ -30,6 +30,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -269,7 +270,8 @@ def create_app(
                                run_id=body.run_id)
         result = await served.arun(served.async_memory.add(
             body.messages, **ids, metadata=body.metadata, infer=body.infer,
-            memory_type=body.memory_type, prompt=body.prompt, async_mode=body.async_mode))
+            memory_type=body.memory_type, prompt=body.prompt, async_mode=body.async_mode,
+            timestamp=body.timestamp))
         if body.async_mode:
             return JSONResponse(status_code=202, content=result.model_dump(mode="json"))
         return result.model_dump(mode="json")
@@ -282,10 +284,12 @@ def create_app(
         limit: Annotated[int | None, Query(ge=1)] = None,
         filters: Annotated[str | None, Query(description="A JSON filter object, e.g. "
                                                           '{"topic": "travel"}')] = None,
+        as_of: Annotated[datetime | None, Query(description="What was valid then (ISO "
+                                                           "8601) instead of now.")] = None,
     ) -> Any:
         ids = caller.scope_for("list", user_id=user_id, agent_id=agent_id, run_id=run_id)
         result = await served.arun(served.async_memory.get_all(
-            **ids, filters=_parse_filters(filters), limit=limit))
+            **ids, filters=_parse_filters(filters), limit=limit, as_of=as_of))
         return result.model_dump(mode="json")
 
     @router.delete("/memories", response_model=MessageResult, tags=["memories"],
@@ -335,7 +339,8 @@ def create_app(
                                run_id=body.run_id)
         result = await served.arun(served.async_memory.search(
             body.query, **ids, limit=body.limit, filters=body.filters,
-            threshold=body.threshold))
+            threshold=body.threshold, as_of=body.as_of, include_sources=body.include_sources,
+            narrow_dates=body.narrow_dates))
         return result.model_dump(mode="json")
 
     @router.get("/users", response_model=UsersResult, tags=["scopes"],

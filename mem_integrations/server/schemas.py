@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +33,10 @@ class AddRequest(_Scoped):
     async_mode: bool = Field(default=False, description="Queue the add and answer 202 at once "
                              "with its pending_id (GET /pending/{pending_id} follows it), "
                              "instead of waiting for the LLM.")
+    timestamp: datetime | float | None = Field(
+        default=None, description="When this was said (ISO 8601 or Unix seconds): the "
+        "memories' valid_from, and what relative dates ('yesterday') are resolved against. "
+        "Messages may carry their own 'timestamp'.")
 
 
 class SearchRequest(_Scoped):
@@ -41,6 +46,12 @@ class SearchRequest(_Scoped):
         default=None, description='Metadata filters, e.g. {"topic": "travel"} or '
                                   '{"year": {"gte": 2024}}; AND / OR / NOT combine them.')
     threshold: float | None = Field(default=None, description="Minimum cosine similarity.")
+    as_of: datetime | None = Field(default=None, description="Search what was valid then "
+                                   "(superseded memories included) instead of now.")
+    include_sources: bool = Field(default=False, description="Return the message(s) each "
+                                  "memory came from.")
+    narrow_dates: bool = Field(default=False, description="Rank memories said in a date or "
+                               "period the query names ('in May 2023') first.")
 
 
 class UpdateRequest(_Body):
