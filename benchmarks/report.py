@@ -509,32 +509,19 @@ def write_report(results: dict[str, Any]) -> Path:
                  latency_section),
                 ("search", "3. User-filtered search latency and memory", search_section),
                 ("throughput", "4. Throughput: 16 users adding concurrently, 300 ms LLM",
-                 throughput_section)]
+                 throughput_section),
+                ("locomo", "5. LOCOMO retrieval (dev split)",
+                 lambda phase: locomo_section(phase, meta)),
+                ("multilingual", "6. Chinese, Japanese and Korean retrieval",
+                 multilingual_section),
+                ("results", "7. Reading results as mem0's dicts", results_section),
+                ("startup", "8. The first hour: install, import, first add, CLI",
+                 startup.section)]
     for key, title, fn in sections:
         if key in results:
             lines += [f"## {title}", "", *fn(results[key])]
             lines += [f"_Measured {results[key].get('measured_at', '?')} in "
                       f"{results[key].get('elapsed_s', '?')} s._", ""]
-    if "locomo" in results:
-        lines += ["## 5. LOCOMO retrieval (dev split)", "",
-                  *locomo_section(results["locomo"], meta),
-                  f"_Measured {results['locomo'].get('measured_at', '?')} in "
-                  f"{results['locomo'].get('elapsed_s', '?')} s._", ""]
-    if "multilingual" in results:
-        lines += ["## 6. Chinese, Japanese and Korean retrieval", "",
-                  *multilingual_section(results["multilingual"]),
-                  f"_Measured {results['multilingual'].get('measured_at', '?')} in "
-                  f"{results['multilingual'].get('elapsed_s', '?')} s._", ""]
-    if "results" in results:
-        lines += ["## 7. Reading results as mem0's dicts", "",
-                  *results_section(results["results"]),
-                  f"_Measured {results['results'].get('measured_at', '?')} in "
-                  f"{results['results'].get('elapsed_s', '?')} s._", ""]
-    if "startup" in results:
-        lines += ["## 8. The first hour: install, import, first add, CLI", "",
-                  *startup.section(results["startup"]),
-                  f"_Measured {results['startup'].get('measured_at', '?')} in "
-                  f"{results['startup'].get('elapsed_s', '?')} s._", ""]
     from benchmarks.ranking_report import report_lines  # from python -m benchmarks.ranking
 
     lines += report_lines()
