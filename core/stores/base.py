@@ -13,7 +13,8 @@ from mem_integrations.core.filters import Condition, FilterNode, Logical
 DENSE = "dense"
 LEXICAL = "lexical"
 SCOPE_INDEXES = ("user_id", "agent_id", "run_id")
-KEYWORD_INDEXES = ("hash", "actor_id", "memory_type")
+# superseded_by: delete(id) finds the past versions of a memory by it
+KEYWORD_INDEXES = ("hash", "actor_id", "memory_type", "superseded_by")
 
 
 @dataclass
