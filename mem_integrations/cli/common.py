@@ -83,22 +83,18 @@ def confirm(yes: bool, question: str) -> None:
         raise typer.Exit(1)
 
 
-_PYTHON_WORDS = [
-    # the engine's messages name Python arguments and methods; a shell user types options
-    # and commands
-    (re.compile(r"\b(user|agent|run)_id=(?:\.\.\.)?"), r"--\1-id"),
-    (re.compile(r"\b(reprocess|discard)\((['\"]?)([^)'\"]*)\2\)"),
-     r"mem-integrations \1 \3"),
-    (re.compile(r"\brepair\(\)"), "mem-integrations repair"),
-]
+_PYTHON_ARGUMENT = re.compile(r"\b(user|agent|run)_id=(?:\.\.\.)?")
+# a bare call (`reprocess('id')`), not a method named on an object (`Memory.repair()`)
+_PYTHON_CALL = re.compile(r"(?<![.\w])(reprocess|discard|repair)\((['\"]?)([^)'\"]*)\2\)")
 
 
 def cli_words(message: str) -> str:
     """An engine message in the command line's words: `pass user_id=` becomes
     `pass --user-id`, `reprocess('id')` becomes `mem-integrations reprocess id`."""
-    for pattern, replacement in _PYTHON_WORDS:
-        message = pattern.sub(replacement, message)
-    return re.sub(r"mem-integrations (\w+) (?=\W|$)", r"mem-integrations \1", message)
+    message = _PYTHON_ARGUMENT.sub(r"--\1-id", message)
+    return _PYTHON_CALL.sub(
+        lambda call: " ".join(part for part in ("mem-integrations", call[1], call[3]) if part),
+        message)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -18,6 +18,7 @@ pytest.importorskip("typer", reason="the server extra (typer, rich) is not insta
 from typer.testing import CliRunner  # noqa: E402
 
 from mem_integrations.cli import app  # noqa: E402
+from mem_integrations.cli.common import cli_words  # noqa: E402
 from mem_integrations.testing import Fault, ScriptedLLMServer  # noqa: E402
 
 
@@ -121,3 +122,16 @@ def test_list_and_history_load_no_model_and_print_nothing_on_stderr(tmp_path: Pa
         assert run.returncode == 0, run.stderr
         assert run.stderr == ""
         assert "heavy []" in run.stdout, run.stdout
+
+
+@pytest.mark.parametrize("engine,shell", [
+    ("pass user_id=, agent_id= or run_id=", "pass --user-id, --agent-id or --run-id"),
+    ("call reprocess('abc-1') to retry", "call mem-integrations reprocess abc-1 to retry"),
+    ('discard("x") gives up', "mem-integrations discard x gives up"),
+    ("run repair() to rebuild", "run mem-integrations repair to rebuild"),
+    # a method named on an object is left as it is
+    ("run `mem-integrations repair` (or Memory.repair())",
+     "run `mem-integrations repair` (or Memory.repair())"),
+])
+def test_engine_messages_in_cli_words(engine: str, shell: str) -> None:
+    assert cli_words(engine) == shell
