@@ -950,10 +950,11 @@ class AsyncMemory:
         if Scope.within("delete", user_id=user_id, agent_id=agent_id, run_id=run_id):
             # a memory never changes scope, so the check before the delete stays true
             await self.get(memory_id, user_id=user_id, agent_id=agent_id, run_id=run_id)
-        past = await self._past_versions(memory_id)
+        # the past versions first: a crash in between leaves the memory, so deleting it
+        # again finishes the job (the other way round would strand its past versions)
+        await self.delete_many(await self._past_versions(memory_id))
         if not await self.delete_many([memory_id]):
             raise MemoryNotFoundError(memory_id)
-        await self.delete_many(past)
         return MessageResult(message="Memory deleted successfully!", id=memory_id)
 
     async def _past_versions(self, memory_id: str) -> list[str]:
