@@ -66,10 +66,10 @@ def test_the_crash_checks_catch_an_engine_that_destroys_or_leaks_the_past(tmp_pa
                                                                           caught, seed) -> None:
     """The rules for closed memories are not vacuous either: losing the past version an
     acknowledged reconcile UPDATE kept, or showing closed memories to default reads, is
-    reported (killed at the n-th journal write, so the run is deterministic)."""
-    # no time limit to speak of and no early kill: on a loaded machine the run must still
-    # reach its n-th journal write, after the updates that leave past versions
-    figures = run_crash_trials(tmp_path, [ChainSpec(kills=3, crash_at="journal",
+    reported. Killed at journal writes; how many updates precede a kill still varies
+    with the machine's load, so six trials, with no early kill and no time limit to speak
+    of, make sure some of them follow an update that left a past version."""
+    figures = run_crash_trials(tmp_path, [ChainSpec(kills=6, crash_at="journal",
                                                     sabotage=kind, early_kill=0.0,
                                                     max_run=30.0)], seed=seed)
     assert not figures.errors, figures.errors
