@@ -81,7 +81,9 @@ def real_embedder(name: str) -> Any:
 # Each variant is the `search` settings it changes from the defaults these options were
 # measured against: those before them (no neighbour context, no speaker match), whatever
 # the defaults are now.
-MEASURED_AGAINST: dict[str, Any] = {"ranking": {"neighbour_weight": 0.0, "speaker_weight": 0.0}}
+MEASURED_AGAINST: dict[str, Any] = {"ranking": {"neighbour_weight": 0.0, "speaker_weight": 0.0,
+                                                "previous_turn_context": False}}
+CONTEXT = {"previous_turn_context": True}
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {},
     **{f"neighbours-{w}": {"ranking": {"neighbour_weight": w}} for w in (0.1, 0.2, 0.3, 0.5)},
@@ -104,6 +106,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     **{f"speaker-{w}": {"ranking": {"speaker_weight": w}} for w in (0.1, 0.2, 0.3)},
     **{f"neighbours-{n}+speaker-{w}": {"ranking": {"neighbour_weight": n, "speaker_weight": w}}
        for n in (0.1, 0.2) for w in (0.1, 0.2, 0.3)},
+    "context": {"ranking": CONTEXT},
+    **{f"context+neighbours-{n}+speaker-{w}": {
+        "ranking": {**CONTEXT, "neighbour_weight": n, "speaker_weight": w}}
+       for n, w in ((0.1, 0.2), (0.2, 0.4))},
+    **{f"context+neighbours-{n}+speaker-{w}+dense-{d}": {
+        "dense_weight": d, "ranking": {**CONTEXT, "neighbour_weight": n, "speaker_weight": w}}
+       for n, w, d in ((0.2, 0.4, 1.3), (0.2, 0.3, 1.3), (0.3, 0.4, 1.3), (0.2, 0.4, 1.6))},
 }
 
 

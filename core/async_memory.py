@@ -106,6 +106,7 @@ from mem_integrations.core.records import (
     check_messages,
     check_metadata,
     check_text,
+    embedded_text,
     make_payload,
     payload_scope,
     to_item,
@@ -136,6 +137,7 @@ from mem_integrations.core.timeline import (
     read_filter,
     sourced,
 )
+from mem_integrations.core.turn_context import predecessors, released, with_context
 from mem_integrations.core.validation import check_clean_text
 from mem_integrations.core.validity import event_time
 from mem_integrations.core.writer import PAGE, Writer, Writes
@@ -205,7 +207,8 @@ class AsyncMemory:
         graph_planner = GraphPlanner(self.graph, self.embedder, self.config.graph_store, new_id) \
             if self.graph is not None else None
         self.planner = AddPlanner(self.extractor, self.embedder, self.store,
-                                  self.config.reconcile, new_id, graph=graph_planner)
+                                  self.config.reconcile, new_id, graph=graph_planner,
+                                  turn_context=self.config.search.ranking.previous_turn_context)
         self.single_call = SingleCallPlanner(self.planner, self.graph)
         self.space = SpaceGuard.for_config(self.config)
         self.writer = Writer(self.store, self.graph, self.history_store, self.embedder,
@@ -925,7 +928,7 @@ class AsyncMemory:
                 actor_id=old.get(ACTOR_ID), memory_type=old.get(MEMORY_TYPE),
                 created_at=old.get(CREATED_AT)))
             if text is not None and text != old.get(DATA):
-                [vector] = await self.embedder.embed([new_text], "document")
+                [vector] = await self.embedder.embed([embedded_text(payload)], "document")
             else:
                 vector = (await asyncio.to_thread(self.store.retrieve, [memory_id],
                                                   with_vectors=True))[0].vector
@@ -995,7 +998,9 @@ class AsyncMemory:
                 # again under the lock: a concurrent delete may have committed meanwhile
                 still = await asyncio.to_thread(self.store.retrieve, memory_ids)
                 ops: list[WriteOp] = [MemoryDelete(h.id, h.payload.get(DATA)) for h in still]
-                await self.writer.commit(Writes(ops), dict(key))
+                rewritten = await released(self, [h.id for h in still])
+                await self.writer.commit(Writes([*ops, *rewritten.ops], rewritten.vectors),
+                                         dict(key))
                 deleted += len(ops)
         return deleted
 
@@ -1022,7 +1027,20 @@ class AsyncMemory:
             return []
         await self.open()
         vectors = dict(zip(checked, await self.embedder.embed(
-            [text for _, text, _, _ in checked.values()], "document"), strict=True))
+            [embedded_text(in_context(i, {DATA: text})) for i, (_, text, _, _) in checked.items()],
+            "document"), strict=True))
+        ranking = self.config.search.ranking
+        before = predecessors(
+            [(i, tuple(sorted(scope.items())), metadata)
+             for i, (scope, _, metadata, _) in checked.items()],
+            thread_key=ranking.thread_key, position_key=ranking.position_key,
+        ) if ranking.previous_turn_context else {}
+        contexts = {i: (b, checked[b][1]) for i, b in before.items()}
+
+        def in_context(memory_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+            turn = contexts.get(memory_id)
+            return with_context(payload, *turn) if turn else payload
+
         now = datetime.now(UTC)
         groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
         for memory_id, (scope, _, _, _) in checked.items():
@@ -1039,9 +1057,9 @@ class AsyncMemory:
                     scope, text, metadata, memory_type = checked[memory_id]
                     old = existing.get(memory_id)
                     previous = old.get(DATA) if old else None
-                    payload = make_payload(text, scope, now=now, metadata=metadata,
-                                           memory_type=memory_type,
-                                           created_at=old.get(CREATED_AT) if old else None)
+                    payload = in_context(memory_id, make_payload(
+                        text, scope, now=now, metadata=metadata, memory_type=memory_type,
+                        created_at=old.get(CREATED_AT) if old else None))
                     event = Event.UPDATE if old else Event.ADD
                     ops.append(MemoryUpsert(memory_id, event, previous, payload))
                     events[memory_id] = MemoryEvent(id=memory_id, memory=text, event=event,

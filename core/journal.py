@@ -28,7 +28,7 @@ from typing import Any
 from mem_integrations.core.graph.base import EntityRecord, RelationRecord
 from mem_integrations.core.history.base import JournalOp
 from mem_integrations.core.models import Event
-from mem_integrations.core.records import DATA
+from mem_integrations.core.records import DATA, embedded_text
 
 __all__ = ["MemoryClose", "MemoryDelete", "MemoryUpsert", "RelationAdd", "RelationInvalidate", "ScopeWipe",
            "WriteOp", "decode"]
@@ -63,7 +63,7 @@ class MemoryUpsert:
 
     def texts(self) -> dict[str, str]:
         """What a replay embeds to apply this, by vector id."""
-        return {self.memory_id: self.text}
+        return {self.memory_id: embedded_text(self.payload)}
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class MemoryClose:
                          {_KIND: _CLOSE, "point": self.payload})
 
     def texts(self) -> dict[str, str]:
-        return {self.memory_id: self.text}
+        return {self.memory_id: embedded_text(self.payload)}
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ SUPERSEDES = "supersedes"  # the id of the memory it replaced
 # Provenance (core.sources): the messages a memory came from.
 SOURCES = "sources"  # [{add_id, message, role, actor_id, quote, at}]
 SOURCE_ADDS = "source_adds"  # the add ids of SOURCES, flat, so a filter can select by one
+# Turn context (core.turn_context): a verbatim turn is embedded after the turn before it.
+CONTEXT = "context"  # that turn's text, as it was embedded with this one
+CONTEXT_ID = "context_id"  # that turn's memory id (deleting it rewrites this memory)
 
 
 def check_memory_id(memory_id: Any) -> str:
@@ -141,6 +144,13 @@ def make_payload(text: str, scope: dict[str, str], *, now: datetime,
     if memory_type:
         payload[MEMORY_TYPE] = memory_type
     return {k: v for k, v in payload.items() if v is not None}
+
+
+def embedded_text(payload: dict[str, Any]) -> str:
+    """The text a memory's dense vector is computed from: its own, after the turn it
+    answers when it was stored with one (`core.turn_context`)."""
+    context = payload.get(CONTEXT)
+    return f"{context}\n{payload[DATA]}" if context else str(payload[DATA])
 
 
 def payload_scope(payload: dict[str, Any]) -> dict[str, str]:

@@ -36,7 +36,7 @@ from mem_integrations.core.errors import (
 )
 from mem_integrations.core.graph.base import EntityRecord, GraphStore
 from mem_integrations.core.providers.base import probe_dimension
-from mem_integrations.core.records import DATA
+from mem_integrations.core.records import DATA, embedded_text
 from mem_integrations.core.search.lexical import LEXICAL_VERSION
 from mem_integrations.core.stores.base import CollectionInfo, Point
 from mem_integrations.core.writer import PAGE
@@ -150,7 +150,8 @@ async def _write_memories(memory: AsyncMemory, expected: Expected, salvage: _Sal
     ids = list(payloads)
     for start in range(0, len(ids), batch_size):
         chunk = ids[start:start + batch_size]
-        vectors = await memory.embedder.embed([payloads[i][DATA] for i in chunk], "document")
+        vectors = await memory.embedder.embed([embedded_text(payloads[i]) for i in chunk],
+                                             "document")
         points = [Point(id=i, vector=v, payload=payloads[i],
                         sparse=memory.lexical.document(payloads[i][DATA]))
                   for i, v in zip(chunk, vectors, strict=True)]

@@ -20,6 +20,8 @@ from mem_integrations.core.filters import Condition, FilterNode, all_of, scope_f
 from mem_integrations.core.journal import MemoryDelete, MemoryUpsert, WriteOp
 from mem_integrations.core.models import Event, HistoryEntry, MemoryItem, SearchResult, _Result
 from mem_integrations.core.records import (
+    CONTEXT,
+    CONTEXT_ID,
     DATA,
     SOURCE_ADDS,
     SOURCES,
@@ -27,11 +29,13 @@ from mem_integrations.core.records import (
     SUPERSEDES,
     VALID_FROM,
     VALID_TO,
+    embedded_text,
     payload_scope,
 )
 from mem_integrations.core.scope import Scope
 from mem_integrations.core.search.dates import Period, named_period
 from mem_integrations.core.sources import read_sources, without_add
+from mem_integrations.core.turn_context import released, without_context
 from mem_integrations.core.validation import check_clean_text
 from mem_integrations.core.validity import current, event_time, iso, valid_at
 from mem_integrations.core.writer import PAGE, Writes
@@ -43,8 +47,10 @@ __all__ = ["SourceDeletion", "as_of_iso", "carried", "delete_source", "history_c
            "narrowed", "narrowing", "read_filter", "sourced"]
 
 # what a change of the record (update(), a source removed) keeps of a memory's time and
-# provenance: it corrects the record, it does not make the fact newer
-_KEPT = (VALID_FROM, VALID_TO, SUPERSEDED_BY, SUPERSEDES, SOURCES, SOURCE_ADDS)
+# provenance (and the turn it answers): it corrects the record, it does not make the fact
+# newer
+_KEPT = (VALID_FROM, VALID_TO, SUPERSEDED_BY, SUPERSEDES, SOURCES, SOURCE_ADDS, CONTEXT,
+         CONTEXT_ID)
 MAX_CHAIN = 1000  # versions followed by history(): a loop in damaged data ends here
 
 
@@ -106,6 +112,23 @@ def sourced(item: MemoryItem, payload: dict[str, Any], include: bool) -> MemoryI
 def carried(old: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
     """`payload` (a record change of the memory `old`) with `old`'s time and provenance."""
     return {**payload, **{k: old[k] for k in _KEPT if k in old}}
+
+
+async def _out_of_context(memory: AsyncMemory, ops: list[WriteOp],
+                          vectors: dict[str, list[float]], gone: set[str]
+                          ) -> tuple[list[WriteOp], dict[str, list[float]]]:
+    """`ops` with each kept memory that was embedded after a deleted one rewritten
+    without that context and embedded alone (`core.turn_context`)."""
+    stale = [op for op in ops if isinstance(op, MemoryUpsert)
+             and op.payload.get(CONTEXT_ID) in gone]
+    if not stale:
+        return ops, vectors
+    payloads = {op.memory_id: without_context(op.payload) for op in stale}
+    fresh = await memory.embedder.embed([embedded_text(p) for p in payloads.values()],
+                                        "document")
+    return ([MemoryUpsert(op.memory_id, op.event, op.old_text, payloads[op.memory_id])
+             if op.memory_id in payloads else op for op in ops],
+            vectors | dict(zip(payloads, fresh, strict=True)))
 
 
 async def history_chain(memory: AsyncMemory, memory_id: str) -> list[HistoryEntry]:
@@ -174,7 +197,11 @@ async def delete_source(memory: AsyncMemory, add_id: Any, within: Scope | None
                 else:
                     ops.append(MemoryDelete(hit.id, hit.payload.get(DATA)))
                     deleted.append(hit.id)
-            await memory.writer.commit(Writes(ops, vectors), dict(key))
+            gone = {op.memory_id for op in ops if isinstance(op, MemoryDelete)}
+            ops, vectors = await _out_of_context(memory, ops, vectors, gone)
+            rewritten = await released(memory, gone, rewriting=vectors)
+            await memory.writer.commit(Writes([*ops, *rewritten.ops],
+                                              vectors | rewritten.vectors), dict(key))
     past = sum(1 for hit in found if hit.id in deleted and hit.payload.get(VALID_TO))
     message = (f"deleted {_count(deleted)} that came only from add {add_id!r} ({past} of "
                f"them past versions); {_count(kept)} that other adds said too kept, this "

@@ -36,11 +36,13 @@ from mem_integrations.core.records import (
     SOURCE_ADDS,
     VALID_FROM,
     content_hash,
+    embedded_text,
     make_payload,
     payload_scope,
 )
 from mem_integrations.core.sources import add_sources, locate, said_at, traced
 from mem_integrations.core.stores.base import Hit, SearchRequest, VectorStore
+from mem_integrations.core.turn_context import with_context
 from mem_integrations.core.validity import closed, current, event_time, iso, successor
 from mem_integrations.core.writer import Writes
 
@@ -66,6 +68,14 @@ class Verbatim:
     text: str
     role: str | None = None
     actor_id: str | None = None
+
+
+def _answers(item: Verbatim, previous: Verbatim) -> bool:
+    """Whether a message is a turn answering the one before it: the other side speaks
+    (another role or name). Messages of one speaker in a row are separate statements,
+    each embedded alone (`core.turn_context`)."""
+    return (item.role, item.actor_id) != (previous.role, previous.actor_id) \
+        and content_hash(item.text) != content_hash(previous.text)
 
 
 @dataclass
@@ -94,8 +104,9 @@ class AddPlanner:
 
     def __init__(self, extractor: Extractor, embedder: Embedder, store: VectorStore,
                  reconcile: ReconcileConfig, new_id: Any,
-                 graph: GraphPlanner | None = None) -> None:
+                 graph: GraphPlanner | None = None, turn_context: bool = True) -> None:
         self.extractor = extractor
+        self.turn_context = turn_context
         self.embedder = embedder
         self.store = store
         self.config = reconcile
@@ -298,13 +309,21 @@ class AddPlanner:
 
     def _add(self, plan: Plan, ctx: AddContext, text: str, vector: list[float],
              categories: list[str], quote: str | None = None) -> None:
-        memory_id = self._new_id()
-        payload = self._traced(make_payload(
+        self._write_new(plan, self._new_id(), self._payload(ctx, text, categories, quote),
+                        vector)
+
+    def _payload(self, ctx: AddContext, text: str, categories: list[str],
+                 quote: str | None = None) -> dict[str, Any]:
+        return self._traced(make_payload(
             text, ctx.scope, now=ctx.now, metadata=ctx.metadata, categories=categories,
             role=ctx.role, actor_id=ctx.actor_id, memory_type=ctx.memory_type), ctx, text, quote)
+
+    @staticmethod
+    def _write_new(plan: Plan, memory_id: str, payload: dict[str, Any],
+                   vector: list[float]) -> None:
         plan.ops.append(MemoryUpsert(memory_id, Event.ADD, None, payload))
         plan.vectors[memory_id] = vector
-        plan.events.append(MemoryEvent(id=memory_id, memory=text, event=Event.ADD))
+        plan.events.append(MemoryEvent(id=memory_id, memory=payload[DATA], event=Event.ADD))
 
     def _update(self, plan: Plan, ctx: AddContext, target: Hit, text: str, vector: list[float],
                 categories: list[str], quote: str | None = None) -> None:
@@ -352,17 +371,49 @@ class AddPlanner:
 
     async def _plan_verbatim(self, texts: list[Verbatim], ctx: AddContext) -> Plan:
         """`infer=False` and procedural memories: store texts as given (exact repeats in
-        the scope are still skipped)."""
+        the scope are still skipped), each embedded after the message before it
+        (`core.turn_context`)."""
         plan = Plan()
         unique: dict[str, Verbatim] = {}
+        said_before: dict[str, Verbatim] = {}
+        previous: Verbatim | None = None
         for item in texts:
-            unique.setdefault(content_hash(item.text), item)
+            text_hash = content_hash(item.text)
+            if text_hash not in unique:
+                unique[text_hash] = item
+                if previous is not None and _answers(item, previous):
+                    said_before[text_hash] = previous
+            previous = item
         known = await self._hash_owners(list(unique), ctx.scope_filter)
-        fresh = [item for h, item in unique.items() if h not in known]
-        if not fresh:
+        if len(known) == len(unique):
             return plan
-        vectors = await self.embedder.embed([item.text for item in fresh], "document")
-        for item, vector in zip(fresh, vectors, strict=True):
+        ids = {h: self._new_id() for h in unique if h not in known}
+        payloads: list[tuple[str, dict[str, Any]]] = []
+        for text_hash, item in unique.items():
+            if text_hash in known:
+                continue
+            payload = self._payload(replace(ctx, role=item.role, actor_id=item.actor_id),
+                                    item.text, [])
+            prior = said_before.get(text_hash) if self.turn_context else None
+            # only a turn new in this add: its deletion then finds this one in its scope
+            if prior is not None and content_hash(prior.text) in ids:
+                payload = with_context(payload, ids[content_hash(prior.text)], prior.text)
+            payloads.append((ids[text_hash], payload))
+        vectors = await self.embedder.embed([embedded_text(p) for _, p in payloads], "document")
+        for (memory_id, payload), vector in zip(payloads, vectors, strict=True):
+            self._write_new(plan, memory_id, payload, vector)
+        return plan
+        ids = {content_hash(item.text): known.get(content_hash(item.text)) or self._new_id()
+               for item in texts}
+        payloads = []
+        for index, item in enumerate(fresh):
             item_ctx = replace(ctx, role=item.role, actor_id=item.actor_id)
-            self._add(plan, item_ctx, item.text, vector, [])
+            payload = self._payload(item_ctx, item.text, [])
+            before = texts[texts.index(item) - 1] if texts.index(item) else None
+            if self.turn_context and before is not None:
+                payload = with_context(payload, ids[content_hash(before.text)], before.text)
+            payloads.append((ids[content_hash(item.text)], payload))
+        vectors = await self.embedder.embed([embedded_text(p) for _, p in payloads], "document")
+        for (memory_id, payload), vector in zip(payloads, vectors, strict=True):
+            self._write_new(plan, memory_id, payload, vector)
         return plan

@@ -9,27 +9,18 @@ candidates are looked at, so it costs no store round trip.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mem_integrations.core.records import METADATA
 from mem_integrations.core.search.fusion import Ranked
+from mem_integrations.core.turn_context import thread_place
 
 __all__ = ["with_neighbours"]
-
-
-def _place(payload: dict[str, Any], thread_key: str, position_key: str
-           ) -> tuple[str, int] | None:
-    metadata = payload.get(METADATA) or {}
-    thread, position = metadata.get(thread_key), metadata.get(position_key)
-    if thread is None or not isinstance(position, int) or isinstance(position, bool):
-        return None
-    return str(thread), position
 
 
 def with_neighbours(ranked: list[Ranked], *, weight: float, thread_key: str,
                     position_key: str) -> list[Ranked]:
     """`ranked` re-scored: fused + weight × the best neighbour's fused score, best first."""
-    places = [_place(r.hit.payload, thread_key, position_key) for r in ranked]
+    places = [thread_place(r.hit.payload.get(METADATA), thread_key, position_key)
+              for r in ranked]
     score = {place: r.fused for place, r in zip(places, ranked, strict=True) if place}
     out = []
     for place, r in zip(places, ranked, strict=True):

@@ -2,9 +2,9 @@
 `search.ranking` and `search.rerank` sections of the configuration).
 
 Every step is off by default unless it was measured to help on the LOCOMO dev split
-without hurting any question category (benchmarks/RESULTS.md, section 9): the
-neighbouring-turn context and the speaker match are on; they change nothing for memories
-without the metadata they read.
+without hurting any question category (benchmarks/RESULTS.md, section 9): the turn
+context, the neighbouring-turn score and the speaker match are on; they change nothing
+for memories without the metadata (or the earlier turn) they read.
 """
 
 from __future__ import annotations
@@ -27,22 +27,32 @@ class RankingConfig(_Settings):
     """Re-scoring of the fused candidates with what the store already holds."""
 
     neighbour_weight: float = Field(
-        default=0.1, ge=0, description="A verbatim turn gains this share of the best fused "
+        default=0.2, ge=0, description="A verbatim turn gains this share of the best fused "
         "score of the turns next to it (same `thread_key`, `position_key` ±1 in its "
         "metadata): a reply such as 'Yes, last week!' is found through the question before "
-        "it. Memories without those keys are not affected. 0 turns it off. On LOCOMO dev "
-        "0.1 lifts recall@10 0.706 → 0.724 with no category lower; more helps single-hop "
-        "questions but costs multi-hop and open-domain ones.")
+        "it. Memories without those keys are not affected. 0 turns it off. Chosen on "
+        "LOCOMO dev with the turn context and the speaker match (benchmarks/RESULTS.md, "
+        "section 9).")
     thread_key: str = Field(default="session", description="Metadata key of a turn's thread "
                             "(a conversation or session id).")
     position_key: str = Field(default="turn", description="Metadata key of a turn's integer "
                               "position in its thread.")
+    previous_turn_context: bool = Field(
+        default=True, description="Embed a turn stored verbatim after the turn before it "
+        "(the message before it in one `add(..., infer=False)`, or the `put_many` item one "
+        "`position_key` earlier in its thread), so that a reply is found by the words of "
+        "what it answers; the memory's text and lexical index stay its own, and deleting "
+        "the earlier turn re-embeds it alone (core.turn_context). Applies to memories "
+        "written from now on. A search's `score` is then the cosine to that embedded text. "
+        "On LOCOMO dev, with the neighbour and speaker weights and dense_weight 1.3, "
+        "recall@10 0.735 → 0.773 with every category higher.")
     speaker_weight: float = Field(
-        default=0.2, ge=0, description="A memory whose speaker the query names (metadata "
+        default=0.4, ge=0, description="A memory whose speaker the query names (metadata "
         "`speaker_key`, else the message name it came from, `actor_id`) has its fused "
         "score multiplied by 1 + this: 'What did Caroline research?' is about Caroline's "
         "own turns. Memories without a speaker are not affected. 0 turns it off. On LOCOMO "
-        "dev, with the neighbour context, 0.2 lifts multi-hop recall@10 0.435 → 0.465.")
+        "dev it is what lifts multi-hop questions most (0.434 → 0.490 with the steps "
+        "above).")
     speaker_key: str = Field(default="speaker", description="Metadata key of a memory's "
                              "speaker.")
     expansion_weight: float = Field(

@@ -14,7 +14,7 @@ DENSE = "dense"
 LEXICAL = "lexical"
 SCOPE_INDEXES = ("user_id", "agent_id", "run_id")
 # superseded_by: delete(id) finds the past versions of a memory by it
-KEYWORD_INDEXES = ("hash", "actor_id", "memory_type", "superseded_by")
+KEYWORD_INDEXES = ("hash", "actor_id", "memory_type", "superseded_by", "context_id")
 
 
 @dataclass

@@ -60,7 +60,9 @@ def test_a_reply_is_found_through_the_turn_before_it(tmp_path, embedder):
     answer = str(uuid.uuid5(uuid.NAMESPACE_URL, "1:2"))
     ranks = {}
     for weight in (0.0, 0.6):
-        memory = _memory(tmp_path / str(weight), embedder, neighbour_weight=weight)
+        # each turn embedded alone: the neighbour step is what is measured
+        memory = _memory(tmp_path / str(weight), embedder, neighbour_weight=weight,
+                         previous_turn_context=False)
         try:
             _fill_chat(memory)
             order = [r.id for r in memory.search(query, user_id="c").results]
@@ -97,7 +99,7 @@ def test_expansion_moves_the_query_towards_the_best_candidates():
 
 
 def test_expansion_keeps_the_users_score_the_cosine_to_the_query(tmp_path, embedder):
-    memory = _memory(tmp_path, embedder, expansion_weight=0.8)
+    memory = _memory(tmp_path, embedder, expansion_weight=0.8, previous_turn_context=False)
     try:
         _fill_chat(memory)
         [query_vector] = embedder.embed_sync(["pottery bowls"])
