@@ -81,7 +81,8 @@ def real_embedder(name: str) -> Any:
 # Each variant is the `search` settings it changes from the defaults these options were
 # measured against: those before them (no neighbour context, no speaker match), whatever
 # the defaults are now.
-MEASURED_AGAINST: dict[str, Any] = {"ranking": {"neighbour_weight": 0.0, "speaker_weight": 0.0,
+MEASURED_AGAINST: dict[str, Any] = {"dense_weight": 1.0,
+                                    "ranking": {"neighbour_weight": 0.0, "speaker_weight": 0.0,
                                                 "previous_turn_context": False}}
 CONTEXT = {"previous_turn_context": True}
 VARIANTS: dict[str, dict[str, Any]] = {

@@ -659,8 +659,8 @@ class AsyncMemory:
         if settings.hybrid:
             requests.append(SearchRequest(limit=max(settings.lexical_candidates, limit),
                                           sparse=self.lexical.query(query), filter=where,
-                                          with_vectors=True))
-        searching = asyncio.to_thread(self.store.search_batch, requests)
+                                          with_vectors=needs_vectors(settings.ranking)))
+        searching = asyncio.to_thread(self._retrieve, requests, vector, where)
         if self.graph is not None:
             answers, relations = await asyncio.gather(
                 searching, self._graph_search(query, vector, scope.ids(), as_of_iso(as_of)))
@@ -668,9 +668,11 @@ class AsyncMemory:
             answers, relations = await searching, None
         ranked = rank(query, vector, answers[0], answers[1] if settings.hybrid else [],
                       settings=settings.ranking, limit=limit,
+        answers, similarities = answers
                       dense_weight=self._dense_weight(query),
                       lexical_weight=settings.lexical_weight, rrf_k=settings.rrf_k,
-                      method=settings.fusion, relations=relations or ())
+                      method=settings.fusion, relations=relations or (),
+                      similarities=similarities)
         if reranking:
             ranked = await self.reranking.apply(query, ranked)
         if threshold is not None:
@@ -682,6 +684,21 @@ class AsyncMemory:
 
     def _dense_weight(self, query: str) -> float:
         """Less trust in dense scores for a CJK query when the embedder is English-only."""
+    def _retrieve(self, requests: list[SearchRequest], vector: list[float],
+                  where: FilterNode | None) -> tuple[list[list[Hit]], dict[str, float]]:
+        """The dense and lexical candidates, and the cosine of each lexical candidate the
+        dense side did not return, scored by the store in a second query over those ids
+        alone (cheaper than returning ~200 vectors to compare here)."""
+        answers = self.store.search_batch(requests)
+        seen = {h.id for h in answers[0]}
+        missing = [h.id for hits in answers[1:] for h in hits
+                   if h.id not in seen and h.vector is None]
+        if not missing:
+            return answers, {}
+        [scored] = self.store.search_batch([SearchRequest(
+            limit=len(missing), dense=vector, filter=where, ids=missing, with_payload=False)])
+        return answers, {h.id: h.score for h in scored}
+
         settings = self.config.search
         return dense_weight_for(query, dense_weight=settings.dense_weight,
                                 uncovered_dense_weight=settings.uncovered_dense_weight,

@@ -14,6 +14,7 @@ retriever found it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mem_integrations.core.search.lexical import has_cjk
@@ -71,15 +72,17 @@ def cosines(query: list[float], vectors: list[list[float]]) -> list[float]:
                      where=denominators > 0).tolist()
 
 
-def _candidates(query_vector: list[float], dense: list[Hit], lexical: list[Hit]
-                ) -> dict[str, tuple[Hit, float, float]]:
+def _candidates(query_vector: list[float], dense: list[Hit], lexical: list[Hit],
+                similarities: Mapping[str, float]) -> dict[str, tuple[Hit, float, float]]:
     """Every candidate with its cosine similarity and BM25 score (0 when the lexical
-    retriever did not return it). Lexical hits carry their dense vector."""
+    retriever did not return it). A lexical hit the dense retriever did not return has
+    its similarity in `similarities` (scored by the store) or carries its vector."""
     out = {h.id: (h, h.score, 0.0) for h in dense}
     new = [h for h in lexical if h.id not in out]
-    with_vector = [h for h in new if h.vector is not None]
-    similarity = dict(zip((h.id for h in with_vector),
-                          cosines(query_vector, [h.vector for h in with_vector]), strict=True))
+    with_vector = [h for h in new if h.vector is not None and h.id not in similarities]
+    similarity = dict(similarities) | dict(zip(
+        (h.id for h in with_vector), cosines(query_vector, [h.vector for h in with_vector]),
+        strict=True))
     for hit in lexical:
         if hit.id in out:
             found, dense_similarity, _ = out[hit.id]
@@ -91,9 +94,10 @@ def _candidates(query_vector: list[float], dense: list[Hit], lexical: list[Hit]
 
 def fuse(query_vector: list[float], dense: list[Hit], lexical: list[Hit], *,
          dense_weight: float, lexical_weight: float, k: int = 60,
-         method: str = "convex") -> list[Ranked]:
+         method: str = "convex", similarities: Mapping[str, float] | None = None
+         ) -> list[Ranked]:
     """Rank the union of both retrievers' candidates, best first."""
-    candidates = _candidates(query_vector, dense, lexical)
+    candidates = _candidates(query_vector, dense, lexical, similarities or {})
     if method == "rrf":
         fused = {i: 0.0 for i in candidates}
         for hits, weight in ((dense, dense_weight), (lexical, lexical_weight)):

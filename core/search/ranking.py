@@ -5,7 +5,7 @@ re-score; MMR reorders the final top k).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from mem_integrations.core.models import Relation
 from mem_integrations.core.search.diversity import diversified
@@ -29,14 +29,17 @@ def needs_vectors(settings: RankingConfig) -> bool:
 
 def rank(query: str, query_vector: list[float], dense: Sequence[Hit], lexical: Sequence[Hit],
          *, settings: RankingConfig, limit: int, dense_weight: float, lexical_weight: float,
-         rrf_k: int, method: str, relations: Sequence[Relation] = ()) -> list[Ranked]:
+         rrf_k: int, method: str, relations: Sequence[Relation] = (),
+         similarities: Mapping[str, float] | None = None) -> list[Ranked]:
     """Every candidate, best first. `similarity` stays the cosine to the query as asked.
-    `relations` are the graph's hits for the query (graph memory on)."""
-    def fused(vector: list[float], dense_hits: Sequence[Hit]) -> list[Ranked]:
+    `relations` are the graph's hits for the query (graph memory on); `similarities` the
+    cosines of lexical-only candidates, when the store scored them."""
+    def fused(vector: list[float], dense_hits: Sequence[Hit],
+              known: Mapping[str, float] | None = None) -> list[Ranked]:
         return fuse(vector, list(dense_hits), list(lexical), dense_weight=dense_weight,
-                    lexical_weight=lexical_weight, k=rrf_k, method=method)
+                    lexical_weight=lexical_weight, k=rrf_k, method=method, similarities=known)
 
-    ranked = fused(query_vector, dense)
+    ranked = fused(query_vector, dense, similarities)
     if settings.expansion_weight > 0:
         similarity = {r.hit.id: r.similarity for r in ranked}
         moved = expanded_query(query_vector, ranked, weight=settings.expansion_weight,

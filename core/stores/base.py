@@ -51,6 +51,8 @@ class SearchRequest:
     filter: FilterNode | None = None
     with_vectors: bool = False
     score_threshold: float | None = None
+    ids: list[str] | None = None  # only these points (scoring known candidates)
+    with_payload: bool = True
 
 
 @dataclass

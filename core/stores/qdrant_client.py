@@ -274,9 +274,13 @@ class QdrantClientStore:
                 using = LEXICAL
             else:
                 raise StoreError("a search request needs a dense or a sparse vector")
+            where = translate_filter(r.filter, _DIALECT)
+            if r.ids is not None:
+                where = m.Filter(must=[m.HasIdCondition(has_id=list(r.ids)),
+                                       *([where] if where is not None else [])])
             queries.append(m.QueryRequest(
-                query=query, using=using, limit=r.limit,
-                filter=translate_filter(r.filter, _DIALECT), with_payload=True,
+                query=query, using=using, limit=r.limit, filter=where,
+                with_payload=r.with_payload,
                 with_vector=[DENSE] if r.with_vectors else False,
                 score_threshold=r.score_threshold))
         check_dimension(self.collection, self._info, (r.dense for r in requests))

@@ -69,6 +69,14 @@ class _EdgeDialect:
 _DIALECT = _EdgeDialect()
 
 
+def _request_filter(request: SearchRequest) -> Any:
+    where = translate_filter(request.filter, _DIALECT)
+    if request.ids is None:
+        return where
+    return qe.Filter(must=[qe.HasIdCondition(set(request.ids)),
+                           *([where] if where is not None else [])])
+
+
 def _hit(record: Any, score: float = 0.0) -> Hit:
     vector = record.vector
     if isinstance(vector, dict):
@@ -264,8 +272,9 @@ class QdrantEdgeStore:
             queries.append(query)
         check_dimension(self.collection, self._info, (r.dense for r in requests))
         real = [
-            qe.QueryRequest(limit=r.limit, query=q, filter=translate_filter(r.filter, _DIALECT),
-                            with_payload=True, with_vector=[DENSE] if r.with_vectors else False,
+            qe.QueryRequest(limit=r.limit, query=q, filter=_request_filter(r),
+                            with_payload=r.with_payload,
+                            with_vector=[DENSE] if r.with_vectors else False,
                             score_threshold=r.score_threshold)
             for r, q in zip(requests, queries, strict=True) if q is not None
         ]

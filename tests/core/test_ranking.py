@@ -24,6 +24,7 @@ from mem_integrations.core.search.neighbours import with_neighbours
 from mem_integrations.core.search.recency import with_recency
 from mem_integrations.core.search.speaker import with_speakers
 from mem_integrations.core.stores.base import Hit
+from tests.conftest import vector_store_config
 
 
 def _ranked(fused: float, *, vector: list[float] | None = None, **payload: Any) -> Ranked:
@@ -104,6 +105,27 @@ def test_expansion_keeps_the_users_score_the_cosine_to_the_query(tmp_path, embed
         _fill_chat(memory)
         [query_vector] = embedder.embed_sync(["pottery bowls"])
         for item in memory.search("pottery bowls", user_id="c").results:
+            [vector] = embedder.embed_sync([item.memory])
+            assert item.score == pytest.approx(cosine(query_vector, vector), abs=1e-4)
+    finally:
+        memory.close()
+
+
+def test_a_memory_only_its_words_found_shows_its_cosine_as_score(tmp_path, embedder,
+                                                                 backend):
+    """The dense side returns one candidate here; the others come from BM25 alone and
+    are scored by the store over their ids (no vectors travel)."""
+    memory = Memory({"data_dir": str(tmp_path / "data"), "llm": {"provider": "offline"},
+                     "vector_store": vector_store_config(backend, tmp_path),
+                     "search": {"candidates": 1}}, embedder=embedder)
+    try:
+        for text in ("pottery bowls on Saturday", "the bowls were blue", "I bought bowls",
+                     "a trip to Porto"):
+            memory.add(text, user_id="c", infer=False)
+        [query_vector] = embedder.embed_sync(["bowls"])
+        found = memory.search("bowls", user_id="c").results
+        assert len(found) >= 3
+        for item in found:
             [vector] = embedder.embed_sync([item.memory])
             assert item.score == pytest.approx(cosine(query_vector, vector), abs=1e-4)
     finally:
