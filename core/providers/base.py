@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from mem_integrations.core.errors import ProviderError
+from mem_integrations.core.providers.batching import EmbedBatcher
 
 
 @dataclass
@@ -125,3 +126,22 @@ def provider_failure(what: str, exc: Exception, retries: int) -> str:
     retried = status is None or status in (408, 409, 429) or status >= 500
     after = f" after {retries} retries" if retried and retries else ""
     return f"{what} failed{after}: {exc}"
+
+
+class LocalEmbedder(BaseEmbedder):
+    """An embedder whose model runs in this process (`embed_sync`, blocking). The async
+    embeddings go through one `EmbedBatcher` per embedder: concurrent requests are merged
+    into one call of the model, on a thread of its own (`core.providers.batching`)."""
+
+    def __init__(self, model_name: str, dimension: int | None = None, *,
+                 batch_size: int) -> None:
+        super().__init__(model_name, dimension)
+        self._batcher = EmbedBatcher(self.embed_sync, max_texts=4 * batch_size,
+                                     name=model_name)
+
+    @abstractmethod
+    def embed_sync(self, texts: list[str]) -> list[list[float]]:
+        """The vectors, computed in the calling thread (loading the model if needed)."""
+
+    async def _embed(self, texts: list[str], kind: EmbedKind) -> Sequence[Sequence[float]]:
+        return await self._batcher.embed(texts)

