@@ -316,6 +316,7 @@ class AsyncMemory:
         adds stops: what it did not finish stays pending and runs at the next open (call
         `flush()` first to wait for it)."""
         await self.queue.close()
+        await self.writer.settle()  # the graph's background checkpoint, now
         await self.reranking.aclose()
         if self.graph is not None:
             await asyncio.to_thread(self.graph.close)
@@ -542,6 +543,7 @@ class AsyncMemory:
         self._check_not_closed()
         await self.open()
         await self.queue.drain()
+        await self.writer.settle()
 
     aflush = flush  # the name LlamaIndex and LangChain give the awaitable flush
 
@@ -1128,6 +1130,7 @@ class AsyncMemory:
         re-embedding `batch_size` texts at a time; `progress(stage, done, total)` is told
         how far it got. For a `CorruptionError` (lost or damaged files); run it while
         nothing else writes to this data. See `core.repair`."""
+        await self.writer.settle()
         return await repair(self, batch_size=batch_size, progress=progress)
 
     async def reset(self) -> MessageResult:

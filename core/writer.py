@@ -6,6 +6,13 @@ what a crash left between journal and confirm is applied again on the next open.
 * apply: the vector store and the graph store are written, idempotently;
 * confirm: the batch is marked applied and becomes history.
 
+The embedded graph's write-ahead log can be torn by a crash, and a torn log is set aside
+on open (`core.graph.ladybug`), losing the writes since its last checkpoint. A checkpoint
+takes ~70 ms, so it is not on the write path: a background task runs one at most every
+`CHECKPOINT_DELAY` seconds of graph writes (and on close, flush, reset and repair), and
+records with it the journal seq from which the applied history's graph writes may be
+missing from it (`_mark`). After a torn log, `recover` writes those again, in order.
+
 A process killed after the journal and before the confirm leaves an unapplied batch;
 `recover` (run by `AsyncMemory.open`) applies it again, which is safe because applying
 is idempotent. A write that fails while applying tells the engine (`on_unapplied`) to
@@ -16,6 +23,7 @@ crash interrupted is finished by the next open instead of leaving half of it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
@@ -43,6 +51,7 @@ from mem_integrations.core.stores.base import Point, VectorStore
 log = logging.getLogger(__name__)
 
 PAGE = 256  # points per scroll page, for the engine's scans too
+CHECKPOINT_DELAY = 1.0  # seconds of graph writes one background checkpoint covers
 
 
 @dataclass
@@ -72,6 +81,11 @@ class Writer:
         self._before_write = before_write
         self._scope_locks: defaultdict[tuple[tuple[str, str], ...], asyncio.Lock] = \
             defaultdict(asyncio.Lock)
+        # the embedded graph's checkpoints: the highest journal seq written here, and the
+        # lowest one each commit between its journal and its confirm may have
+        self._journaled = 0
+        self._writing: dict[object, int] = {}
+        self._checkpointing: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def lock(self, scope: dict[str, str]) -> AsyncIterator[None]:
@@ -96,18 +110,79 @@ class Writer:
             return
         if self._before_write is not None:
             self._before_write(writes)
-        batch = await asyncio.to_thread(self.history.journal, [op.row() for op in writes.ops],
-                                        scope, done_pending=pending_id)
+        lazy = self._checkpoints_later(writes)
+        token = object()
+        # until it is confirmed, a batch holds the graph's mark at or below its first row
+        self._writing[token] = self._journaled + 1
         try:
-            await asyncio.to_thread(self.apply, writes)
-        except BaseException:
-            self._on_unapplied()
-            raise
-        await asyncio.to_thread(self.history.mark_applied, batch)
+            rows = [op.row() for op in writes.ops]
+            batch = await asyncio.to_thread(self.history.journal, rows, scope,
+                                            done_pending=pending_id)
+            if seqs := [row.seq for row in rows if row.seq]:
+                self._journaled = max(self._journaled, *seqs)
+                self._writing[token] = min(seqs)
+            try:
+                if lazy:
+                    await asyncio.to_thread(functools.partial(self.apply, writes, durable=False))
+                else:
+                    await asyncio.to_thread(self.apply, writes)
+            except BaseException:
+                self._on_unapplied()
+                raise
+            await asyncio.to_thread(self.history.mark_applied, batch)
+        finally:
+            del self._writing[token]
+        if lazy:
+            self._checkpoint_soon()
 
-    def apply(self, writes: Writes) -> None:
+    # --- the embedded graph's checkpoints ---------------------------------------------------
+
+    def _checkpoints_later(self, writes: Writes) -> bool:
+        """Whether these writes go to a graph that a checkpoint makes safe from a crash,
+        which then runs in the background (`_checkpoint_soon`)."""
+        return self.graph is not None and getattr(self.graph, "needs_checkpoint", False) \
+            and any(isinstance(op, (RelationAdd, RelationInvalidate)) for op in writes.ops)
+
+    def _mark(self) -> int:
+        """The journal seq from which a checkpoint started now leaves the applied history's
+        graph writes uncovered: every batch below it is confirmed, so its graph write has
+        committed and the checkpoint holds it."""
+        return min(self._writing.values(), default=self._journaled + 1)
+
+    def _checkpoint_soon(self) -> None:
+        task = self._checkpointing
+        # a task of a loop that has ended (asyncio.run called again) never runs again
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            self._checkpointing = asyncio.get_running_loop().create_task(
+                self._checkpoint_later())
+
+    async def _checkpoint_later(self) -> None:
+        """One checkpoint for the graph writes of the next `CHECKPOINT_DELAY` seconds."""
+        await asyncio.sleep(CHECKPOINT_DELAY)
+        self._checkpointing = None  # a write from here on schedules the next one
+        try:
+            await asyncio.to_thread(self._checkpoint)
+        except Exception as exc:  # the journal still covers those writes: nothing is lost
+            log.warning("checkpointing the graph failed (%s); its write-ahead log keeps the "
+                        "writes, and the journal can write them again", exc)
+
+    def _checkpoint(self) -> None:
+        if self.graph is not None:
+            self.graph.checkpoint(replay_from=self._mark())
+
+    async def settle(self) -> None:
+        """Checkpoint now what waits for a background checkpoint (before a close, a
+        flush, a reset or a repair)."""
+        task, self._checkpointing = self._checkpointing, None
+        if task is None or task.done():
+            return
+        task.cancel()
+        await asyncio.to_thread(self._checkpoint)
+
+    def apply(self, writes: Writes, *, durable: bool = True) -> None:
         """Write the operations to the vector and graph stores. Idempotent, so a journal
-        may be replayed any number of times. Synchronous: run it in a worker thread."""
+        may be replayed any number of times. Synchronous: run it in a worker thread.
+        `durable=False`: the graph write may wait for a `checkpoint()`."""
         deletes = [op.memory_id for op in writes.ops if isinstance(op, MemoryDelete)]
         # a closed memory is written like any other: its payload says it is no longer valid
         upserts = {op.memory_id: op for op in writes.ops
@@ -128,15 +203,18 @@ class Writer:
                     entities[end.id] = EntityRecord(end.id, end.name, end.type, end.scope,
                                                     writes.vectors.get(end.id))
                 relations.append(op.relation)
-        # one write per event time the invalidated relations ended at (one add: one time)
-        ended: dict[str | None, list[str]] = {None: []}
+        # one write per event time the invalidated relations ended at (one add: one time,
+        # so one write)
+        ended: dict[str | None, list[str]] = {}
         for op in graph_ops:
             if isinstance(op, RelationInvalidate):
                 ended.setdefault(op.ended, []).append(op.relation_id)
         now = datetime.now(UTC).isoformat()
-        self.graph.write(list(entities.values()), relations, ended.pop(None), now)
-        for at, ids in ended.items():
-            self.graph.write([], [], ids, now, ended=at)
+        (first, ids), *others = list(ended.items()) or [(None, [])]
+        self.graph.write(list(entities.values()), relations, ids, now, ended=first,
+                         durable=durable)
+        for at, ids in others:
+            self.graph.write([], [], ids, now, ended=at, durable=durable)
         for op in graph_ops:
             if isinstance(op, ScopeWipe):
                 self.graph.delete_scope(op.scope)
@@ -147,6 +225,10 @@ class Writer:
         if await asyncio.to_thread(self.history.reset_started):
             log.warning("finishing a reset that a crash interrupted")
             await self._wipe()  # before any replay: the journal goes too
+        replay_from = getattr(self.graph, "replay_from", None)
+        if replay_from is not None:  # a torn log was set aside: the writes it held
+            await self._replay_graph(replay_from)
+            self.graph.replay_from = None  # type: ignore[union-attr]
         await self.replay()
         if self.store.lexical_version < LEXICAL_VERSION:
             await asyncio.to_thread(self._reencode_lexical)
@@ -171,6 +253,41 @@ class Writer:
         log.info("re-encoded the lexical index of %d memories (tokenizer version %d)",
                  changed, LEXICAL_VERSION)
 
+    async def _replay_graph(self, start: int) -> None:
+        """Write again, in journal order, the graph operations of the applied history
+        from seq `start` on: what the graph's last checkpoint may lack. Idempotent."""
+        ops: list[WriteOp] = []
+        after = start - 1
+        while page := await asyncio.to_thread(self.history.applied_rows, after=after,
+                                              limit=PAGE):
+            after = page[-1].op.seq
+            for row in page:
+                try:
+                    op = decode(row.op)
+                except ValueError:  # a row kept without its payload: not a graph write
+                    continue
+                if isinstance(op, (RelationAdd, RelationInvalidate, ScopeWipe)):
+                    ops.append(op)
+        if not ops:
+            return
+        log.warning("writing again %d graph operation(s) the graph's torn log held", len(ops))
+        texts = {key: text for op in ops for key, text in op.texts().items()}
+        vectors: dict[str, list[float]] = {}
+        keys = list(texts)
+        for i in range(0, len(keys), PAGE):
+            chunk = keys[i:i + PAGE]
+            vectors.update(zip(chunk, await self.embedder.embed([texts[k] for k in chunk],
+                                                                "document"), strict=True))
+
+        self._journaled = max(self._journaled, after)
+
+        def write_all() -> None:
+            for op in ops:
+                self.apply(Writes([op], vectors), durable=False)
+            self._checkpoint()
+
+        await asyncio.to_thread(write_all)
+
     async def replay(self) -> None:
         """Apply again, batch by batch, the journaled operations not confirmed applied."""
         pending = await asyncio.to_thread(self.history.unapplied)
@@ -189,6 +306,7 @@ class Writer:
 
     async def reset(self) -> None:
         """Delete everything: the vector store, the graph, all history and pending adds."""
+        await self.settle()
         await asyncio.to_thread(self.history.begin_reset)  # from here on, open finishes it
         await self._wipe()
 

@@ -334,7 +334,7 @@ def sabotage(kind: str) -> None:
 
         Writer.commit = _commit  # type: ignore[method-assign]
     elif kind == "lose_writes":  # journal and confirm, but never write the stores
-        Writer.apply = lambda self, writes: None  # type: ignore[method-assign]
+        Writer.apply = lambda self, writes, **_: None  # type: ignore[method-assign]
     elif kind == "overwrite_updates":  # a reconcile UPDATE that keeps no past version
         from mem_integrations.core.pipeline.add import AddPlanner
 
@@ -409,7 +409,8 @@ def scenario_entry(sink: Any, config: dict[str, Any], scenario: str) -> None:
     * `reset_rmtree`: reset dies half-way through removing the embedded Qdrant directory;
     * `kill_after_writes`: nothing more, the process just dies after its acknowledged writes;
     * `kill_before_checkpoint`: an add's graph write has committed into the embedded
-      graph's write-ahead log, not yet checkpointed nor confirmed in the journal.
+      graph's write-ahead log and the add has returned; the background checkpoint that
+      would move it into the database file dies.
     """
     import logging
     import os
@@ -435,8 +436,10 @@ def scenario_entry(sink: Any, config: dict[str, Any], scenario: str) -> None:
     if scenario == "kill_after_writes":  # the writes above are acknowledged; then a crash
         die()
     elif scenario == "kill_before_checkpoint":
+        memory.flush()  # the writes above confirmed (checkpointed in the background)
         engine.graph._checkpoint = die
         memory.add("My sister is Anna.", user_id="alice")
+        memory.flush()  # the add's confirmation checkpoints: the crash
     elif scenario == "delete_all_graph":
         engine.graph.delete_scope = die
         memory.delete_all(user_id="alice")

@@ -98,10 +98,26 @@ class GraphStore(Protocol):
                       ) -> list[RelationRecord]:
         """The scope's valid relations (with `as_of`, an ISO time: those valid then)."""
 
+    # True when `write(..., durable=False)` may leave a write that only `checkpoint()` makes
+    # safe from a crash (the embedded graph); False when each commit is (Neo4j)
+    needs_checkpoint: bool
+
     def write(self, entities: list[EntityRecord], relations: list[RelationRecord],
-              invalidate: list[str], now: str, *, ended: str | None = None) -> None:
+              invalidate: list[str], now: str, *, ended: str | None = None,
+              durable: bool = True) -> None:
         """Upsert entities and relations, mark relations invalid (their event time ended
-        at `ended`, `now` when not given). Idempotent."""
+        at `ended`, `now` when not given), in one transaction. Idempotent. With
+        `durable=False` the write is committed (and read back) but, where
+        `needs_checkpoint`, a crash may lose it until `checkpoint()` has run."""
+
+    # after a crash lost writes since the last checkpoint (a torn log set aside on open):
+    # the `replay_from` that checkpoint recorded; None otherwise
+    replay_from: int | None
+
+    def checkpoint(self, replay_from: int | None = None) -> None:
+        """Make every write committed so far durable (see `needs_checkpoint`), recording
+        `replay_from`: the journal seq from which the applied history's writes may be
+        missing from what is now durable (`core.writer`)."""
 
     def delete_scope(self, scope: dict[str, str]) -> None: ...
 
@@ -135,6 +151,8 @@ class CypherGraphStore:
     compare embeddings (`_similarity`) and pass them (`_vector`)."""
 
     name = "cypher"
+    needs_checkpoint = False
+    replay_from: int | None = None
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -225,13 +243,19 @@ class CypherGraphStore:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def _run_many(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
-        """Run statements as one transaction where the backend allows it."""
+    def _run_many(self, statements: list[tuple[str, dict[str, Any]]], *,
+                  durable: bool = True) -> None:
+        """Run statements as one transaction where the backend allows it (`durable`: see
+        `GraphStore.write`)."""
         for query, params in statements:
             self._run(query, params)
 
+    def checkpoint(self, replay_from: int | None = None) -> None:
+        """Nothing to do where each commit is durable."""
+
     def write(self, entities: list[EntityRecord], relations: list[RelationRecord],
-              invalidate: list[str], now: str, *, ended: str | None = None) -> None:
+              invalidate: list[str], now: str, *, ended: str | None = None,
+              durable: bool = True) -> None:
         statements: list[tuple[str, dict[str, Any]]] = []
         for entity in entities:
             statements.append((
@@ -263,7 +287,7 @@ class CypherGraphStore:
                 "r.valid_to = coalesce(r.valid_to, $ended), r.updated_at = $now",
                 {"ids": invalidate, "now": now, "ended": ended or now}))
         with self._lock:
-            self._run_many(statements)
+            self._run_many(statements, durable=durable)
 
     def delete_scope(self, scope: dict[str, str]) -> None:
         with self._lock:

@@ -3,13 +3,18 @@ data directory. Same Cypher as the Neo4j store; node and edge tables are typed, 
 schema is declared once when the store is opened.
 
 Crash safety: LadybugDB refuses to open a write-ahead log whose last record a SIGKILL
-cut short. So every write is checkpointed before it returns — the engine marks a journal
-batch applied only after that — and the log can then only hold writes our own journal
-has not confirmed. A torn log is set aside on open (renamed, kept for inspection) and
-the journal's replay writes those operations again."""
+cut short. A torn log is set aside on open (renamed, kept for inspection), which loses
+what it held: the writes since the last checkpoint. A `durable` write is checkpointed
+before it returns. The engine's journaled writes are not (a checkpoint takes ~70 ms):
+the writer checkpoints in the background, and each `checkpoint(replay_from=seq)` records
+beside the database the journal seq from which the applied history's graph writes may
+be missing from it. After a torn log, `replay_from` says where the writer's recovery
+writes them again (`core.writer`); with no record (a graph never checkpointed so), from
+the start of the history."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import UTC, datetime
@@ -32,6 +37,7 @@ class LadybugGraphStore(CypherGraphStore):
     """Graph memory in a LadybugDB database directory."""
 
     name = "ladybug"
+    needs_checkpoint = True  # a CHECKPOINT (~70 ms here) makes a committed write safe
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -39,6 +45,9 @@ class LadybugGraphStore(CypherGraphStore):
         self._db: Any = None
         self._conn: Any = None
         self._conn_lock = threading.Lock()
+        # after a torn log was set aside: the journal seq from which the applied history's
+        # graph writes must be written again (None: nothing to write again)
+        self.replay_from: int | None = None
 
     def __repr__(self) -> str:
         return f"LadybugGraphStore(path={str(self.path)!r})"
@@ -59,6 +68,7 @@ class LadybugGraphStore(CypherGraphStore):
             if not self._is_torn_log(exc):
                 raise self._open_error(exc) from exc
             aside = self._set_log_aside()
+            self.replay_from = self._recorded_mark()
             log.warning("the embedded graph's write-ahead log was torn by a crash (%s); set "
                         "aside as %s, the journal's replay writes what it held", exc, aside)
             try:
@@ -85,6 +95,17 @@ class LadybugGraphStore(CypherGraphStore):
     def wal_path(self) -> Path:
         """LadybugDB's write-ahead log, beside the database file."""
         return self.path.with_name(self.path.name + ".wal")
+
+    @property
+    def mark_path(self) -> Path:
+        """Where the journal seq of the last `checkpoint(replay_from=...)` is kept."""
+        return self.path.with_name(self.path.name + ".checkpointed")
+
+    def _recorded_mark(self) -> int:
+        try:
+            return int(json.loads(self.mark_path.read_text())["replay_from"])
+        except (OSError, ValueError, KeyError, TypeError):  # none (or unreadable): all
+            return 0
 
     def _is_torn_log(self, exc: RuntimeError) -> bool:
         return "wal" in str(exc).lower() and self.wal_path.exists()
@@ -149,7 +170,8 @@ class LadybugGraphStore(CypherGraphStore):
                 ) from exc
             return rows
 
-    def _run_many(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+    def _run_many(self, statements: list[tuple[str, dict[str, Any]]], *,
+                  durable: bool = True) -> None:
         if not statements:
             return
         self._run("BEGIN TRANSACTION")
@@ -160,7 +182,16 @@ class LadybugGraphStore(CypherGraphStore):
             self._run("ROLLBACK")
             raise
         self._run("COMMIT")
-        self._checkpoint()
+        if durable:
+            self._checkpoint()
+
+    def checkpoint(self, replay_from: int | None = None) -> None:
+        with self._lock:
+            self._checkpoint()
+            if replay_from is not None:
+                staged = self.mark_path.with_name(self.mark_path.name + ".new")
+                staged.write_text(json.dumps({"replay_from": replay_from}))
+                staged.replace(self.mark_path)  # a crash leaves the old record or the new
 
     def delete_scope(self, scope: dict[str, str]) -> None:
         with self._lock:

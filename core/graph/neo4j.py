@@ -77,7 +77,9 @@ class Neo4jGraphStore(CypherGraphStore):
             raise self._error(exc, "query") from exc
         return [dict(record) for record in records]
 
-    def _run_many(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+    def _run_many(self, statements: list[tuple[str, dict[str, Any]]], *,
+                  durable: bool = True) -> None:
+        # a committed transaction is durable: `durable` changes nothing here
         if not statements:
             return
 

@@ -2,9 +2,10 @@
 refuses to open a log whose last record is incomplete, which a SIGKILL in the middle of
 an append leaves behind (seen once in 200 kills of `python -m stress.run`; made certain
 here by cutting the log's tail after a real SIGKILL). The data directory must open again
-with every acknowledged relation: each graph write is checkpointed before the journal
-confirms it, so a torn log holds only unconfirmed writes; it is set aside on open and the
-journal's replay writes them again."""
+with every acknowledged relation: a torn log is set aside on open, and what it held is
+written again from the journal — the graph writes of the applied history since the seq
+the last checkpoint recorded (checkpoints run in the background, `core.writer`), and the
+unconfirmed writes."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_a_write_ahead_log_torn_by_a_crash_does_not_brick_the_graph(tmp_path) ->
         reopened.close()
 
 
-def test_a_torn_log_of_an_unconfirmed_write_is_set_aside_and_the_journal_replays_it(
+def test_a_torn_log_of_a_write_not_yet_checkpointed_is_set_aside_and_written_again(
         tmp_path) -> None:
     config = crash_in(tmp_path, "kill_before_checkpoint", reopen=False)
     wal = Path(config["data_dir"]) / "graph.wal"
