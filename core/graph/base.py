@@ -258,15 +258,20 @@ class CypherGraphStore:
               durable: bool = True) -> None:
         statements: list[tuple[str, dict[str, Any]]] = []
         for entity in entities:
+            # an entity written without an embedding (an existing one, named exactly)
+            # keeps the one it has
+            embedding = "" if entity.embedding is None else \
+                f"e.embedding = {self._vector('embedding')}, "
             statements.append((
                 f"MERGE (e:{ENTITY} {{id: $id}}) "
                 "SET e.name = $name, e.name_key = $name_key, e.type = $type, "
                 "e.user_id = $user_id, e.agent_id = $agent_id, e.run_id = $run_id, "
-                f"e.embedding = {self._vector('embedding')}, e.updated_at = $now, "
+                f"{embedding}e.updated_at = $now, "
                 "e.created_at = coalesce(e.created_at, $now), "
                 "e.mentions = coalesce(e.mentions, 0) + 1",
                 {"id": entity.id, "name": entity.name, "name_key": name_key(entity.name),
-                 "type": entity.type, "embedding": entity.embedding, "now": now,
+                 "type": entity.type, "now": now,
+                 **({} if entity.embedding is None else {"embedding": entity.embedding}),
                  **{k: entity.scope.get(k) for k in SCOPE_KEYS}}))
         for relation in relations:
             statements.append((

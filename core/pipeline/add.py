@@ -20,7 +20,7 @@ from mem_integrations.core.journal import MemoryClose, MemoryUpsert
 from mem_integrations.core.messages import Message
 from mem_integrations.core.models import Event, MemoryEvent, Relation
 from mem_integrations.core.pipeline.extractor import Extractor, ReconcileInput
-from mem_integrations.core.pipeline.graph import GraphDraft, GraphPlanner
+from mem_integrations.core.pipeline.graph import GraphDraft, GraphPlanner, Named
 from mem_integrations.core.pipeline.schema import Extraction, Fact, Operation, Triple
 from mem_integrations.core.providers.base import Embedder
 from mem_integrations.core.records import (
@@ -147,13 +147,7 @@ class AddPlanner:
         plan = Plan()
         fresh = await self._fresh(extraction.facts, ctx.scope_filter)
         facts = [fact for _, fact in fresh]
-        names = GraphPlanner.entity_names(extraction) if self.graph else {}
-        # One embedding batch for the new facts and the entity names.
-        embedded = await self.embedder.embed([f.text for f in facts] + list(names.values()),
-                                             "document") if facts or names else []
-        vectors = embedded[:len(facts)]
-        draft = await self.graph.draft(extraction, ctx.scope, dict(zip(
-            names, embedded[len(facts):], strict=True))) if self.graph else None
+        vectors, draft = await self.embed_and_draft(extraction, facts, ctx)
         invalidate: list[int] = []
         if fresh:
             # only what is valid now is reconciled; the vectors are kept with a
@@ -172,6 +166,24 @@ class AddPlanner:
         if draft is not None:
             self.graph_writes(plan, ctx, draft, invalidate)
         return plan
+
+    async def embed_and_draft(self, extraction: Extraction, facts: list[Fact], ctx: AddContext,
+                              named: Named | None = None
+                              ) -> tuple[list[list[float]], GraphDraft | None]:
+        """The facts' vectors and, with the graph on, the draft of its writes: ONE
+        embedding batch for the facts and the names of entities not stored yet (`named`:
+        entities looked up by name before, see `GraphPlanner.known_entities`)."""
+        if self.graph is None:
+            return await self.embedder.embed([f.text for f in facts], "document") \
+                if facts else [], None
+        known = await self.graph.known_entities(extraction, ctx.scope, named)
+        names = {k: n for k, n in GraphPlanner.entity_names(extraction).items()
+                 if k not in known}
+        texts = [f.text for f in facts] + list(names.values())
+        embedded = await self.embedder.embed(texts, "document") if texts else []
+        draft = await self.graph.draft(extraction, ctx.scope, dict(zip(
+            names, embedded[len(facts):], strict=True)), known)
+        return embedded[:len(facts)], draft
 
     async def neighbours(self, vectors: list[list[float]], ctx: AddContext,
                          limit: int | None = None) -> list[list[Hit]]:

@@ -25,6 +25,15 @@ MAX_CANDIDATES = 30
 
 
 @dataclass
+class Named:
+    """Entities looked up by name before the extraction: the name keys searched, and the
+    entities found, by name key."""
+
+    searched: set[str] = field(default_factory=set)
+    entities: dict[str, EntityRecord] = field(default_factory=dict)
+
+
+@dataclass
 class GraphDraft:
     """Resolved entities, new relations, and the existing relations shown to reconcile."""
 
@@ -52,10 +61,26 @@ class GraphPlanner:
                 names.setdefault(name_key(t.target), t.target)
         return names
 
+    async def known_entities(self, extraction: Extraction, scope: dict[str, str],
+                             found: Named | None = None) -> dict[str, EntityRecord]:
+        """The scope's entities the extracted relations name exactly, by name key: those
+        of `found` (names looked up before), and one lookup for the other names."""
+        names = self.entity_names(extraction)
+        searched = found.searched if found else set()
+        known = {k: e for k, e in found.entities.items() if k in names} if found else {}
+        missing = [k for k in names if k not in searched]
+        if missing:
+            known.update((name_key(e.name), e) for e in await asyncio.to_thread(
+                self.store.entities_named, scope, missing, exact=True))
+        return known
+
     async def draft(self, extraction: Extraction, scope: dict[str, str],
-                    name_vectors: dict[str, list[float]]) -> GraphDraft:
-        """Resolve entities (their name embeddings, by name key, are given: the caller
-        embeds them in the same batch as the facts) and draft the relation writes."""
+                    name_vectors: dict[str, list[float]],
+                    known: dict[str, EntityRecord]) -> GraphDraft:
+        """Resolve entities and draft the relation writes. `known` are the entities named
+        exactly (`known_entities`): they keep their stored embeddings. The other names'
+        embeddings, by name key, are given (the caller embeds them in the same batch as
+        the facts): they find an entity by similarity, or become new ones."""
         draft = GraphDraft()
         triples = [t for t in extraction.relations
                    if name_key(t.source) != name_key(t.target)]
@@ -63,22 +88,19 @@ class GraphPlanner:
             return draft
         types = {name_key(e.name): e.type for e in extraction.entities}
         names = self.entity_names(extraction)
-        keys = list(names)
-        vectors = [name_vectors[k] for k in keys]
-        known = {name_key(e.name): e for e in
-                 await asyncio.to_thread(self.store.entities_named, scope, keys, exact=True)}
-        for key, vector in zip(keys, vectors, strict=True):
+        for key in names:
             entity = known.get(key)
             if entity is None:
+                vector = name_vectors[key]
                 similar = await asyncio.to_thread(
                     self.store.similar_entities, scope, vector, limit=1,
                     threshold=self.config.resolution_threshold, exact=True)
                 entity = similar[0] if similar else EntityRecord(
                     self._new_id(), names[key], types.get(key, "entity"), dict(scope))
+                draft.vectors[entity.id] = vector
             # an existing entity keeps its own scope: a write in a wider scope ({run_id})
             # that resolves to it must not re-scope it (delete_all would then miss it)
             draft.entities[key] = entity
-            draft.vectors[entity.id] = vector
         existing_ids = [e.id for k, e in draft.entities.items() if k in known or e.score]
         touching = await asyncio.to_thread(self.store.relations_of, scope, existing_ids,
                                            limit=MAX_CANDIDATES, exact=True)

@@ -29,7 +29,7 @@ from mem_integrations.core.messages import Message
 from mem_integrations.core.models import Event
 from mem_integrations.core.pipeline.add import AddContext, AddPlanner, Plan
 from mem_integrations.core.pipeline.extractor import describe
-from mem_integrations.core.pipeline.graph import MAX_CANDIDATES, GraphDraft, GraphPlanner
+from mem_integrations.core.pipeline.graph import MAX_CANDIDATES, GraphDraft, GraphPlanner, Named
 from mem_integrations.core.pipeline.offline import split_sentences
 from mem_integrations.core.pipeline.schema import Decided, Extraction, Fact, Operation
 from mem_integrations.core.records import DATA, HASH
@@ -50,6 +50,7 @@ class Known:
 
     hits: list[Hit] = field(default_factory=list)
     relations: list[RelationRecord] = field(default_factory=list)
+    named: Named = field(default_factory=Named)  # the entities the messages name
 
 
 def sentences_of(messages: list[Message]) -> list[str]:
@@ -114,20 +115,23 @@ class SingleCallPlanner:
             if hit.payload.get(HASH) not in texts:  # the same text is shown once
                 texts.add(hit.payload.get(HASH))
                 shown.append(hit)
-        return Known(hits=shown[:self.planner.config.max_shown],
-                     relations=await self._relations(sentences, ctx))
+        named, relations = await self._relations(sentences, ctx)
+        return Known(hits=shown[:self.planner.config.max_shown], relations=relations,
+                     named=named)
 
-    async def _relations(self, sentences: list[str], ctx: AddContext) -> list[RelationRecord]:
+    async def _relations(self, sentences: list[str], ctx: AddContext
+                         ) -> tuple[Named, list[RelationRecord]]:
         if self.graph_store is None:
-            return []
+            return Named(), []
         store = self.graph_store
-        named = await asyncio.to_thread(store.entities_named, ctx.scope, name_grams(sentences),
-                                        exact=True)
-        if not named:
-            return []
+        grams = name_grams(sentences)
+        found = await asyncio.to_thread(store.entities_named, ctx.scope, grams, exact=True)
+        named = Named(set(grams), {name_key(e.name): e for e in found})
+        if not found:
+            return named, []
         limit = min(self.planner.config.max_shown, MAX_CANDIDATES)
-        return await asyncio.to_thread(store.relations_of, ctx.scope, [e.id for e in named],
-                                       limit=limit, exact=True)
+        return named, await asyncio.to_thread(store.relations_of, ctx.scope,
+                                              [e.id for e in found], limit=limit, exact=True)
 
     async def decide(self, extraction: Extraction, ctx: AddContext, known: Known) -> Plan:
         """The writes for a single-call extraction: its decisions applied to the memories
@@ -139,12 +143,7 @@ class SingleCallPlanner:
         facts = [fact for _, fact in fresh]
         decided = [extraction.decisions[i] if i < len(extraction.decisions) else Decided()
                    for i, _ in fresh]
-        names = GraphPlanner.entity_names(extraction) if planner.graph else {}
-        embedded = await planner.embedder.embed([f.text for f in facts] + list(names.values()),
-                                                "document") if facts or names else []
-        vectors = embedded[:len(facts)]
-        draft = await planner.graph.draft(extraction, ctx.scope, dict(zip(
-            names, embedded[len(facts):], strict=True))) if planner.graph else None
+        vectors, draft = await planner.embed_and_draft(extraction, facts, ctx, known.named)
         neighbours = await self._neighbours(facts, vectors, decided, ctx)
         operations, later = self._sort(facts, decided, neighbours, known)
         await planner._apply_operations(plan, ctx, operations, known.hits, facts, vectors)
