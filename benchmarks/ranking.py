@@ -113,7 +113,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
        for n, w in ((0.1, 0.2), (0.2, 0.4))},
     **{f"context+neighbours-{n}+speaker-{w}+dense-{d}": {
         "dense_weight": d, "ranking": {**CONTEXT, "neighbour_weight": n, "speaker_weight": w}}
-       for n, w, d in ((0.2, 0.4, 1.3), (0.2, 0.3, 1.3), (0.3, 0.4, 1.3), (0.2, 0.4, 1.6))},
+       for n, w, d in ((0.2, 0.4, 1.3), (0.2, 0.3, 1.3), (0.3, 0.4, 1.3), (0.2, 0.4, 1.6),
+                        (0.2, 0.4, 1.15), (0.2, 0.4, 1.2))},
 }
 
 

@@ -228,8 +228,8 @@ class SearchConfig(_Section):
         default="convex", description="convex: weighted sum of per-query scaled scores; "
         "rrf: weighted reciprocal-rank fusion.")
     dense_weight: float = Field(
-        default=1.3, ge=0, description="The dense (embedding) side's weight in the fusion, "
-        "against lexical_weight; 1.3 was chosen on LOCOMO dev with the ranking steps "
+        default=1.2, ge=0, description="The dense (embedding) side's weight in the fusion, "
+        "against lexical_weight; 1.2 was chosen on LOCOMO dev with the ranking steps "
         "(benchmarks/RESULTS.md, section 9).")
     lexical_weight: float = Field(default=1.0, ge=0)
     uncovered_dense_weight: float = Field(

@@ -44,14 +44,14 @@ class RankingConfig(_Settings):
         "what it answers; the memory's text and lexical index stay its own, and deleting "
         "the earlier turn re-embeds it alone (core.turn_context). Applies to memories "
         "written from now on. A search's `score` is then the cosine to that embedded text. "
-        "On LOCOMO dev, with the neighbour and speaker weights and dense_weight 1.3, "
-        "recall@10 0.735 → 0.773 with every category higher.")
+        "On LOCOMO dev, with the neighbour and speaker weights and dense_weight 1.2, "
+        "recall@10 0.735 → 0.778 with every category higher.")
     speaker_weight: float = Field(
         default=0.4, ge=0, description="A memory whose speaker the query names (metadata "
         "`speaker_key`, else the message name it came from, `actor_id`) has its fused "
         "score multiplied by 1 + this: 'What did Caroline research?' is about Caroline's "
         "own turns. Memories without a speaker are not affected. 0 turns it off. On LOCOMO "
-        "dev it is what lifts multi-hop questions most (0.434 → 0.490 with the steps "
+        "dev it is what lifts multi-hop questions most (0.434 → 0.493 with the steps "
         "above).")
     speaker_key: str = Field(default="speaker", description="Metadata key of a memory's "
                              "speaker.")
