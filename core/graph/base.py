@@ -2,10 +2,11 @@
 
 Every query is parameterised: entity names, relation names and scope ids travel as
 parameters, never inside the query text. The only things formatted into a query are
-constants of this module (labels, property names from a fixed list) and the integer
-embedding dimension. Relations are edges of ONE type (`MEMINT_REL`) whose `relation`
-property holds the relation's name, so any text — quotes, backticks, CJK, emoji — is just
-data. Labels are prefixed so that `reset()` touches only what this library created.
+constants of this module (labels, property names from a fixed list), the integer
+embedding dimension and integer LIMITs (`_limit`: LadybugDB takes ~2.5 ms more over a
+`LIMIT $limit` than over a literal one). Relations are edges of ONE type (`MEMINT_REL`)
+whose `relation` property holds the relation's name, so any text — quotes, backticks,
+CJK, emoji — is just data. Labels are prefixed so that `reset()` touches only what this library created.
 
 Relations carry event time like memories (`core.validity`): `valid_from` (when the add
 that learned them was said) and, once superseded, `valid_to`; edges written before event
@@ -136,6 +137,11 @@ def _own_scope(row: dict[str, Any]) -> dict[str, str]:
     return {k: row[k] for k in SCOPE_KEYS if row.get(k) is not None}
 
 
+def _limit(limit: int) -> str:
+    """A LIMIT clause: an integer, so it can be part of the query text."""
+    return f"LIMIT {int(limit)}"
+
+
 def scope_clause(alias: str, scope: dict[str, str], *, exact: bool = False) -> str:
     """`alias.user_id = $user_id AND ...` for the scope ids that are set. With `exact`,
     the unset ids must be unset too: writes resolve entities within exactly their own
@@ -195,9 +201,8 @@ class CypherGraphStore:
             f"MATCH (e:{ENTITY}) WHERE {scope_clause('e', scope, exact=exact)} "
             f"WITH e, {self._similarity('vector')} AS score WHERE score >= $threshold "
             f"RETURN e.id AS id, e.name AS name, e.type AS type, {_ENTITY_SCOPE}, score "
-            "ORDER BY score DESC LIMIT $limit",
-            {**self._scope_params(scope), "vector": vector, "threshold": threshold,
-             "limit": limit})
+            f"ORDER BY score DESC {_limit(limit)}",
+            {**self._scope_params(scope), "vector": vector, "threshold": threshold})
         return [EntityRecord(r["id"], r["name"], r["type"] or "entity", _own_scope(r),
                              score=float(r["score"])) for r in rows]
 
@@ -206,8 +211,7 @@ class CypherGraphStore:
         query = (f"MATCH (a:{ENTITY})-[r:{RELATION}]->(b:{ENTITY}) WHERE {where} "
                  f"RETURN {_RELATION_COLUMNS} ORDER BY r.updated_at DESC")
         if limit is not None:
-            query += " LIMIT $limit"
-            params = {**params, "limit": limit}
+            query += f" {_limit(limit)}"
         return [RelationRecord(
             id=r["id"], source_id=r["source_id"], source=r["source"], relation=r["relation"],
             target_id=r["target_id"], target=r["target"], valid=bool(r["valid"]),
@@ -230,10 +234,16 @@ class CypherGraphStore:
         if not entity_ids:
             return []
         valid, params = self._validity(as_of)
-        return self._relations(
-            f"{valid} AND (a.id IN $ids OR b.id IN $ids) AND "
-            f"{scope_clause('r', scope, exact=exact)}",
-            {**self._scope_params(scope), **params, "ids": entity_ids}, limit)
+        params = {**self._scope_params(scope), **params, "ids": entity_ids}
+        found: dict[str, RelationRecord] = {}
+        # one query per end, each found from its entities' ids: "a.id IN $ids OR b.id IN
+        # $ids" reads every edge instead (LadybugDB: 4.2 ms against 0.9 ms for both here)
+        for end in ("a", "b"):
+            for record in self._relations(
+                    f"{valid} AND {end}.id IN $ids AND {scope_clause('r', scope, exact=exact)}",
+                    params, limit):
+                found.setdefault(record.id, record)
+        return sorted(found.values(), key=lambda r: r.updated_at or "", reverse=True)[:limit]
 
     def all_relations(self, scope: dict[str, str], *, as_of: str | None = None
                       ) -> list[RelationRecord]:
