@@ -182,7 +182,7 @@ class AddPlanner:
         texts = [f.text for f in facts] + list(names.values())
         embedded = await self.embedder.embed(texts, "document") if texts else []
         draft = await self.graph.draft(extraction, ctx.scope, dict(zip(
-            names, embedded[len(facts):], strict=True)), known)
+            names, embedded[len(facts):], strict=True)), known, named)
         return embedded[:len(facts)], draft
 
     async def neighbours(self, vectors: list[list[float]], ctx: AddContext,

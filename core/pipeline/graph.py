@@ -31,6 +31,9 @@ class Named:
 
     searched: set[str] = field(default_factory=set)
     entities: dict[str, EntityRecord] = field(default_factory=dict)
+    # every valid relation touching `entities`, most recently updated first (None: not
+    # all were read)
+    relations: list[RelationRecord] | None = None
 
 
 @dataclass
@@ -76,11 +79,12 @@ class GraphPlanner:
 
     async def draft(self, extraction: Extraction, scope: dict[str, str],
                     name_vectors: dict[str, list[float]],
-                    known: dict[str, EntityRecord]) -> GraphDraft:
+                    known: dict[str, EntityRecord], found: Named | None = None) -> GraphDraft:
         """Resolve entities and draft the relation writes. `known` are the entities named
         exactly (`known_entities`): they keep their stored embeddings. The other names'
         embeddings, by name key, are given (the caller embeds them in the same batch as
-        the facts): they find an entity by similarity, or become new ones."""
+        the facts): they find an entity by similarity, or become new ones. `found`: what
+        was looked up before, whose relations are not read again."""
         draft = GraphDraft()
         triples = [t for t in extraction.relations
                    if name_key(t.source) != name_key(t.target)]
@@ -88,22 +92,24 @@ class GraphPlanner:
             return draft
         types = {name_key(e.name): e.type for e in extraction.entities}
         names = self.entity_names(extraction)
+        unknown = [k for k in names if k not in known]
+        similar = await asyncio.to_thread(
+            self._similar, scope, [name_vectors[k] for k in unknown]) if unknown else []
         for key in names:
             entity = known.get(key)
             if entity is None:
                 vector = name_vectors[key]
-                similar = await asyncio.to_thread(
-                    self.store.similar_entities, scope, vector, limit=1,
-                    threshold=self.config.resolution_threshold, exact=True)
-                entity = similar[0] if similar else EntityRecord(
+                entity = similar.pop(0) or EntityRecord(
                     self._new_id(), names[key], types.get(key, "entity"), dict(scope))
                 draft.vectors[entity.id] = vector
             # an existing entity keeps its own scope: a write in a wider scope ({run_id})
             # that resolves to it must not re-scope it (delete_all would then miss it)
             draft.entities[key] = entity
         existing_ids = [e.id for k, e in draft.entities.items() if k in known or e.score]
-        touching = await asyncio.to_thread(self.store.relations_of, scope, existing_ids,
-                                           limit=MAX_CANDIDATES, exact=True)
+        touching = self._read_before(found, existing_ids)
+        if touching is None:
+            touching = await asyncio.to_thread(self.store.relations_of, scope, existing_ids,
+                                               limit=MAX_CANDIDATES, exact=True)
         present = {(r.source_id, r.relation, r.target_id) for r in touching}
         for t in triples:
             source, target = draft.entities[name_key(t.source)], draft.entities[name_key(t.target)]
@@ -116,6 +122,30 @@ class GraphPlanner:
         sources = {record.source_id for _, record in draft.new}
         draft.candidates = [r for r in touching if r.source_id in sources]
         return draft
+
+    @staticmethod
+    def _read_before(found: Named | None, ids: list[str]) -> list[RelationRecord] | None:
+        """The valid relations touching `ids` as `relations_of` returns them, when `found`
+        read them all already; None when they must be read."""
+        if found is None or found.relations is None:
+            return None
+        read = {e.id for e in found.entities.values()}
+        if not read.issuperset(ids):
+            return None
+        wanted = set(ids)
+        return [r for r in found.relations
+                if r.source_id in wanted or r.target_id in wanted][:MAX_CANDIDATES]
+
+    def _similar(self, scope: dict[str, str], vectors: list[list[float]]
+                 ) -> list[EntityRecord | None]:
+        """For each name embedding, the scope's most similar entity above the resolution
+        threshold, or None (one worker thread for them all)."""
+        found = []
+        for vector in vectors:
+            similar = self.store.similar_entities(
+                scope, vector, limit=1, threshold=self.config.resolution_threshold, exact=True)
+            found.append(similar[0] if similar else None)
+        return found
 
     @staticmethod
     def as_triples(records: list[RelationRecord]) -> list[Triple]:

@@ -102,8 +102,9 @@ class SingleCallPlanner:
         sentences = sentences_of(messages)
         if not sentences:
             return Known()
-        vectors = await self.planner.embedder.embed(sentences, "document")
-        found = await self.planner.neighbours(vectors, ctx, self.planner.config.per_sentence)
+        # the graph's lookups need no embedding: they run meanwhile
+        found, (named, relations) = await asyncio.gather(
+            self._memories(sentences, ctx), self._relations(sentences, ctx))
         best: dict[str, Hit] = {}
         for hits in found:
             for hit in hits:
@@ -115,9 +116,13 @@ class SingleCallPlanner:
             if hit.payload.get(HASH) not in texts:  # the same text is shown once
                 texts.add(hit.payload.get(HASH))
                 shown.append(hit)
-        named, relations = await self._relations(sentences, ctx)
         return Known(hits=shown[:self.planner.config.max_shown], relations=relations,
                      named=named)
+
+    async def _memories(self, sentences: list[str], ctx: AddContext) -> list[list[Hit]]:
+        """Each sentence's neighbours: one embedding batch, one batched search."""
+        vectors = await self.planner.embedder.embed(sentences, "document")
+        return await self.planner.neighbours(vectors, ctx, self.planner.config.per_sentence)
 
     async def _relations(self, sentences: list[str], ctx: AddContext
                          ) -> tuple[Named, list[RelationRecord]]:
@@ -126,12 +131,15 @@ class SingleCallPlanner:
         store = self.graph_store
         grams = name_grams(sentences)
         found = await asyncio.to_thread(store.entities_named, ctx.scope, grams, exact=True)
-        named = Named(set(grams), {name_key(e.name): e for e in found})
+        named = Named(set(grams), {name_key(e.name): e for e in found}, [])
         if not found:
             return named, []
         limit = min(self.planner.config.max_shown, MAX_CANDIDATES)
-        return named, await asyncio.to_thread(store.relations_of, ctx.scope,
-                                              [e.id for e in found], limit=limit, exact=True)
+        relations = await asyncio.to_thread(store.relations_of, ctx.scope,
+                                            [e.id for e in found], limit=limit, exact=True)
+        # all of them unless the limit cut the list: the graph draft then reads no more
+        named.relations = relations if len(relations) < limit else None
+        return named, relations
 
     async def decide(self, extraction: Extraction, ctx: AddContext, known: Known) -> Plan:
         """The writes for a single-call extraction: its decisions applied to the memories
