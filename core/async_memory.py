@@ -16,6 +16,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,17 @@ from mem_integrations.core.validity import event_time
 from mem_integrations.core.writer import PAGE, Writer, Writes
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """An add that passed its checks: what is kept as its pending add."""
+
+    scope: Scope
+    messages: list[Message]
+    metadata: dict[str, Any] | None
+    options: dict[str, Any]
+    skipped_images: int
 
 
 def _limit(limit: int | None, top_k: int | None, default: int | None) -> int | None:
@@ -375,6 +387,55 @@ class AsyncMemory:
         `LLMResponseError` (with a `pending_id` for `reprocess`) when the LLM's reply is
         unusable; nothing is lost.
         """
+        accepted = self._accept(
+            messages, user_id=user_id, agent_id=agent_id, run_id=run_id, metadata=metadata,
+            infer=infer, memory_type=memory_type, prompt=prompt, async_mode=async_mode,
+            timestamp=timestamp, **mem0_options)
+        if isinstance(accepted, AddResult):
+            return accepted
+        # Keep the messages first: opening may replay a journal, which needs the embedder,
+        # and a provider failing there must not lose what the user said.
+        pending_id = await asyncio.to_thread(self._keep, accepted)
+        # claimed while opening: the kept adds that open() queues are not this one
+        self._in_flight.add(pending_id)
+        try:
+            await self._open_keeping(pending_id)
+        finally:
+            self._in_flight.discard(pending_id)
+        if async_mode:
+            self.queue.put(pending_id, accepted.scope.ids())
+            return self._queued(accepted, pending_id)
+        # after the scope's queued adds, made before it
+        await self.queue.settled(accepted.scope.ids())
+        result = await self._process(pending_id, accepted.messages, accepted.scope,
+                                     accepted.metadata, accepted.options)
+        result.skipped_images = accepted.skipped_images or None
+        return result
+
+    def queue_from_thread(self, loop: asyncio.AbstractEventLoop, messages: Any,
+                          **arguments: Any) -> AddResult | None:
+        """`add(messages, **arguments, async_mode=True)` for a caller on another thread
+        than `loop`, the engine's (the blocking `Memory`): checked and kept durably on the
+        calling thread, then queued on the loop without waiting for it, so the call
+        returns once the pending row is written. None while the memory is not open:
+        `add` then opens it (which may replay a journal) before queueing."""
+        if not self._ready:
+            return None
+        accepted = self._accept(messages, **{**arguments, "async_mode": True})
+        if isinstance(accepted, AddResult):
+            return accepted
+        pending_id = self._keep(accepted)
+        loop.call_soon_threadsafe(self.queue.put, pending_id, accepted.scope.ids())
+        return self._queued(accepted, pending_id)
+
+    def _accept(self, messages: Any, *, user_id: str | None = None,
+                agent_id: str | None = None, run_id: str | None = None,
+                metadata: dict[str, Any] | None = None, infer: bool = True,
+                memory_type: str | None = None, prompt: str | None = None,
+                async_mode: bool = False, timestamp: Any = None,
+                **mem0_options: Any) -> _Accepted | AddResult:
+        """`add`'s checks (they raise before anything is written) and what it keeps; an
+        `AddResult` when there is nothing to keep (only images, none readable here)."""
         accept_mem0_options("add", mem0_options)
         scope = Scope.of("add", user_id=user_id, agent_id=agent_id, run_id=run_id)
         normalized = dated(normalize_messages(messages), event_time(timestamp))
@@ -395,28 +456,21 @@ class AsyncMemory:
         if not normalized:  # only images, none of them readable here: nothing to write
             return AddResult(results=[], relations=[] if self.graph is not None else None,
                              skipped_images=skipped_images)
-        options = {"infer": infer, "memory_type": memory_type, "prompt": prompt}
         self._check_not_closed()
         self.space.check("add")  # before the messages are kept: a full disk writes nothing
-        # Keep the messages first: opening may replay a journal, which needs the embedder,
-        # and a provider failing there must not lose what the user said.
-        pending_id = await asyncio.to_thread(self.history_store.save_pending, normalized,
-                                             scope.ids(), metadata, options)
-        # claimed while opening: the kept adds that open() queues are not this one
-        self._in_flight.add(pending_id)
-        try:
-            await self._open_keeping(pending_id)
-        finally:
-            self._in_flight.discard(pending_id)
-        if async_mode:
-            self.queue.put(pending_id, scope.ids())
-            return AddResult(results=[], relations=[] if self.graph is not None else None,
-                             skipped_images=skipped_images or None, pending_id=pending_id,
-                             status=QUEUED)
-        await self.queue.settled(scope.ids())  # after the scope's queued adds, made before it
-        result = await self._process(pending_id, normalized, scope, metadata, options)
-        result.skipped_images = skipped_images or None
-        return result
+        return _Accepted(scope, normalized, metadata,
+                         {"infer": infer, "memory_type": memory_type, "prompt": prompt},
+                         skipped_images)
+
+    def _keep(self, accepted: _Accepted) -> str:
+        """Save an accepted add's messages as a pending add (durably); its id."""
+        return self.history_store.save_pending(accepted.messages, accepted.scope.ids(),
+                                               accepted.metadata, accepted.options)
+
+    def _queued(self, accepted: _Accepted, pending_id: str) -> AddResult:
+        return AddResult(results=[], relations=[] if self.graph is not None else None,
+                         skipped_images=accepted.skipped_images or None,
+                         pending_id=pending_id, status=QUEUED)
 
     async def _open_keeping(self, pending_id: str) -> None:
         """`open()` for an add whose messages are kept as `pending_id`: a provider or a
@@ -456,7 +510,7 @@ class AsyncMemory:
                       "llm.vision = true if it does")
             warnings.warn(f"{skipped} image(s) in the messages were skipped ({reason}); "
                           "AddResult.skipped_images counts them", ImagesSkippedWarning,
-                          stacklevel=3)
+                          stacklevel=4)
         return kept, skipped
 
     async def _process(self, pending_id: str, messages: list[Message], scope: Scope,

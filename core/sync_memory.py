@@ -64,6 +64,9 @@ def _blocking(method: Callable[Concatenate[AsyncMemory, P], Coroutine[Any, Any, 
     return call
 
 
+_blocking_add = _blocking(AsyncMemory.add)
+
+
 class Memory:
     """Long-term memory for agents (blocking API). See `AsyncMemory` for the details.
 
@@ -145,7 +148,17 @@ class Memory:
     def __repr__(self) -> str:
         return repr(self.async_memory).replace("AsyncMemory", "Memory", 1)
 
-    add = _blocking(AsyncMemory.add)
+    @functools.wraps(AsyncMemory.add)
+    def add(self, messages: Any, **arguments: Any) -> Any:
+        # non-blocking: kept on this thread, queued on the loop without waiting for it
+        if arguments.get("async_mode") is True and not self._loop.loop.is_closed() \
+                and threading.current_thread() is not self._loop.thread:
+            queued = self.async_memory.queue_from_thread(self._loop.loop, messages,
+                                                         **arguments)
+            if queued is not None:
+                return queued
+        return _blocking_add(self, messages, **arguments)
+
     search = _blocking(AsyncMemory.search)
     get = _blocking(AsyncMemory.get)
     get_all = _blocking(AsyncMemory.get_all)

@@ -93,18 +93,26 @@ def test_one_scope_runs_in_order_and_scopes_run_concurrently(
     assert memory.pending() == []
 
 
+# an open memory keeps and queues a non-blocking add on the caller's thread (the first
+# call opens it on the engine's loop)
+@pytest.mark.parametrize("opened", [False, True], ids=["first call", "open"])
 def test_a_blocking_add_comes_after_the_scope_s_queued_adds(
-        make_memory: Callable[..., Memory], llm: ScriptedLLMServer) -> None:
+        make_memory: Callable[..., Memory], llm: ScriptedLLMServer, opened: bool) -> None:
     memory = make_memory()
+    if opened:
+        memory.open()
     llm.responder = sensible_llm
     memory.add("Alice lives in Oslo.", user_id="alice", async_mode=True)
     memory.add("Alice lives in Rome.", user_id="alice")
     assert [m.memory for m in memory.get_all(user_id="alice")] == ["Alice lives in Rome"]
 
 
+@pytest.mark.parametrize("opened", [False, True], ids=["first call", "open"])
 def test_bad_input_is_refused_before_anything_is_queued(
-        make_memory: Callable[..., Memory]) -> None:
+        make_memory: Callable[..., Memory], opened: bool) -> None:
     memory = make_memory()
+    if opened:
+        memory.open()
     with pytest.raises(InvalidInputError, match="async_mode must be True"):
         memory.add("I live in Oslo.", user_id="alice", async_mode="yes")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError):
