@@ -119,9 +119,9 @@ from mem_integrations.core.redaction import (
 )
 from mem_integrations.core.repair import Progress, RepairReport, repair
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
-from mem_integrations.core.search.fusion import cosine, dense_weight_for
+from mem_integrations.core.search.fusion import Ranked, cosine, dense_weight_for
 from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
-from mem_integrations.core.search.ranking import needs_vectors, rank
+from mem_integrations.core.search.ranking import POOL, fused, needs_vectors, rescore
 from mem_integrations.core.search.rerank import RerankStage
 from mem_integrations.core.sources import dated
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
@@ -710,25 +710,23 @@ class AsyncMemory:
         await self.open()
         [vector] = await self.embedder.embed([query], "query")
         settings = self.config.search
+        # without expansion or MMR, candidates come as ids and scores, and only the best
+        # fused ones' payloads are read (the per-point read is most of a search's cost)
+        full = needs_vectors(settings.ranking)
         requests = [SearchRequest(limit=max(settings.candidates, limit), dense=vector,
-                                  filter=where, with_vectors=needs_vectors(settings.ranking))]
+                                  filter=where, with_vectors=full, with_payload=full)]
         if settings.hybrid:
             requests.append(SearchRequest(limit=max(settings.lexical_candidates, limit),
                                           sparse=self.lexical.query(query), filter=where,
-                                          with_vectors=needs_vectors(settings.ranking)))
-        searching = asyncio.to_thread(self._retrieve, requests, vector, where)
+                                          with_vectors=full, with_payload=full))
+        searching = asyncio.to_thread(self._candidates, query, vector, requests, where, limit)
         if self.graph is not None:
-            answers, relations = await asyncio.gather(
+            ranked, relations = await asyncio.gather(
                 searching, self._graph_search(query, vector, scope.ids(), as_of_iso(as_of)))
         else:
-            answers, relations = await searching, None
-        ranked = rank(query, vector, answers[0], answers[1] if settings.hybrid else [],
-                      settings=settings.ranking, limit=limit,
-        answers, similarities = answers
-                      dense_weight=self._dense_weight(query),
-                      lexical_weight=settings.lexical_weight, rrf_k=settings.rrf_k,
-                      method=settings.fusion, relations=relations or (),
-                      similarities=similarities)
+            ranked, relations = await searching, None
+        ranked = rescore(query, ranked, settings=settings.ranking, limit=limit,
+                         relations=relations or ())
         if reranking:
             ranked = await self.reranking.apply(query, ranked)
         if threshold is not None:
@@ -738,23 +736,37 @@ class AsyncMemory:
                                              r.hit.payload, include_sources)
                                      for r in ranked[:limit]], relations=relations)
 
+    def _candidates(self, query: str, vector: list[float], requests: list[SearchRequest],
+                    where: FilterNode | None, limit: int) -> list[Ranked]:
+        """The dense and lexical candidates, fused, best first, with their payloads. A
+        lexical candidate the dense side did not return is scored by the store in a
+        second query over those ids alone (cheaper than returning ~200 vectors to compare
+        here). Candidates that came without payloads are cut to the best `POOL` (or
+        `limit`), whose payloads are then read."""
+        settings = self.config.search
+        answers = self.store.search_batch(requests)
+        dense, lexical = answers[0], answers[1] if len(answers) > 1 else []
+        seen = {h.id for h in dense}
+        missing = [h.id for h in lexical if h.id not in seen and h.vector is None]
+        similarities: dict[str, float] = {}
+        if missing:
+            [scored] = self.store.search_batch([SearchRequest(
+                limit=len(missing), dense=vector, filter=where, ids=missing,
+                with_payload=False)])
+            similarities = {h.id: h.score for h in scored}
+        ranked = fused(vector, dense, lexical, settings=settings.ranking,
+                       dense_weight=self._dense_weight(query),
+                       lexical_weight=settings.lexical_weight, rrf_k=settings.rrf_k,
+                       method=settings.fusion, similarities=similarities)
+        if requests[0].with_payload:
+            return ranked
+        pool = ranked[:max(POOL, limit)]
+        payloads = {h.id: h.payload for h in self.store.retrieve([r.hit.id for r in pool])}
+        return [Ranked(Hit(r.hit.id, r.hit.score, payloads[r.hit.id], r.hit.vector),
+                       r.similarity, r.fused) for r in pool if r.hit.id in payloads]
+
     def _dense_weight(self, query: str) -> float:
         """Less trust in dense scores for a CJK query when the embedder is English-only."""
-    def _retrieve(self, requests: list[SearchRequest], vector: list[float],
-                  where: FilterNode | None) -> tuple[list[list[Hit]], dict[str, float]]:
-        """The dense and lexical candidates, and the cosine of each lexical candidate the
-        dense side did not return, scored by the store in a second query over those ids
-        alone (cheaper than returning ~200 vectors to compare here)."""
-        answers = self.store.search_batch(requests)
-        seen = {h.id for h in answers[0]}
-        missing = [h.id for hits in answers[1:] for h in hits
-                   if h.id not in seen and h.vector is None]
-        if not missing:
-            return answers, {}
-        [scored] = self.store.search_batch([SearchRequest(
-            limit=len(missing), dense=vector, filter=where, ids=missing, with_payload=False)])
-        return answers, {h.id: h.score for h in scored}
-
         settings = self.config.search
         return dense_weight_for(query, dense_weight=settings.dense_weight,
                                 uncovered_dense_weight=settings.uncovered_dense_weight,

@@ -15,6 +15,8 @@ LEXICAL = "lexical"
 SCOPE_INDEXES = ("user_id", "agent_id", "run_id")
 # superseded_by: delete(id) finds the past versions of a memory by it
 KEYWORD_INDEXES = ("hash", "actor_id", "memory_type", "superseded_by", "context_id")
+# every read filters on valid_to (core.validity): unindexed, that check cost ~2 ms a query
+DATETIME_INDEXES = ("created_at", "valid_from", "valid_to")
 
 
 @dataclass

@@ -39,6 +39,7 @@ from mem_integrations.core.filters import FilterNode
 from mem_integrations.core.redaction import redact_url
 from mem_integrations.core.stores.base import (
     DENSE,
+    DATETIME_INDEXES,
     KEYWORD_INDEXES,
     LEXICAL,
     SCOPE_INDEXES,
@@ -228,8 +229,8 @@ class QdrantClientStore:
             m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=True))
         for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES):
             self.client.create_payload_index(self.collection, key, m.PayloadSchemaType.KEYWORD)
-        self.client.create_payload_index(self.collection, "created_at",
-                                         m.PayloadSchemaType.DATETIME)
+        for key in DATETIME_INDEXES:
+            self.client.create_payload_index(self.collection, key, m.PayloadSchemaType.DATETIME)
 
     @_boundary
     def upsert(self, points: list[Point]) -> None:

@@ -25,6 +25,7 @@ from mem_integrations.core.errors import MemoryLayerError, StoreError, StoreLock
 from mem_integrations.core.filters import FilterNode
 from mem_integrations.core.stores.base import (
     DENSE,
+    DATETIME_INDEXES,
     KEYWORD_INDEXES,
     LEXICAL,
     SCOPE_INDEXES,
@@ -194,7 +195,7 @@ class QdrantEdgeStore:
                 ("user_id", qe.KeywordIndexParams(is_tenant=True)),
                 *((key, qe.PayloadSchemaType.Keyword)
                   for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES)),
-                ("created_at", qe.PayloadSchemaType.Datetime),
+                *((key, qe.PayloadSchemaType.Datetime) for key in DATETIME_INDEXES),
             ]
             for key, schema in wanted:
                 if key not in present:
