@@ -48,8 +48,9 @@ class HashEmbedder:
 
 
 def memory_config(data_dir: str | Path, *, engine: str = "qdrant_edge", graph: bool = False,
-                  llm: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The config of a trial's data directory (the offline extractor unless `llm`)."""
+                  llm: dict[str, Any] | None = None, reconcile: str = "") -> dict[str, Any]:
+    """The config of a trial's data directory (the offline extractor unless `llm`;
+    `reconcile`: the add's `reconcile.mode`, the default unless given)."""
     config: dict[str, Any] = {
         "data_dir": str(data_dir),
         "llm": llm or {"provider": "offline"},
@@ -60,6 +61,8 @@ def memory_config(data_dir: str | Path, *, engine: str = "qdrant_edge", graph: b
     }
     if graph:
         config["graph_store"] = {"provider": "ladybug"}
+    if reconcile:
+        config["reconcile"] = {"mode": reconcile}
     return config
 
 

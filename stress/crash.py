@@ -61,12 +61,14 @@ class ChainSpec:
     max_run: float = 1.5  # seconds of writing before the kill, at most
     early_kill: float = 0.2  # probability of killing while opening / recovering
     llm: dict[str, Any] | None = None  # a ScriptedLLMServer's config instead of offline
+    reconcile: str = ""  # reconcile.mode (single_call, two_calls); the default unless set
     sabotage: str = ""  # break the engine on purpose (checks the checks): see stress.child
     crash_at: str = ""  # SIGKILL at an exact point of the write path instead of a random time
 
     def label(self) -> str:
         return (f"{self.engine}{'+graph' if self.graph else ''}/{self.mode}x{self.tasks}"
                 f"{'/llm' if self.llm else ''}"
+                f"{'/' + self.reconcile if self.reconcile else ''}"
                 f"{'/crash_at=' + self.crash_at if self.crash_at else ''}"
                 f"{'/sabotage=' + self.sabotage if self.sabotage else ''}")
 
@@ -311,7 +313,8 @@ def run_chain(workdir: Path, spec: ChainSpec, seed: int, figures: Figures) -> No
     """`spec.kills` killed processes on one data directory, then a checking one."""
     rng = random.Random(seed)
     data = workdir / f"chain-{seed}"
-    config = memory_config(data, engine=spec.engine, graph=spec.graph, llm=spec.llm)
+    config = memory_config(data, engine=spec.engine, graph=spec.graph, llm=spec.llm,
+                           reconcile=spec.reconcile)
     model = Model()
     startup_estimate = 1.0
     for k in range(spec.kills + 1):

@@ -149,7 +149,8 @@ QUEUE_THEN_DIE = """
 import sys
 from mem_integrations import Memory
 memory = Memory({"data_dir": sys.argv[1], "llm": {"base_url": sys.argv[2], "api_key": "sk",
-                                                  "max_retries": 0}})
+                                                  "max_retries": 0},
+                 "reconcile": {"mode": sys.argv[4]}})
 memory.open()
 for n in range(int(sys.argv[3])):
     memory.add(f"Item{n} belongs to user{n % 3}.", user_id=f"user{n % 3}", async_mode=True)
@@ -158,12 +159,14 @@ sys.stdin.readline()  # the parent kills us here, the queue still full
 """
 
 
+@pytest.mark.parametrize("reconcile", ["single_call", "two_calls"])
 def test_a_sigkill_with_a_full_queue_loses_nothing_and_runs_each_add_once(
-        tmp_path: Path, embedder: Any) -> None:
+        tmp_path: Path, embedder: Any, reconcile: str) -> None:
     data, count = tmp_path / "data", 12
     with ScriptedLLMServer(delay=30.0) as hanging:  # the worker never gets an answer
         child = subprocess.Popen(
-            [sys.executable, "-c", QUEUE_THEN_DIE, str(data), hanging.base_url, str(count)],
+            [sys.executable, "-c", QUEUE_THEN_DIE, str(data), hanging.base_url, str(count),
+             reconcile],
             env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True)
         assert child.stdout is not None
@@ -175,7 +178,8 @@ def test_a_sigkill_with_a_full_queue_loses_nothing_and_runs_each_add_once(
         child.wait()
     assert len(hanging.calls) == 3, "the worker runs one add per scope at a time"
     with ScriptedLLMServer(sensible_llm) as llm:
-        config = {"data_dir": str(data), "llm": {"base_url": llm.base_url, "api_key": "sk"}}
+        config = {"data_dir": str(data), "llm": {"base_url": llm.base_url, "api_key": "sk"},
+                  "reconcile": {"mode": reconcile}}
         with Memory(config, embedder=embedder) as memory:
             memory.flush()
             assert memory.pending() == []

@@ -5,10 +5,13 @@ and kept for `reprocess`. The long version: `python -m stress.run --only crash`.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from stress.child import CRASH_POINTS
 from stress.crash import ChainSpec, run_crash_trials
+from stress.llm import FaultyServer, schema_name, sensible_llm
 
 
 def assert_clean(figures) -> None:
@@ -27,6 +30,27 @@ def test_sigkill_at_every_point_of_the_write_path(tmp_path) -> None:
     assert figures.counts["pending_adds_reprocessed"] > 0  # kept adds went through
     # superseded and closed memories were there to be checked (stress.versions)
     assert figures.counts["closed_memories_checked"] > 0
+
+
+@pytest.mark.parametrize("reconcile", ["single_call", "two_calls"])
+def test_sigkill_at_every_point_of_the_write_path_with_an_llm_in_both_modes(
+        tmp_path, reconcile) -> None:
+    """The same kills with a scripted LLM (the offline extractor never makes the one
+    decision call a single-call add makes under the scope's lock), in both reconcile
+    modes; the LLM decides by the same rules in both (`stress.llm.sensible_llm`)."""
+    with FaultyServer(responder=sensible_llm, delay=0.01) as llm:
+        config = {"base_url": llm.base_url, "api_key": "sk-stress", "max_retries": 1,
+                  "timeout": 10}
+        specs = [ChainSpec(kills=1, crash_at=point, graph=point in ("graph", "applied"),
+                           llm=config, reconcile=reconcile) for point in CRASH_POINTS]
+        figures = run_crash_trials(tmp_path, specs, seed=31)
+        calls = Counter(schema_name(c.body) for c in llm.calls)
+    assert_clean(figures)
+    for point in CRASH_POINTS:
+        assert figures.counts[f"killed_at_crash_point_{point}"] == 1
+    assert figures.counts["acknowledged_add_infer"] > 0 and calls["extraction"] > 0
+    if reconcile == "two_calls":  # facts touching known ones go to a second call
+        assert calls["reconcile"] > 0
 
 
 def test_sigkill_at_random_moments_async_sync_and_graph(tmp_path) -> None:
