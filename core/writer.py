@@ -224,8 +224,9 @@ class Writer:
                 self.graph.delete_scope(op.scope)
 
     async def recover(self) -> None:
-        """Finish a reset a crash interrupted, replay the unapplied journal, and bring
-        sparse vectors written by an older tokenizer up to date."""
+        """Finish a reset a crash interrupted, write again what a torn graph log held
+        (`_replay_graph`), replay the unapplied journal, and bring sparse vectors written
+        by an older tokenizer up to date."""
         if await asyncio.to_thread(self.history.reset_started):
             log.warning("finishing a reset that a crash interrupted")
             await self._wipe()  # before any replay: the journal goes too
@@ -282,7 +283,6 @@ class Writer:
             chunk = keys[i:i + PAGE]
             vectors.update(zip(chunk, await self.embedder.embed([texts[k] for k in chunk],
                                                                 "document"), strict=True))
-
         self._journaled = max(self._journaled, after)
 
         def write_all() -> None:
