@@ -182,6 +182,9 @@ async def end_to_end(embedder_name: str, path: Path) -> dict[str, Any]:
                                            metadata=f.metadata) for f in facts])
             embedder.live_queries = True
             await memory.search("warm up", user_id=facts[0].scope)
+            parts: dict[str, list[float]] = {"embed": [], "store": []}
+            memory.embedder = _timed(memory.embedder, "embed", parts, awaited=True)
+            memory._candidates = _timed(memory._candidates, "store", parts)  # type: ignore
             wall = []
             for q in questions:
                 began = time.perf_counter()
@@ -191,7 +194,36 @@ async def end_to_end(embedder_name: str, path: Path) -> dict[str, Any]:
             await memory.close()
     wall.sort()
     return {"p50": statistics.median(wall), "p95": wall[int(len(wall) * 0.95)],
+            "embed_p50": statistics.median(parts["embed"]),
+            "store_p50": statistics.median(parts["store"]),
             "load": os.getloadavg()[0], "nice": os.nice(0)}
+
+
+def _timed(target: Any, name: str, parts: dict[str, list[float]], *,
+           awaited: bool = False) -> Any:
+    """`target` (a callable, or an embedder whose `embed` is timed) recording each call's
+    milliseconds under `name`."""
+    if awaited:
+        inner = target.embed
+
+        async def embed(texts: list[str], kind: EmbedKind = "document") -> list[list[float]]:
+            began = time.perf_counter()
+            try:
+                return await inner(texts, kind)
+            finally:
+                parts[name].append((time.perf_counter() - began) * 1000)
+
+        target.embed = embed
+        return target
+
+    def call(*args: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return target(*args)
+        finally:
+            parts[name].append((time.perf_counter() - began) * 1000)
+
+    return call
 
 
 async def rerank_cost(embedder_name: str, path: Path, candidates: int = 20) -> dict[str, Any]:

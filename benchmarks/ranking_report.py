@@ -98,12 +98,14 @@ def section(results: dict[str, Any]) -> list[str]:
     if e2e:
         lines += [f"End to end (query embedded live, ONNX, defaults, all 760 questions, the "
                   f"5 conversations in one store): search p50 {e2e['p50']:.1f} ms, p95 "
-                  f"{e2e['p95']:.1f} ms wall clock, at a load average of {e2e['load']:.0f} "
-                  f"on 2 cores (other engineers' work) with the process at nice "
-                  f"{e2e['nice']}. Of an idle-ish search (timed apart on one conversation): "
-                  "~6 ms embedding the query, ~9 ms in the store — mostly the 200 BM25 "
-                  "candidates returned with their vectors (8.7 ms; 2.4 ms for 100) — and ~3 "
-                  "ms ranking. Section 5's p50s were measured on a quieter machine.", ""]
+                  f"{e2e['p95']:.1f} ms wall clock, at a load average of {e2e['load']:.1f} "
+                  f"on 2 cores with the process at nice {e2e['nice']}; of it, embedding the "
+                  f"query {e2e.get('embed_p50', 0):.1f} ms and the store with the fusion "
+                  f"{e2e.get('store_p50', 0):.1f} ms (p50s). Candidates come from the store "
+                  "as ids and scores (the lexical-only ones scored by the store over their "
+                  "ids), and only the best 100 fused candidates' payloads are read; the "
+                  "'valid now' filter of every read uses a payload index. Section 5's p50s "
+                  "were measured before these changes.", ""]
     r, m = _r10(default, "all"), _r10(default, "all", "multi-hop")
     p50 = e2e.get("p50")
     lines += _table(["target (issue 17)", "wanted", "reached", "status"], [
@@ -153,9 +155,9 @@ def closing_note(results: dict[str, Any]) -> list[str]:
             f"{_worst(default, previous, 'confirm'):+.3f} against the previous defaults), "
             f"against {_r10(base, 'choose'):.3f} → {_r10(default, 'choose'):.3f} on the "
             "choose split. The turn context was the one new idea of this round; its weights "
-            "were set from a handful of settings around the previous ones, and settings "
-            "that did better on choose but cost it a category (neighbours 0.3: multi-hop "
-            "−0.005) were set aside. The gain over the previous defaults held on the "
+            "were set from a handful of settings around the previous ones (the rows "
+            "starting with context above), and settings that did better on choose but cost "
+            "it a category were set aside. The gain over the previous defaults held on the "
             "conversations kept aside "
             f"({_r10(default, 'confirm') - _r10(previous, 'confirm'):+.3f} there, "
             f"{_r10(default, 'choose') - _r10(previous, 'choose'):+.3f} where it was "
