@@ -165,14 +165,15 @@ class Writer:
         await asyncio.sleep(CHECKPOINT_DELAY)
         self._checkpointing = None  # a write from here on schedules the next one
         try:
-            await asyncio.to_thread(self._checkpoint)
+            await self._checkpoint()
         except Exception as exc:  # the journal still covers those writes: nothing is lost
             log.warning("checkpointing the graph failed (%s); its write-ahead log keeps the "
                         "writes, and the journal can write them again", exc)
 
-    def _checkpoint(self) -> None:
+    async def _checkpoint(self) -> None:
+        # the mark is read here, on the loop that changes what it is read from
         if self.graph is not None:
-            self.graph.checkpoint(replay_from=self._mark())
+            await asyncio.to_thread(self.graph.checkpoint, replay_from=self._mark())
 
     async def settle(self) -> None:
         """Checkpoint now what waits for a background checkpoint (before a close, a
@@ -181,7 +182,7 @@ class Writer:
         if task is None or task.done():
             return
         task.cancel()
-        await asyncio.to_thread(self._checkpoint)
+        await self._checkpoint()
 
     def apply(self, writes: Writes, *, durable: bool = True) -> None:
         """Write the operations to the vector and graph stores. Idempotent, so a journal
@@ -288,9 +289,9 @@ class Writer:
         def write_all() -> None:
             for op in ops:
                 self.apply(Writes([op], vectors), durable=False)
-            self._checkpoint()
 
         await asyncio.to_thread(write_all)
+        await self._checkpoint()
 
     async def replay(self) -> None:
         """Apply again, batch by batch, the journaled operations not confirmed applied."""
