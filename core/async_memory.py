@@ -1111,9 +1111,6 @@ class AsyncMemory:
         if not checked:
             return []
         await self.open()
-        vectors = dict(zip(checked, await self.embedder.embed(
-            [embedded_text(in_context(i, {DATA: text})) for i, (_, text, _, _) in checked.items()],
-            "document"), strict=True))
         ranking = self.config.search.ranking
         before = predecessors(
             [(i, tuple(sorted(scope.items())), metadata)
@@ -1126,6 +1123,9 @@ class AsyncMemory:
             turn = contexts.get(memory_id)
             return with_context(payload, *turn) if turn else payload
 
+        vectors = dict(zip(checked, await self.embedder.embed(
+            [embedded_text(in_context(i, {DATA: text})) for i, (_, text, _, _) in checked.items()],
+            "document"), strict=True))
         now = datetime.now(UTC)
         groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
         for memory_id, (scope, _, _, _) in checked.items():
