@@ -307,8 +307,8 @@ class Bench:
                                 "error_examples": result["errors"], **summary(result["ms"])})
         return out
 
-    def _concurrent_adds(self, w: Worker, llm: BenchLLM, op: str) -> tuple[dict[str, Any],
-                                                                         list[Any]]:
+    def _concurrent_adds(self, w: Worker, llm: BenchLLM, op: str, users: int | None = None,
+                         per_user: int | None = None) -> tuple[dict[str, Any], list[Any]]:
         """Warm up at 0 ms, then every user's adds at once (`op`) at 300 ms a call: the
         worker's result and the LLM calls made."""
         llm.delay = 0.0
@@ -317,10 +317,10 @@ class Bench:
                                    for _ in range(2)])
         llm.delay = 0.3
         items = []
-        for u in range(self.args.users):
+        for u in range(users or self.args.users):
             rng = random.Random(100 + u)
             items += [item(chat_messages(rng, PEOPLE[:4]), f"user-{u}")
-                      for _ in range(self.args.adds_per_user)]
+                      for _ in range(per_user or self.args.adds_per_user)]
         mark = llm.mark()
         result = w.call(op, items=items)
         return result, llm.since(mark)
@@ -332,6 +332,10 @@ class Bench:
         try:
             with self.worker("ours", "throughput-queued", llm) as w:
                 result, calls = self._concurrent_adds(w, llm, "add_queued")
+            # one caller alone: what a single add(..., async_mode=True) costs its caller
+            with self.worker("ours", "queued-alone", llm) as w:
+                alone, _ = self._concurrent_adds(w, llm, "add_queued", users=1,
+                                                 per_user=users * per_user // 4)
         finally:
             llm.delay = 0.0
         done = len(result["ms"])
@@ -339,7 +343,8 @@ class Bench:
                 "adds_per_s": round(done / result["wall_s"], 2),
                 "calls_per_add": round(len(calls) / max(done, 1), 2), "errors": 0,
                 "pending_after": result["pending_after"], "stored": result["stored"],
-                "events": {}, "error_examples": [], **summary(result["ms"])}
+                "events": {}, "error_examples": [], **summary(result["ms"]),
+                "alone_p50_ms": summary(alone["ms"]).get("p50_ms")}
 
     # --- 5. LOCOMO retrieval -----------------------------------------------------------------------
 
