@@ -215,12 +215,15 @@ class Model:
                 return True
         return False
 
-    def explains_past_change(self, mid: str | None, user: str | None) -> bool:
+    def explains_past_change(self, mid: str | None, user: str | None, *,
+                             of: str | None = None) -> bool:
         """Whether an in-flight op may have removed the closed memory `mid` (None: any of
-        `user`'s, by a delete_all). Adds never change a closed memory: reconcile sees
-        only current ones."""
-        return any((op["kind"] == "delete"
-                    and op.get("id") in (mid, self.successor.get(mid or "")))
+        `user`'s, by a delete_all), or a past version of memory `of`: `delete(id)` removes
+        the past versions first, so a kill between its two commits leaves the memory
+        without them. Adds never change a closed memory: reconcile sees only current
+        ones."""
+        return any((op["kind"] == "delete" and op.get("id") is not None
+                    and op.get("id") in (mid, of, self.successor.get(mid or "")))
                    or (op["kind"] == "delete_all" and op["scope"].get("user_id") == user)
                    for op in self.uncertain)
 
@@ -260,7 +263,7 @@ def evaluate_past(model: Model, snap: dict[str, Any], figures: Figures, where: s
             figures.note("phantom_past_version", {"where": where, "id": mid,
                                                   "text": point["data"]})
     for (later, text, user), n in expected.items():
-        if n > 0 and not model.explains_past_change(None, user):
+        if n > 0 and not model.explains_past_change(None, user, of=later):
             figures.note("lost_past_version", {"where": where, "superseded_by": later,
                                                "text": text}, n)
 
