@@ -1111,10 +1111,10 @@ class AsyncMemory:
         if not checked:
             return []
         await self.open()
+        keys = {i: tuple(sorted(scope.items())) for i, (scope, _, _, _) in checked.items()}
         ranking = self.config.search.ranking
         before = predecessors(
-            [(i, tuple(sorted(scope.items())), metadata)
-             for i, (scope, _, metadata, _) in checked.items()],
+            [(i, keys[i], metadata) for i, (_, _, metadata, _) in checked.items()],
             thread_key=ranking.thread_key, position_key=ranking.position_key,
         ) if ranking.previous_turn_context else {}
         contexts = {i: (b, checked[b][1]) for i, b in before.items()}
@@ -1128,8 +1128,8 @@ class AsyncMemory:
             "document"), strict=True))
         now = datetime.now(UTC)
         groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
-        for memory_id, (scope, _, _, _) in checked.items():
-            groups.setdefault(tuple(sorted(scope.items())), []).append(memory_id)
+        for memory_id, key in keys.items():
+            groups.setdefault(key, []).append(memory_id)
         events: dict[str, MemoryEvent] = {}
         for key, memory_ids in groups.items():
             async with self.writer.lock(dict(key)):

@@ -29,13 +29,12 @@ from mem_integrations.core.records import (
     SUPERSEDES,
     VALID_FROM,
     VALID_TO,
-    embedded_text,
     payload_scope,
 )
 from mem_integrations.core.scope import Scope
 from mem_integrations.core.search.dates import Period, named_period
 from mem_integrations.core.sources import read_sources, without_add
-from mem_integrations.core.turn_context import released, without_context
+from mem_integrations.core.turn_context import alone, released
 from mem_integrations.core.validation import check_clean_text
 from mem_integrations.core.validity import current, event_time, iso, valid_at
 from mem_integrations.core.writer import PAGE, Writes
@@ -114,23 +113,6 @@ def carried(old: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, **{k: old[k] for k in _KEPT if k in old}}
 
 
-async def _out_of_context(memory: AsyncMemory, ops: list[WriteOp],
-                          vectors: dict[str, list[float]], gone: set[str]
-                          ) -> tuple[list[WriteOp], dict[str, list[float]]]:
-    """`ops` with each kept memory that was embedded after a deleted one rewritten
-    without that context and embedded alone (`core.turn_context`)."""
-    stale = [op for op in ops if isinstance(op, MemoryUpsert)
-             and op.payload.get(CONTEXT_ID) in gone]
-    if not stale:
-        return ops, vectors
-    payloads = {op.memory_id: without_context(op.payload) for op in stale}
-    fresh = await memory.embedder.embed([embedded_text(p) for p in payloads.values()],
-                                        "document")
-    return ([MemoryUpsert(op.memory_id, op.event, op.old_text, payloads[op.memory_id])
-             if op.memory_id in payloads else op for op in ops],
-            vectors | dict(zip(payloads, fresh, strict=True)))
-
-
 async def history_chain(memory: AsyncMemory, memory_id: str) -> list[HistoryEntry]:
     """The history of `memory_id`, oldest first. An UPDATE keeps the memory's id, so its
     own rows are the chain (ADD Paris, UPDATE Paris -> Berlin); a past version kept by
@@ -198,7 +180,13 @@ async def delete_source(memory: AsyncMemory, add_id: Any, within: Scope | None
                     ops.append(MemoryDelete(hit.id, hit.payload.get(DATA)))
                     deleted.append(hit.id)
             gone = {op.memory_id for op in ops if isinstance(op, MemoryDelete)}
-            ops, vectors = await _out_of_context(memory, ops, vectors, gone)
+            # a kept memory embedded after a deleted one is embedded alone
+            unlinked = await alone(memory, [op for op in ops if isinstance(op, MemoryUpsert)
+                                            and op.payload.get(CONTEXT_ID) in gone])
+            mended = {op.memory_id: op for op in unlinked.ops}
+            ops = [mended.get(op.memory_id, op) if isinstance(op, MemoryUpsert) else op
+                   for op in ops]
+            vectors |= unlinked.vectors
             rewritten = await released(memory, gone, rewriting=vectors)
             await memory.writer.commit(Writes([*ops, *rewritten.ops],
                                               vectors | rewritten.vectors), dict(key))

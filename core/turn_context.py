@@ -37,7 +37,8 @@ from mem_integrations.core.writer import PAGE, Writes
 if TYPE_CHECKING:
     from mem_integrations.core.async_memory import AsyncMemory
 
-__all__ = ["predecessors", "released", "thread_place", "with_context", "without_context"]
+__all__ = ["alone", "predecessors", "released", "thread_place", "with_context",
+           "without_context"]
 
 
 def with_context(payload: dict[str, Any], previous_id: str, previous_text: str
@@ -63,17 +64,23 @@ def predecessors(items: Sequence[tuple[str, tuple[Any, ...], Mapping[str, Any] |
                  thread_key: str, position_key: str) -> dict[str, str]:
     """For items (id, scope key, metadata) written together: item id -> the id of the item
     one position earlier in the same thread and scope, where the batch has it."""
-    at = {}
-    for memory_id, scope, metadata in items:
-        place = thread_place(metadata, thread_key, position_key)
-        if place is not None:
-            at[scope, place] = memory_id
-    out = {}
-    for memory_id, scope, metadata in items:
-        place = thread_place(metadata, thread_key, position_key)
-        if place is not None and (before := at.get((scope, (place[0], place[1] - 1)))):
-            out[memory_id] = before
-    return out
+    placed = [(memory_id, scope, place) for memory_id, scope, metadata in items
+              if (place := thread_place(metadata, thread_key, position_key)) is not None]
+    at = {(scope, place): memory_id for memory_id, scope, place in placed}
+    return {memory_id: before for memory_id, scope, (thread, position) in placed
+            if (before := at.get((scope, (thread, position - 1))))}
+
+
+async def alone(memory: AsyncMemory, upserts: Sequence[MemoryUpsert]) -> Writes:
+    """`upserts` without their turn context, each embedded alone."""
+    rewritten = [MemoryUpsert(op.memory_id, op.event, op.old_text, without_context(op.payload))
+                 for op in upserts]
+    if not rewritten:
+        return Writes([])
+    vectors = await memory.embedder.embed([embedded_text(op.payload) for op in rewritten],
+                                          "document")
+    return Writes(list(rewritten), {op.memory_id: v
+                                   for op, v in zip(rewritten, vectors, strict=True)})
 
 
 async def released(memory: AsyncMemory, deleted: Collection[str], *,
@@ -91,10 +98,5 @@ async def released(memory: AsyncMemory, deleted: Collection[str], *,
         hits.extend(h for h in page if h.id not in deleted and h.id not in rewriting)
         if offset is None:
             break
-    if not hits:
-        return Writes([])
-    payloads = [without_context(h.payload) for h in hits]
-    vectors = await memory.embedder.embed([embedded_text(p) for p in payloads], "document")
-    return Writes([MemoryUpsert(h.id, Event.UPDATE, h.payload.get(DATA), p)
-                   for h, p in zip(hits, payloads, strict=True)],
-                  {h.id: v for h, v in zip(hits, vectors, strict=True)})
+    return await alone(memory, [MemoryUpsert(h.id, Event.UPDATE, h.payload.get(DATA), h.payload)
+                                for h in hits])

@@ -74,8 +74,7 @@ def _answers(item: Verbatim, previous: Verbatim) -> bool:
     """Whether a message is a turn answering the one before it: the other side speaks
     (another role or name). Messages of one speaker in a row are separate statements,
     each embedded alone (`core.turn_context`)."""
-    return (item.role, item.actor_id) != (previous.role, previous.actor_id) \
-        and content_hash(item.text) != content_hash(previous.text)
+    return (item.role, item.actor_id) != (previous.role, previous.actor_id)
 
 
 @dataclass
@@ -411,20 +410,6 @@ class AddPlanner:
             if prior is not None and content_hash(prior.text) in ids:
                 payload = with_context(payload, ids[content_hash(prior.text)], prior.text)
             payloads.append((ids[text_hash], payload))
-        vectors = await self.embedder.embed([embedded_text(p) for _, p in payloads], "document")
-        for (memory_id, payload), vector in zip(payloads, vectors, strict=True):
-            self._write_new(plan, memory_id, payload, vector)
-        return plan
-        ids = {content_hash(item.text): known.get(content_hash(item.text)) or self._new_id()
-               for item in texts}
-        payloads = []
-        for index, item in enumerate(fresh):
-            item_ctx = replace(ctx, role=item.role, actor_id=item.actor_id)
-            payload = self._payload(item_ctx, item.text, [])
-            before = texts[texts.index(item) - 1] if texts.index(item) else None
-            if self.turn_context and before is not None:
-                payload = with_context(payload, ids[content_hash(before.text)], before.text)
-            payloads.append((ids[content_hash(item.text)], payload))
         vectors = await self.embedder.embed([embedded_text(p) for _, p in payloads], "document")
         for (memory_id, payload), vector in zip(payloads, vectors, strict=True):
             self._write_new(plan, memory_id, payload, vector)
