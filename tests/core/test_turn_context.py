@@ -52,17 +52,21 @@ def _vector(embedder: Any, text: str) -> list[float]:
     return vector
 
 
+def _assert_embedded_as(memory: Memory, embedder: Any, memory_id: str, text: str, *,
+                        query: str = ASKED) -> None:
+    """The memory's score for `query` is the cosine to `text` embedded: its vector."""
+    assert _score(memory, memory_id, query) == pytest.approx(
+        cosine(_vector(embedder, query), _vector(embedder, text)), abs=1e-4)
+
+
 def test_a_reply_is_found_by_the_words_of_the_turn_it_answers(tmp_path, embedder):
     ranks = {}
     for context in (False, True):
-        memory = _memory(tmp_path / str(context), embedder, context=context)
-        try:
+        with _memory(tmp_path / str(context), embedder, context=context) as memory:
             items = _turns(QUESTION, REPLY) + _turns(*FILLER, session=2)
             memory.put_many(items)
             order = [r.id for r in memory.search(ASKED, user_id="c").results]
             reply = memory.get(items[1].id)
-        finally:
-            memory.close()
         ranks[context] = order.index(items[1].id)
         assert reply.memory == REPLY  # what users read is the turn as it was said
         assert not set(reply.metadata or {}) - {"session", "turn"}
@@ -72,84 +76,57 @@ def test_a_reply_is_found_by_the_words_of_the_turn_it_answers(tmp_path, embedder
 
 def test_the_vector_is_the_turn_after_the_one_before_it_in_the_same_thread(tmp_path,
                                                                           embedder):
-    memory = _memory(tmp_path, embedder)
-    try:
+    with _memory(tmp_path, embedder) as memory:
         question, reply = _turns(QUESTION, REPLY)
         other_thread = _turns(FILLER[0], session=2, first=2)[0]
         memory.put_many([question, reply, other_thread])
-        assert _score(memory, reply.id, ASKED) == pytest.approx(
-            cosine(_vector(embedder, ASKED), _vector(embedder, f"{QUESTION}\n{REPLY}")),
-            abs=1e-4)
-        for alone, text in ((question, QUESTION), (other_thread, FILLER[0])):
-            assert _score(memory, alone.id, ASKED) == pytest.approx(
-                cosine(_vector(embedder, ASKED), _vector(embedder, text)), abs=1e-4)
-    finally:
-        memory.close()
+        _assert_embedded_as(memory, embedder, reply.id, f"{QUESTION}\n{REPLY}")
+        _assert_embedded_as(memory, embedder, question.id, QUESTION)
+        _assert_embedded_as(memory, embedder, other_thread.id, FILLER[0])
 
 
 def test_an_add_of_several_messages_embeds_each_after_the_one_before(tmp_path, embedder):
-    memory = _memory(tmp_path, embedder)
-    try:
+    with _memory(tmp_path, embedder) as memory:
         result = memory.add([{"role": "user", "content": QUESTION},
                              {"role": "assistant", "content": REPLY}],
                             user_id="c", infer=False)
         first, second = (e.id for e in result.results)
-        query = _vector(embedder, ASKED)
-        assert _score(memory, second, ASKED) == pytest.approx(
-            cosine(query, _vector(embedder, f"{QUESTION}\n{REPLY}")), abs=1e-4)
-        assert _score(memory, first, ASKED) == pytest.approx(
-            cosine(query, _vector(embedder, QUESTION)), abs=1e-4)
-    finally:
-        memory.close()
+        _assert_embedded_as(memory, embedder, second, f"{QUESTION}\n{REPLY}")
+        _assert_embedded_as(memory, embedder, first, QUESTION)
 
 
 def test_one_speakers_messages_in_a_row_are_each_embedded_alone(tmp_path, embedder):
-    memory = _memory(tmp_path, embedder)
-    try:
+    with _memory(tmp_path, embedder) as memory:
         facts = ["Alice has a cat named Miso", "The quarterly tax form is due in April"]
         result = memory.add([{"role": "user", "content": t} for t in facts], user_id="c",
                             infer=False)
         for event, text in zip(result.results, facts, strict=True):
-            assert _score(memory, event.id, "pet cat") == pytest.approx(
-                cosine(_vector(embedder, "pet cat"), _vector(embedder, text)), abs=1e-4)
-    finally:
-        memory.close()
+            _assert_embedded_as(memory, embedder, event.id, text, query="pet cat")
 
 
 def test_deleting_a_turn_re_embeds_the_one_after_it_alone(tmp_path, embedder):
     """A forgotten text must not live on in another memory's vector."""
-    memory = _memory(tmp_path, embedder)
-    try:
+    with _memory(tmp_path, embedder) as memory:
         question, reply = _turns(QUESTION, REPLY)
         memory.put_many([question, reply])
         memory.delete(question.id)
-        assert _score(memory, reply.id, ASKED) == pytest.approx(
-            cosine(_vector(embedder, ASKED), _vector(embedder, REPLY)), abs=1e-4)
+        _assert_embedded_as(memory, embedder, reply.id, REPLY)
         assert memory.get(reply.id).memory == REPLY
         events = [h.event for h in memory.history(reply.id)]
         assert events[-1] == "UPDATE"  # its stored form changed; its text did not
-    finally:
-        memory.close()
 
 
 def test_a_repair_embeds_the_same_text_again(tmp_path, embedder):
-    memory = _memory(tmp_path, embedder)
-    try:
+    with _memory(tmp_path, embedder) as memory:
         question, reply = _turns(QUESTION, REPLY)
         memory.put_many([question, reply])
         before = _score(memory, reply.id, ASKED)
         memory.repair()
         assert _score(memory, reply.id, ASKED) == pytest.approx(before, abs=1e-4)
-    finally:
-        memory.close()
 
 
 def test_off_every_turn_is_embedded_alone(tmp_path, embedder):
-    memory = _memory(tmp_path, embedder, context=False)
-    try:
+    with _memory(tmp_path, embedder, context=False) as memory:
         question, reply = _turns(QUESTION, REPLY)
         memory.put_many([question, reply])
-        assert _score(memory, reply.id, ASKED) == pytest.approx(
-            cosine(_vector(embedder, ASKED), _vector(embedder, REPLY)), abs=1e-4)
-    finally:
-        memory.close()
+        _assert_embedded_as(memory, embedder, reply.id, REPLY)
