@@ -183,8 +183,8 @@ async def end_to_end(embedder_name: str, path: Path) -> dict[str, Any]:
             embedder.live_queries = True
             await memory.search("warm up", user_id=facts[0].scope)
             parts: dict[str, list[float]] = {"embed": [], "store": []}
-            memory.embedder = _timed(memory.embedder, "embed", parts, awaited=True)
-            memory._candidates = _timed(memory._candidates, "store", parts)  # type: ignore
+            embedder.embed = _timed_async(embedder.embed, parts["embed"])  # type: ignore
+            memory._candidates = _timed(memory._candidates, parts["store"])  # type: ignore
             wall = []
             for q in questions:
                 began = time.perf_counter()
@@ -199,31 +199,28 @@ async def end_to_end(embedder_name: str, path: Path) -> dict[str, Any]:
             "load": os.getloadavg()[0], "nice": os.nice(0)}
 
 
-def _timed(target: Any, name: str, parts: dict[str, list[float]], *,
-           awaited: bool = False) -> Any:
-    """`target` (a callable, or an embedder whose `embed` is timed) recording each call's
-    milliseconds under `name`."""
-    if awaited:
-        inner = target.embed
-
-        async def embed(texts: list[str], kind: EmbedKind = "document") -> list[list[float]]:
-            began = time.perf_counter()
-            try:
-                return await inner(texts, kind)
-            finally:
-                parts[name].append((time.perf_counter() - began) * 1000)
-
-        target.embed = embed
-        return target
-
-    def call(*args: Any) -> Any:
+def _timed(call: Any, into: list[float]) -> Any:
+    """`call`, recording each call's milliseconds in `into`."""
+    def timed(*args: Any) -> Any:
         began = time.perf_counter()
         try:
-            return target(*args)
+            return call(*args)
         finally:
-            parts[name].append((time.perf_counter() - began) * 1000)
+            into.append((time.perf_counter() - began) * 1000)
 
-    return call
+    return timed
+
+
+def _timed_async(call: Any, into: list[float]) -> Any:
+    """`_timed` for a coroutine function."""
+    async def timed(*args: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return await call(*args)
+        finally:
+            into.append((time.perf_counter() - began) * 1000)
+
+    return timed
 
 
 async def rerank_cost(embedder_name: str, path: Path, candidates: int = 20) -> dict[str, Any]:
