@@ -38,8 +38,8 @@ from mem_integrations.core.errors import (
 from mem_integrations.core.filters import FilterNode
 from mem_integrations.core.redaction import redact_url
 from mem_integrations.core.stores.base import (
-    DENSE,
     DATETIME_INDEXES,
+    DENSE,
     KEYWORD_INDEXES,
     LEXICAL,
     SCOPE_INDEXES,

@@ -24,8 +24,8 @@ import qdrant_edge as qe
 from mem_integrations.core.errors import MemoryLayerError, StoreError, StoreLockedError
 from mem_integrations.core.filters import FilterNode
 from mem_integrations.core.stores.base import (
-    DENSE,
     DATETIME_INDEXES,
+    DENSE,
     KEYWORD_INDEXES,
     LEXICAL,
     SCOPE_INDEXES,

@@ -15,7 +15,7 @@ from tests.server.test_rest import AUTH, make_client  # noqa: E402,F401  (the fi
 BETWEEN = "2023-09-01T00:00:00Z"
 
 
-def test_timestamps_as_of_and_sources(make_client: Callable[..., Any]) -> None:
+def test_timestamps_as_of_and_sources(make_client: Callable[..., Any]) -> None:  # noqa: F811
     client = make_client()
     first = client.post("/memories", headers=AUTH, json={
         "messages": "I live in Paris.", "user_id": "alice",
