@@ -209,7 +209,8 @@ class ReconcileConfig(_Section):
         "memories (and as many relations) are shown, closest first.")
     per_sentence: int = Field(
         default=10, ge=1, le=100, description="single_call: the known memories searched "
-        "for each sentence of the messages (before de-duplication and max_shown).")
+        "for each sentence of the messages, and each message of several sentences "
+        "(before de-duplication and max_shown).")
     close_neighbour: float = Field(
         default=0.85, description="single_call: an unshown neighbour at least this similar "
         "(cosine) to a fact the LLM added counts as close (a possible UPDATE the LLM could "

@@ -10,6 +10,7 @@ import time
 from collections import deque
 from typing import Any
 
+from mem_integrations.core.pipeline.prompts import read_numbered
 from mem_integrations.testing import Fault, ScriptedLLMServer
 
 
@@ -94,7 +95,8 @@ def sensible_llm(body: dict[str, Any]) -> dict[str, Any]:
         facts = _sentences(transcript)
         if not shown:
             return {"facts": [{"text": s, "categories": []} for s in facts]}
-        known = json.loads(shown.split("\n\n")[0])
+        known = [{"id": i, "text": text}
+                 for i, text in read_numbered(shown.split("\n\n")[0])]
         return {"facts": [{"text": fact, "categories": [], "event": op["event"], "id": op["id"]}
                           for fact, op in zip(facts, _decide(known, facts), strict=True)],
                 "invalidate": []}

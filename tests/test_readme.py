@@ -35,6 +35,7 @@ import pytest
 
 from mem_integrations.core.config import MemoryConfig, load_config
 from mem_integrations.core.pipeline.offline import relation_of, split_sentences
+from mem_integrations.core.pipeline.prompts import read_numbered
 from mem_integrations.core.search.lexical import CJK_RUN
 from mem_integrations.testing import ScriptedLLMServer
 from stress.llm import schema_name, sensible_llm
@@ -136,7 +137,7 @@ def _with_relations(reply: dict[str, Any]) -> dict[str, Any]:
 
 
 def _listed(user: str, label: str) -> Any:
-    """The JSON a prompt shows after `label:` (RELATIONS, NEW_RELATIONS, KNOWN_RELATIONS)."""
+    """The JSON a reconcile prompt shows after `label:` (RELATIONS, NEW_RELATIONS)."""
     after = user.split(f"\n{label}:\n", 1)
     return json.loads(after[1].split("\n\n")[0]) if len(after) == 2 else []
 
@@ -189,8 +190,11 @@ def readme_llm(body: dict[str, Any]) -> str | dict[str, Any]:
         if "relations" in properties:
             reply = _with_relations(reply)
         if deciding:
-            reply["invalidate"] = _superseded(_listed(user, "KNOWN_RELATIONS"),
-                                              reply.get("relations", []))
+            known = user.split("\nKNOWN_RELATIONS:\n", 1)[1:] or [""]
+            reply["invalidate"] = _superseded(
+                [{"id": i, "relation": text}
+                 for i, text in read_numbered(known[0].split("\n\n")[0])],
+                reply.get("relations", []))
         return reply
     if step == "reconcile":
         reply = sensible_llm(body)

@@ -4,6 +4,7 @@ provider's structured-output mode."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 
@@ -49,8 +50,11 @@ RELATIONS lists existing relations (with integer ids) and NEW_RELATIONS the ones
 learned. In "invalidate", give the ids of existing relations the new information makes \
 no longer true (for example an old address after a move); an empty list if none."""
 
+NONE_SHOWN = "(none)"
+_NUMBERED_LINE = re.compile(r"\[(?P<id>\d+)\] (?P<text>.*)")
+
 DECIDE_INSTRUCTIONS = """\
-KNOWN lists what is already remembered (integer ids). For each fact also decide, in \
+KNOWN lists what is already remembered, one a line after its integer id ("[3] ..."). For each fact also decide, in \
 "event" and "id": ADD a fact not known yet (id null); UPDATE a known memory the fact \
 changes or refines (id = its id, text = the updated memory, combining both when both stay \
 true); DELETE a known memory the fact makes false (id = its id); NONE when it is already \
@@ -58,7 +62,7 @@ known (id = that memory). Compare meaning, not words or language. Use only the i
 shown."""
 
 DECIDE_GRAPH = """\
-KNOWN_RELATIONS lists remembered relations (integer ids): in "invalidate", give the ids \
+KNOWN_RELATIONS lists remembered relations, one a line after its integer id: in "invalidate", give the ids \
 of those the conversation makes no longer true (an old address after a move), else []."""
 
 IMAGE_EXTRACTION = """\
@@ -72,6 +76,20 @@ Summarise the agent's work in this conversation as a procedure another agent can
 the task, the steps taken in order with their key inputs and outputs, decisions and \
 their reasons, errors met and how they were solved, and the outcome. Plain text, no \
 preamble."""
+
+
+def numbered(texts: list[str]) -> str:
+    """`texts` one a line as "[id] text": the shortest form a model can refer to by id (a
+    JSON object a text adds some 18 characters to each); a text's own line breaks become
+    spaces, and an empty list is "(none)"."""
+    return "\n".join(f"[{i}] {' '.join(text.split())}" for i, text in enumerate(texts)) \
+        or NONE_SHOWN
+
+
+def read_numbered(block: str) -> list[tuple[int, str]]:
+    """The (id, text) lines of a `numbered` block: what a scripted model reads."""
+    return [(int(m["id"]), m["text"]) for m in map(_NUMBERED_LINE.match, block.splitlines())
+            if m]
 
 
 def extraction_messages(transcript: str, config: ExtractionConfig, *, today: date,
@@ -118,12 +136,9 @@ def extraction_messages(transcript: str, config: ExtractionConfig, *, today: dat
         parts.append(f'Reply with JSON only: {{"facts": [{fact}]}}')
     user: str | list[dict[str, Any]] = f"Conversation:\n{transcript}"
     if deciding:
-        user += "\n\nKNOWN:\n" + json.dumps(
-            [{"id": i, "text": t} for i, t in enumerate(known or [])], ensure_ascii=False)
+        user += "\n\nKNOWN:\n" + numbered(known or [])
         if graph:
-            user += "\n\nKNOWN_RELATIONS:\n" + json.dumps(
-                [{"id": i, "relation": t} for i, t in enumerate(known_relations or [])],
-                ensure_ascii=False)
+            user += "\n\nKNOWN_RELATIONS:\n" + numbered(known_relations or [])
     if images:
         user = [{"type": "text", "text": user}]
         for number, url in enumerate(images, 1):

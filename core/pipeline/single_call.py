@@ -1,10 +1,11 @@
 """The single-call add (`reconcile.mode = "single_call"`): find what the new messages may
 touch BEFORE the LLM call, and let the ONE extraction call also decide.
 
-1. Known memories: the messages' sentences are embedded in one batch and searched in one
-   batched neighbour search (the scope's current memories, the reconcile threshold); the
-   hits are de-duplicated, closest first, at most `reconcile.max_shown`. With the graph on,
-   the valid relations of the entities the messages name are found too.
+1. Known memories: the messages' sentences, and each message of several sentences as a
+   whole, are embedded in one batch and searched in one batched neighbour search (the
+   scope's current memories, the reconcile threshold); the hits are de-duplicated,
+   closest first, at most `reconcile.max_shown`. With the graph on, the valid relations
+   of the entities the messages name are found too.
 2. One extraction call shows them under small integer ids (texts only) and its reply
    carries the facts, each with ADD / UPDATE(id) / DELETE(id) / NONE(id), and with the graph
    the relations and the ids of known relations they supersede.
@@ -37,9 +38,10 @@ from mem_integrations.core.stores.base import Hit
 
 __all__ = ["Known", "SingleCallPlanner"]
 
-# the sentences searched for one add: a long transcript's first ones are enough to find
-# what it is about, and the embedding batch stays small
+# the texts searched for one add: a long transcript's first ones are enough to find what
+# it is about, and the embedding batch stays small
 MAX_SENTENCES = 48
+MAX_QUERIES = 64
 MAX_NAME_WORDS = 4
 USER_ENTITY = "user"
 
@@ -60,6 +62,21 @@ def sentences_of(messages: list[Message]) -> list[str]:
         for sentence in split_sentences(message.get("content") or ""):
             seen.setdefault(sentence, None)
     return list(seen)[:MAX_SENTENCES]
+
+
+def queries_of(messages: list[Message]) -> list[str]:
+    """The texts the known memories are searched with, each once, in order, at most
+    `MAX_QUERIES`: every sentence, and after its sentences a message of several as a whole,
+    since a fact often sums up a message (one sentence alone misses what it is about)."""
+    seen: dict[str, None] = {}
+    for message in messages:
+        content = (message.get("content") or "").strip()
+        sentences = split_sentences(content)
+        for sentence in sentences:
+            seen.setdefault(sentence, None)
+        if len(sentences) > 1:
+            seen.setdefault(content, None)
+    return list(seen)[:MAX_QUERIES]
 
 
 def name_grams(sentences: list[str]) -> list[str]:
@@ -98,13 +115,14 @@ class SingleCallPlanner:
 
     async def known(self, messages: list[Message], ctx: AddContext) -> Known:
         """The memories (and relations) the messages may touch: one embedding batch of
-        their sentences, one batched neighbour search, the entities they name."""
+        their sentences and longer messages, one batched neighbour search, the entities
+        their sentences name."""
         sentences = sentences_of(messages)
         if not sentences:
             return Known()
         # the graph's lookups need no embedding: they run meanwhile
         found, (named, relations) = await asyncio.gather(
-            self._memories(sentences, ctx), self._relations(sentences, ctx))
+            self._memories(queries_of(messages), ctx), self._relations(sentences, ctx))
         best: dict[str, Hit] = {}
         for hits in found:
             for hit in hits:
@@ -119,9 +137,9 @@ class SingleCallPlanner:
         return Known(hits=shown[:self.planner.config.max_shown], relations=relations,
                      named=named)
 
-    async def _memories(self, sentences: list[str], ctx: AddContext) -> list[list[Hit]]:
-        """Each sentence's neighbours: one embedding batch, one batched search."""
-        vectors = await self.planner.embedder.embed(sentences, "document")
+    async def _memories(self, queries: list[str], ctx: AddContext) -> list[list[Hit]]:
+        """Each query's neighbours: one embedding batch, one batched search."""
+        vectors = await self.planner.embedder.embed(queries, "document")
         return await self.planner.neighbours(vectors, ctx, self.planner.config.per_sentence)
 
     async def _relations(self, sentences: list[str], ctx: AddContext

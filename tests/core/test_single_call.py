@@ -11,15 +11,18 @@ from collections.abc import Callable
 from typing import Any
 
 from mem_integrations import Memory
+from mem_integrations.core.pipeline.prompts import read_numbered
+from mem_integrations.core.pipeline.single_call import MAX_QUERIES, queries_of
 from mem_integrations.testing import ScriptedLLMServer
 from tests.conftest import ops
 from tests.reliability.support import sensible_llm
 
 
-def known_shown(call: Any) -> list[dict[str, Any]]:
-    """The KNOWN list of a single-call extraction request ([] when none was shown)."""
+def known_shown(call: Any) -> list[tuple[int, str]]:
+    """The KNOWN list of a single-call extraction request, as (id, text) ([] when none
+    was shown)."""
     _, sep, shown = call.user.partition("\n\nKNOWN:\n")
-    return json.loads(shown.split("\n\n")[0]) if sep else []
+    return read_numbered(shown.split("\n\n")[0]) if sep else []
 
 
 def decided(*facts: tuple[str, str, int | None]) -> dict[str, Any]:
@@ -36,14 +39,36 @@ def test_an_update_of_a_known_memory_is_one_call(make_memory: Callable[..., Memo
     result = memory.add("I moved, I live in Berlin now.", user_id="alice")
     assert llm.chat_calls == 1
     shown = known_shown(llm.calls[0])
-    assert shown[0] == {"id": 0, "text": "I live in Paris."}  # closest first, small ids
-    assert all(set(m) == {"id", "text"} for m in shown)  # the shortest form: text only
+    assert shown[0] == (0, "I live in Paris.")  # closest first, small ids
+    assert "\nKNOWN:\n[0] I live in Paris." in llm.calls[0].user  # the shortest form
     schema = llm.calls[0].body["response_format"]["json_schema"]["schema"]
     assert {"event", "id"} <= set(schema["properties"]["facts"]["items"]["properties"])
     assert [(e.event.value, e.memory, e.previous_memory) for e in result.results] == [
         ("UPDATE", "I live in Berlin", "I live in Paris.")]
     assert sorted(m.memory for m in memory.get_all(user_id="alice")) == [
         "I have a dog named Rex.", "I live in Berlin"]
+
+
+def test_a_memory_is_shown_on_one_line_under_its_id(make_memory: Callable[..., Memory],
+                                                   llm: ScriptedLLMServer) -> None:
+    memory = make_memory()
+    memory.add("Shopping list:\nmilk, eggs\nand bread", user_id="alice", infer=False)
+    llm.responder = sensible_llm
+    memory.add("My shopping list has milk and eggs.", user_id="alice")
+    assert known_shown(llm.calls[0]) == [(0, "Shopping list: milk, eggs and bread")]
+    # only what is shown is on one line: the memory keeps its own line breaks
+    assert "Shopping list:\nmilk, eggs\nand bread" in [
+        m.memory for m in memory.get_all(user_id="alice")]
+
+
+def test_the_search_before_the_call_uses_each_sentence_and_each_longer_message() -> None:
+    messages = [{"role": "user", "content": "I moved. I live in Berlin now."},
+                {"role": "assistant", "content": "Nice!"},
+                {"role": "user", "content": "I moved."}]
+    assert queries_of(messages) == ["I moved.", "I live in Berlin now.",
+                                    "I moved. I live in Berlin now.", "Nice!"]
+    many = [{"role": "user", "content": f"Fact {i}. More {i}."} for i in range(40)]
+    assert len(queries_of(many)) == MAX_QUERIES
 
 
 def test_a_new_user_s_add_shows_nothing_and_is_one_call(make_memory: Callable[..., Memory],
