@@ -6,8 +6,13 @@ is held constant and only the libraries differ.
 The script:
 - facts: each declarative user sentence is a fact (or, when the driver sets
   `facts_override`, exactly those facts, e.g. LOCOMO's per-session observations);
-- a new fact identical to a memory shown is NONE; a new fact sharing its subject and verb
-  with a memory shown UPDATEs it; otherwise it is ADDed (mem0 2.x can only ADD);
+- a new fact identical to a memory shown is NONE; a new fact about the same thing as a
+  memory shown UPDATEs it: the same subject and verb, and either at least a third of their
+  other words in common (the same thing said again or refined) or one thing each (a value
+  replaced: "Anna lives in Paris" -> "Anna lives in Berlin"); of several, the one with
+  the most words in common. Otherwise it is ADDed (mem0 2.x can only ADD). The rule
+  reads only the fact and the memory, never the order or the number of memories shown,
+  so both of our reconcile modes decide alike whenever they show the same memory;
 - graph: a fact "Anna lives in Paris" is the relation (anna, lives_in, paris); an existing
   relation with the same source and relation but another target is superseded
   (mem0: a delete_graph_memory tool call; ours: its id in "invalidate").
@@ -28,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mem_integrations.core.pipeline.prompts import read_numbered
 from mem_integrations.testing import Fault, ScriptedLLMServer, tool_call, tool_calls
 from mem_integrations.testing.llm_server import Reply, estimate_tokens
 
@@ -99,6 +105,25 @@ def entities_of(facts: list[str]) -> list[tuple[str, str]]:
     return list(out.items())
 
 
+def _content(text: str) -> set[str]:
+    """The words after the subject and verb, without the small ones."""
+    return {w for w in (w.lower() for w in _words(text)[2:]) if w not in STOP}
+
+
+def same_thing(fact: str, memory: str) -> float:
+    """How much `fact` is about what `memory` says (0: not at all): the share of their
+    words in common when they have the same subject and verb and at least a third in
+    common, or when each names one thing; else 0."""
+    key = fact_key(fact)
+    if not key[0] or fact_key(memory) != key:
+        return 0.0
+    ours, theirs = _content(fact), _content(memory)
+    if len(ours) <= 1 and len(theirs) <= 1:
+        return 1.0 / 3
+    shared = len(ours & theirs) / max(1, len(ours | theirs))
+    return shared if shared >= 1 / 3 else 0.0
+
+
 def decide(existing: list[tuple[Any, str]], facts: list[str]) -> list[dict[str, Any]]:
     """ADD / UPDATE / NONE for each new fact against the memories shown."""
     ops: list[dict[str, Any]] = []
@@ -108,9 +133,11 @@ def decide(existing: list[tuple[Any, str]], facts: list[str]) -> list[dict[str, 
         if same is not None:
             ops.append({"event": "NONE", "id": same, "text": fact})
             continue
-        key = fact_key(fact)
-        match = next((i for i, text in existing
-                      if i not in used and key[0] and fact_key(text) == key), None)
+        # the most in common; a tie goes to the first text in alphabetical order, not the
+        # first shown, so that the order shown does not decide
+        scored = sorted((-same_thing(fact, text), text, i) for i, text in existing
+                        if i not in used)
+        match = scored[0][2] if scored and scored[0][0] < 0 else None
         if match is not None:
             used.add(match)
             ops.append({"event": "UPDATE", "id": match, "text": fact,
@@ -241,12 +268,13 @@ class BenchLLM:
                                   for s, r, t in filter(None, map(triple, facts))]
         if shown:  # the single-call add: decide each fact against the KNOWN memories
             known_part, _, rel_part = shown.partition("\n\nKNOWN_RELATIONS:\n")
-            existing = [(m["id"], m["text"]) for m in json.loads(known_part)]
+            existing = read_numbered(known_part)
             for fact, op in zip(reply["facts"], decide(existing, facts), strict=True):
                 fact.update(event=op["event"], id=op["id"])
             if rel_part:
                 reply["invalidate"] = self._invalidated(
-                    json.loads(rel_part), list(filter(None, map(triple, facts))))
+                    [{"id": i, "relation": text} for i, text in read_numbered(rel_part)],
+                    list(filter(None, map(triple, facts))))
             return "ours", "extract+decide", reply
         return "ours", "extract", reply
 

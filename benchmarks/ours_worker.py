@@ -62,6 +62,11 @@ class Worker(BaseWorker):
     def _embed_query(self, query: str) -> None:
         self.embedder.embed_sync([query])
 
+    def texts(self, user_ids: list[str], **_: object) -> dict:
+        """Every memory of these users, as sorted texts: what two runs are compared by."""
+        return {"texts": sorted(m.memory for user in user_ids
+                                for m in self.memory.get_all(user_id=user, limit=100_000))}
+
     def fill(self, n: int, batch: int = 1000, **_: object) -> dict:
         """n synthetic memories over 100 users, written at our vector-store level in the
         payload shape our add writes (with the BM25 sparse vector), without embedding."""

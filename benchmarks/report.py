@@ -149,6 +149,16 @@ def one_call_goals(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             out.append((f"Prompt tokens per add ≤ {share:.2f}× mem0 1.0.11's, {what}",
                         f"≤ {share:.2f}×", f"{a:,.0f} vs {b:,.0f} ({a / b:.2f}×)",
                         a / b <= share))
+    for m in results.get("llm", {}).get("modes", []):
+        single = _row(llm, lib="ours", graph=m["graph"], mode=None)
+        two = _row(llm, lib="ours", graph=m["graph"], mode="two_calls")
+        differ = m["only_single_call"] + m["only_two_calls"]
+        same_events = bool(single and two and single["events"] == two["events"])
+        out.append((f"Both reconcile modes end the LOCOMO replay with the same memories, "
+                    f"graph {'on' if m['graph'] else 'off'}", "same texts and events",
+                    f"{m['memories'][0]:,} and {m['memories'][1]:,} memories, {differ} texts "
+                    f"differ, events {'the same' if same_events else 'differ'}",
+                    not differ and same_events))
     lat = results.get("latency", {}).get("rows", [])
     mine, theirs = _row(lat, lib="ours", graph=True, mode=None), _row(lat, lib="mem0-2")
     if mine and theirs and mine.get("300ms") and theirs.get("300ms"):
@@ -198,6 +208,17 @@ def llm_section(phase: dict[str, Any]) -> list[str]:
               "one call per add because it only ever ADDs (no update, no delete, no graph); "
               "mem0 1.0.11 always makes its update call when facts were extracted, and three "
               "more calls with the graph on.", ""]
+    for m in phase.get("modes", []):
+        same = not m["only_single_call"] and not m["only_two_calls"]
+        lines.append(
+            f"Our two reconcile modes, graph {'on' if m['graph'] else 'off'}: the replay ends "
+            f"with {m['memories'][0]:,} memories in one-call mode and {m['memories'][1]:,} "
+            "in two-call mode, " + ("the same texts." if same else
+                                     f"{m['only_single_call']} texts held only by the first and "
+                                     f"{m['only_two_calls']} only by the second (a memory one "
+                                     "mode showed the model and the other did not)."))
+    if phase.get("modes"):
+        lines.append("")
     return lines
 
 
@@ -486,8 +507,10 @@ def write_report(results: dict[str, Any]) -> Path:
         "No LLM API is reachable here, so the LLM is held constant: a scripted "
         "OpenAI-compatible server on 127.0.0.1 (`benchmarks/bench_llm.py`) answers mem0's "
         "prompts and ours with the same decisions (each user sentence or given observation "
-        "is a fact; a fact with the same subject and verb as a memory shown updates it; a "
-        "relation with the same source and relation as an existing one supersedes it). "
+        "is a fact; a fact about the same thing as a memory shown updates it: the same "
+        "subject and verb, and a third of their other words in common or one thing each, "
+        "as in a move from Paris to Berlin; a relation with the same source and relation "
+        "as an existing one supersedes it). "
         "mem0 runs in its own virtual environments, each library in its own worker process; "
         "both use all-MiniLM-L6-v2 (sentence-transformers, offline) and their default "
         "embedded stores (ours: qdrant-edge and LadybugDB; mem0: qdrant-client local mode "

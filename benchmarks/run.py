@@ -145,6 +145,8 @@ class Bench:
                   [(lib, g, None) for lib in self.libs if lib != "ours"
                    for g in ((False, True) if lib == "mem0-1.0.11" else (False,))]
         out: dict[str, Any] = {"adds": len(replay), "samples": len(samples), "rows": []}
+        users = sorted({user for user, _ in replay})
+        memories: dict[tuple[bool, str], list[str]] = {}  # ours, by graph and mode
         llm.delay = 0.0
         for lib, graph, mode in configs:
             label = (f"{lib} (graph)" if graph else lib) + (", two calls" if mode else "")
@@ -171,6 +173,9 @@ class Bench:
                         for c in calls:
                             steps[c.kind] += 1
                             step_tokens[c.kind] += c.prompt_tokens
+                    if lib == "ours":
+                        memories[graph, mode or "single_call"] = w.call(
+                            "texts", user_ids=users)["texts"]
             except WorkerError as exc:
                 self.notes.append(f"llm phase, {label}: {exc}")
                 log(str(exc))
@@ -189,6 +194,10 @@ class Bench:
                 "add_ms": summary([m for _, _, m in per_add]),
                 "events": dict(events),
             })
+        out["modes"] = [modes_compared(graph, memories[graph, "single_call"],
+                                       memories[graph, "two_calls"])
+                        for graph in (False, True)
+                        if (graph, "single_call") in memories and (graph, "two_calls") in memories]
         return out
 
     # --- 2. add latency, 0 ms and 300 ms LLM ----------------------------------------------------
@@ -487,6 +496,16 @@ class Bench:
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def modes_compared(graph: bool, single: list[str], two: list[str]) -> dict[str, Any]:
+    """How far the memories the replay ends with differ between our two reconcile modes:
+    the texts only one of them holds, with a few examples."""
+    only_single = sorted((Counter(single) - Counter(two)).elements())
+    only_two = sorted((Counter(two) - Counter(single)).elements())
+    return {"graph": graph, "memories": [len(single), len(two)],
+            "only_single_call": len(only_single), "only_two_calls": len(only_two),
+            "examples": {"single_call": only_single[:3], "two_calls": only_two[:3]}}
 
 
 def mem0_env_key(lib: str) -> str:
