@@ -54,16 +54,17 @@ NONE_SHOWN = "(none)"
 _NUMBERED_LINE = re.compile(r"\[(?P<id>\d+)\] (?P<text>.*)")
 
 DECIDE_INSTRUCTIONS = """\
-KNOWN lists what is already remembered, one a line after its integer id ("[3] ..."). For each fact also decide, in \
-"event" and "id": ADD a fact not known yet (id null); UPDATE a known memory the fact \
-changes or refines (id = its id, text = the updated memory, combining both when both stay \
-true); DELETE a known memory the fact makes false (id = its id); NONE when it is already \
-known (id = that memory). Compare meaning, not words or language. Use only the ids \
-shown."""
+KNOWN lists what is already remembered, one a line after its integer id ("[3] ..."). \
+For each fact also decide, in "event" and "id": ADD a fact not known yet (id null); \
+UPDATE a known memory the fact changes or refines (id = its id, text = the updated \
+memory, combining both when both stay true); DELETE a known memory the fact makes false \
+(id = its id); NONE when it is already known (id = that memory). Compare meaning, not \
+words or language. Use only the ids shown."""
 
 DECIDE_GRAPH = """\
-KNOWN_RELATIONS lists remembered relations, one a line after its integer id: in "invalidate", give the ids \
-of those the conversation makes no longer true (an old address after a move), else []."""
+KNOWN_RELATIONS lists remembered relations, one a line after its integer id: in \
+"invalidate", give the ids of those the conversation makes no longer true (an old address \
+after a move), else []."""
 
 IMAGE_EXTRACTION = """\
 Images from the conversation follow it, each after its marker ("[image 1]"). Take facts \
