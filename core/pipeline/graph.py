@@ -1,7 +1,8 @@
 """Graph memory in the add pipeline: resolve the entities of extracted relations
 against the scope's graph (by name, then by embedding similarity — no LLM), find the
-existing relations they touch, and turn the reconcile call's decisions into journal
-operations (`RelationAdd`, `RelationInvalidate`).
+existing relations they touch (chosen by kind, `by_kind`, when there are more than can
+be shown), and turn the reconcile call's decisions into journal operations
+(`RelationAdd`, `RelationInvalidate`).
 
 Supersession is decided by the SAME reconcile call that reconciles facts, so turning the
 graph on adds no LLM call. When the facts need no reconcile call, new relations are
@@ -11,6 +12,7 @@ added and nothing is invalidated; an exact repeat of a valid relation is not add
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +24,39 @@ from mem_integrations.core.pipeline.schema import Extraction, Triple
 from mem_integrations.core.providers.base import Embedder
 
 MAX_CANDIDATES = 30
+# the valid relations read around the entities of one add: the candidates are chosen from
+# these by kind (`by_kind`), so that a user's old address is still among them after
+# hundreds of newer relations
+MAX_READ = 500
+
+
+def by_kind(relations: list[RelationRecord], limit: int,
+            first: set[tuple[str, str]] | None = None) -> list[RelationRecord]:
+    """At most `limit` of `relations` (most recently updated first), chosen by kind
+    (source id, relation): first the relations that are alone of their kind, those of the
+    kinds in `first` before the others; then the newest of every other kind; then the
+    rest.
+
+    A kind with one valid relation ("lives_in") may be single-valued, and a new relation
+    of that kind may supersede it: it stays among those shown however many relations of
+    other kinds are newer. A kind with several valid relations at once ("likes") is not
+    single-valued: its older ones can wait."""
+    def kind(r: RelationRecord) -> tuple[str, str]:
+        return r.source_id, r.relation
+
+    counts = Counter(kind(r) for r in relations)
+    wanted = first or set()
+    alone = sorted((r for r in relations if counts[kind(r)] == 1),
+                   key=lambda r: kind(r) not in wanted)  # stable: newest first within
+    chosen = list(alone)
+    seen = {kind(r) for r in chosen}
+    for r in relations:
+        if kind(r) not in seen:
+            seen.add(kind(r))
+            chosen.append(r)
+    taken = {r.id for r in chosen}
+    chosen += [r for r in relations if r.id not in taken]
+    return chosen[:limit]
 
 
 @dataclass
@@ -109,7 +144,7 @@ class GraphPlanner:
         touching = self._read_before(found, existing_ids)
         if touching is None:
             touching = await asyncio.to_thread(self.store.relations_of, scope, existing_ids,
-                                               limit=MAX_CANDIDATES, exact=True)
+                                               limit=MAX_READ, exact=True)
         present = {(r.source_id, r.relation, r.target_id) for r in touching}
         for t in triples:
             source, target = draft.entities[name_key(t.source)], draft.entities[name_key(t.target)]
@@ -120,7 +155,9 @@ class GraphPlanner:
                 id=self._new_id(), source_id=source.id, source=source.name, relation=t.relation,
                 target_id=target.id, target=target.name, scope=dict(scope))))
         sources = {record.source_id for _, record in draft.new}
-        draft.candidates = [r for r in touching if r.source_id in sources]
+        draft.candidates = by_kind([r for r in touching if r.source_id in sources],
+                                   MAX_CANDIDATES,
+                                   {(r.source_id, r.relation) for _, r in draft.new})
         return draft
 
     @staticmethod
@@ -133,8 +170,7 @@ class GraphPlanner:
         if not read.issuperset(ids):
             return None
         wanted = set(ids)
-        return [r for r in found.relations
-                if r.source_id in wanted or r.target_id in wanted][:MAX_CANDIDATES]
+        return [r for r in found.relations if r.source_id in wanted or r.target_id in wanted]
 
     def _similar(self, scope: dict[str, str], vectors: list[list[float]]
                  ) -> list[EntityRecord | None]:

@@ -30,7 +30,14 @@ from mem_integrations.core.messages import Message
 from mem_integrations.core.models import Event
 from mem_integrations.core.pipeline.add import AddContext, AddPlanner, Plan
 from mem_integrations.core.pipeline.extractor import describe
-from mem_integrations.core.pipeline.graph import MAX_CANDIDATES, GraphDraft, GraphPlanner, Named
+from mem_integrations.core.pipeline.graph import (
+    MAX_CANDIDATES,
+    MAX_READ,
+    GraphDraft,
+    GraphPlanner,
+    Named,
+    by_kind,
+)
 from mem_integrations.core.pipeline.offline import split_sentences
 from mem_integrations.core.pipeline.schema import Decided, Extraction, Fact, Operation
 from mem_integrations.core.records import DATA, HASH
@@ -152,12 +159,11 @@ class SingleCallPlanner:
         named = Named(set(grams), {name_key(e.name): e for e in found}, [])
         if not found:
             return named, []
-        limit = min(self.planner.config.max_shown, MAX_CANDIDATES)
-        relations = await asyncio.to_thread(store.relations_of, ctx.scope,
-                                            [e.id for e in found], limit=limit, exact=True)
+        read = await asyncio.to_thread(store.relations_of, ctx.scope,
+                                       [e.id for e in found], limit=MAX_READ, exact=True)
         # all of them unless the limit cut the list: the graph draft then reads no more
-        named.relations = relations if len(relations) < limit else None
-        return named, relations
+        named.relations = read if len(read) < MAX_READ else None
+        return named, by_kind(read, min(self.planner.config.max_shown, MAX_CANDIDATES))
 
     async def decide(self, extraction: Extraction, ctx: AddContext, known: Known) -> Plan:
         """The writes for a single-call extraction: its decisions applied to the memories

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mem_integrations import Event
+from mem_integrations.core.pipeline.offline import relation_of, split_sentences
+from mem_integrations.core.pipeline.prompts import read_numbered
 from tests.conftest import facts
 
 
@@ -254,3 +256,41 @@ def test_relations_never_link_entities_of_two_scopes(make_graph_memory, uid):
     mine = [r for r in rows if run in (r["ar"], r["br"], r["rr"])]
     assert mine and all(r["au"] == r["bu"] == r["ru"] and r["ar"] == r["br"] == r["rr"]
                         for r in mine)
+
+
+def _mover(body):
+    """A model for the graph's single-call add: each "I live in / moved to / like ..."
+    sentence is a fact and a relation, and a new address supersedes the known
+    relations shown as lives_in."""
+    user = "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+    if body["response_format"]["json_schema"]["name"] == "reconcile":
+        return {"operations": [], "invalidate": []}
+    transcript, _, shown = user.removeprefix("Conversation:\nuser: ").partition("\n\nKNOWN:\n")
+    sentences = split_sentences(transcript)
+    new = [found[0] for found in (relation_of(s.rstrip(".")) for s in sentences) if found]
+    reply = graph_reply(sentences, [(t.source, t.relation, t.target) for t in new])
+    if shown:
+        moved = any(t.relation == "lives_in" for t in new)
+        known = read_numbered(shown.partition("KNOWN_RELATIONS:\n")[2])
+        reply["invalidate"] = [i for i, text in known if moved and "--lives_in-->" in text]
+        for fact in reply["facts"]:
+            fact.update(event="ADD", id=None)
+    return reply
+
+
+@pytest.mark.parametrize("offline", [True, False], ids=["offline", "single_call"])
+def test_a_move_supersedes_the_old_address_however_many_relations_came_since(
+        make_graph_memory, uid, llm, offline):
+    """The relations a new one may supersede are chosen by kind first: a user with more
+    relations than are shown still has the old address replaced."""
+    llm.responder = _mover
+    memory = make_graph_memory(offline=offline)
+    alice = uid("alice")
+    memory.add("I live in Paris.", user_id=alice)
+    memory.add(" ".join(f"I like dish number {n}." for n in range(45)), user_id=alice)
+    moved = memory.add("I moved to Berlin.", user_id=alice)
+    assert ("lives_in", "Paris", "DELETE") in [
+        (r.relationship, r.destination, r.event.value) for r in moved.relations]
+    valid = triples(memory.get_all(user_id=alice).relations)
+    assert ("user", "lives_in", "Berlin") in valid and ("user", "lives_in", "Paris") not in valid
+    assert len(valid) == 46
