@@ -190,10 +190,9 @@ def readme_llm(body: dict[str, Any]) -> str | dict[str, Any]:
         if "relations" in properties:
             reply = _with_relations(reply)
         if deciding:
-            known = user.split("\nKNOWN_RELATIONS:\n", 1)[1:] or [""]
+            known = user.partition("\nKNOWN_RELATIONS:\n")[2].split("\n\n")[0]
             reply["invalidate"] = _superseded(
-                [{"id": i, "relation": text}
-                 for i, text in read_numbered(known[0].split("\n\n")[0])],
+                [{"id": i, "relation": text} for i, text in read_numbered(known)],
                 reply.get("relations", []))
         return reply
     if step == "reconcile":

@@ -6,7 +6,8 @@ constants of this module (labels, property names from a fixed list), the integer
 embedding dimension and integer LIMITs (`_limit`: LadybugDB takes ~2.5 ms more over a
 `LIMIT $limit` than over a literal one). Relations are edges of ONE type (`MEMINT_REL`)
 whose `relation` property holds the relation's name, so any text — quotes, backticks,
-CJK, emoji — is just data. Labels are prefixed so that `reset()` touches only what this library created.
+CJK, emoji — is just data. Labels are prefixed so that `reset()` touches only what this
+library created.
 
 Relations carry event time like memories (`core.validity`): `valid_from` (when the add
 that learned them was said) and, once superseded, `valid_to`; edges written before event

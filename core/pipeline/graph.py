@@ -46,9 +46,8 @@ def by_kind(relations: list[RelationRecord], limit: int,
 
     counts = Counter(kind(r) for r in relations)
     wanted = first or set()
-    alone = sorted((r for r in relations if counts[kind(r)] == 1),
-                   key=lambda r: kind(r) not in wanted)  # stable: newest first within
-    chosen = list(alone)
+    chosen = sorted((r for r in relations if counts[kind(r)] == 1),
+                    key=lambda r: kind(r) not in wanted)  # stable: newest first within
     seen = {kind(r) for r in chosen}
     for r in relations:
         if kind(r) not in seen:

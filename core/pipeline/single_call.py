@@ -62,28 +62,23 @@ class Known:
     named: Named = field(default_factory=Named)  # the entities the messages name
 
 
-def sentences_of(messages: list[Message]) -> list[str]:
-    """The messages' sentences, each once, in order, at most `MAX_SENTENCES`."""
-    seen: dict[str, None] = {}
-    for message in messages:
-        for sentence in split_sentences(message.get("content") or ""):
-            seen.setdefault(sentence, None)
-    return list(seen)[:MAX_SENTENCES]
-
-
-def queries_of(messages: list[Message]) -> list[str]:
-    """The texts the known memories are searched with, each once, in order, at most
-    `MAX_QUERIES`: every sentence, and after its sentences a message of several as a whole,
-    since a fact often sums up a message (one sentence alone misses what it is about)."""
-    seen: dict[str, None] = {}
+def sentences_and_queries(messages: list[Message]) -> tuple[list[str], list[str]]:
+    """The messages' sentences, each once, in order, at most `MAX_SENTENCES` (the names
+    they use are looked up in the graph); and the texts the known memories are searched
+    with, each once, in order, at most `MAX_QUERIES`: every sentence, and after its
+    sentences a message of several as a whole, since a fact often sums up a message (one
+    sentence alone misses what it is about)."""
+    sentences: dict[str, None] = {}
+    queries: dict[str, None] = {}
     for message in messages:
         content = (message.get("content") or "").strip()
-        sentences = split_sentences(content)
-        for sentence in sentences:
-            seen.setdefault(sentence, None)
-        if len(sentences) > 1:
-            seen.setdefault(content, None)
-    return list(seen)[:MAX_QUERIES]
+        split = split_sentences(content)
+        for sentence in split:
+            sentences.setdefault(sentence, None)
+            queries.setdefault(sentence, None)
+        if len(split) > 1:
+            queries.setdefault(content, None)
+    return list(sentences)[:MAX_SENTENCES], list(queries)[:MAX_QUERIES]
 
 
 def name_grams(sentences: list[str]) -> list[str]:
@@ -124,12 +119,12 @@ class SingleCallPlanner:
         """The memories (and relations) the messages may touch: one embedding batch of
         their sentences and longer messages, one batched neighbour search, the entities
         their sentences name."""
-        sentences = sentences_of(messages)
+        sentences, queries = sentences_and_queries(messages)
         if not sentences:
             return Known()
         # the graph's lookups need no embedding: they run meanwhile
         found, (named, relations) = await asyncio.gather(
-            self._memories(queries_of(messages), ctx), self._relations(sentences, ctx))
+            self._memories(queries, ctx), self._relations(sentences, ctx))
         best: dict[str, Hit] = {}
         for hits in found:
             for hit in hits:

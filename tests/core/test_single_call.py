@@ -12,7 +12,7 @@ from typing import Any
 
 from mem_integrations import Memory
 from mem_integrations.core.pipeline.prompts import read_numbered
-from mem_integrations.core.pipeline.single_call import MAX_QUERIES, queries_of
+from mem_integrations.core.pipeline.single_call import MAX_QUERIES, sentences_and_queries
 from mem_integrations.testing import ScriptedLLMServer
 from tests.conftest import ops
 from tests.reliability.support import sensible_llm
@@ -65,10 +65,10 @@ def test_the_search_before_the_call_uses_each_sentence_and_each_longer_message()
     messages = [{"role": "user", "content": "I moved. I live in Berlin now."},
                 {"role": "assistant", "content": "Nice!"},
                 {"role": "user", "content": "I moved."}]
-    assert queries_of(messages) == ["I moved.", "I live in Berlin now.",
-                                    "I moved. I live in Berlin now.", "Nice!"]
+    assert sentences_and_queries(messages)[1] == [
+        "I moved.", "I live in Berlin now.", "I moved. I live in Berlin now.", "Nice!"]
     many = [{"role": "user", "content": f"Fact {i}. More {i}."} for i in range(40)]
-    assert len(queries_of(many)) == MAX_QUERIES
+    assert len(sentences_and_queries(many)[1]) == MAX_QUERIES
 
 
 def test_a_new_user_s_add_shows_nothing_and_is_one_call(make_memory: Callable[..., Memory],
