@@ -79,12 +79,14 @@ def real_embedder(name: str) -> Any:
 
 
 # Each variant is the `search` settings it changes from the defaults these options were
-# measured against: those before them (no neighbour context, no speaker match), whatever
-# the defaults are now.
+# measured against: those before them (no neighbour context, no speaker match, speaker
+# names kept in the text searched), whatever the defaults are now.
 MEASURED_AGAINST: dict[str, Any] = {"dense_weight": 1.0,
                                     "ranking": {"neighbour_weight": 0.0, "speaker_weight": 0.0,
-                                                "previous_turn_context": False}}
+                                                "previous_turn_context": False,
+                                                "strip_speaker_names": False}}
 CONTEXT = {"previous_turn_context": True}
+NAMES_OUT = {"strip_speaker_names": True}
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {},
     **{f"neighbours-{w}": {"ranking": {"neighbour_weight": w}} for w in (0.1, 0.2, 0.3, 0.5)},
@@ -115,6 +117,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "dense_weight": d, "ranking": {**CONTEXT, "neighbour_weight": n, "speaker_weight": w}}
        for n, w, d in ((0.2, 0.4, 1.3), (0.2, 0.3, 1.3), (0.3, 0.4, 1.3), (0.2, 0.4, 1.6),
                         (0.2, 0.4, 1.15), (0.2, 0.4, 1.2))},
+    "speaker-0.4": {"ranking": {"speaker_weight": 0.4}},
+    "speaker-0.4+names-out": {"ranking": {"speaker_weight": 0.4, **NAMES_OUT}},
+    **{f"context+neighbours-0.2+speaker-{w}+dense-1.2+names-out": {
+        "dense_weight": 1.2,
+        "ranking": {**CONTEXT, **NAMES_OUT, "neighbour_weight": 0.2, "speaker_weight": w}}
+       for w in (0.4, 0.6, 0.8)},
 }
 
 

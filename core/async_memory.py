@@ -25,7 +25,12 @@ from pydantic import BaseModel
 
 from mem_integrations.core.add_queue import QUEUED, AddQueue
 from mem_integrations.core.config import MemoryConfig, load_config
-from mem_integrations.core.consistency import check_on_open, open_vector_store
+from mem_integrations.core.consistency import (
+    check_on_open,
+    collection_info,
+    open_vector_store,
+    speaker_index,
+)
 from mem_integrations.core.errors import (
     InvalidInputError,
     MemoryClosedError,
@@ -89,7 +94,7 @@ from mem_integrations.core.pipeline.extractor import Extractor
 from mem_integrations.core.pipeline.graph import GraphPlanner
 from mem_integrations.core.pipeline.schema import Extraction
 from mem_integrations.core.pipeline.single_call import SingleCallPlanner
-from mem_integrations.core.providers.base import ChatModel, Embedder, probe_dimension
+from mem_integrations.core.providers.base import ChatModel, Embedder
 from mem_integrations.core.providers.known_models import covers_cjk
 from mem_integrations.core.records import (
     ACTOR_ID,
@@ -120,9 +125,10 @@ from mem_integrations.core.redaction import (
 from mem_integrations.core.repair import Progress, RepairReport, repair
 from mem_integrations.core.scope import SCOPE_KEYS, Scope
 from mem_integrations.core.search.fusion import Ranked, cosine, dense_weight_for
-from mem_integrations.core.search.lexical import LEXICAL_VERSION, BM25Encoder
+from mem_integrations.core.search.lexical import BM25Encoder
 from mem_integrations.core.search.ranking import POOL, fused, needs_vectors, rescore
 from mem_integrations.core.search.rerank import RerankStage
+from mem_integrations.core.search.speaker import named_speakers, without_names
 from mem_integrations.core.sources import dated
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
 from mem_integrations.core.stores.boundary import check_dimension
@@ -258,9 +264,7 @@ class AsyncMemory:
         async with self._ready_lock:
             if self._ready:
                 return
-            info = CollectionInfo(embedding_model=self.embedder.model_name,
-                                  dimension=await probe_dimension(self.embedder),
-                                  lexical_version=LEXICAL_VERSION)
+            info = await collection_info(self)
             await asyncio.to_thread(open_vector_store, self, info)
             self._info = info
             if self.graph is not None:
@@ -681,13 +685,15 @@ class AsyncMemory:
 
         Hybrid: dense vectors and BM25 are searched together and fused with weighted
         reciprocal-rank fusion (`search` settings). Results are in that order; each
-        `score` is the cosine similarity to the query, and `threshold` drops results
-        below it; `limit` defaults to 10. `filters` narrow by metadata (see
-        `core.filters`); scope ids may also be given inside them, as mem0 2.x does. `top_k`
-        is mem0 2.x's name for `limit`. The `search.ranking` steps re-score the fused
-        candidates; `rerank=True` reranks the best of them with the configured reranker
-        (`search.rerank`; by default every search does once one is configured, and
-        `rerank=False` skips it). `reranking.stats` counts what reranking cost.
+        `score` is the cosine similarity to the text searched (the query, without the
+        names of the scope's speakers it names: `search.ranking.strip_speaker_names`),
+        and `threshold` drops results below it; `limit` defaults to 10. `filters` narrow
+        by metadata (see `core.filters`); scope ids may also be given inside them, as
+        mem0 2.x does. `top_k` is mem0 2.x's name for `limit`. The `search.ranking` steps
+        re-score the fused candidates; `rerank=True` reranks the best of them with the
+        configured reranker (`search.rerank`; by default every search does once one is
+        configured, and `rerank=False` skips it). `reranking.stats` counts what reranking
+        cost.
         """
         accept_mem0_options("search", mem0_options)
         limit = _limit(limit, top_k, default=10)
@@ -708,8 +714,9 @@ class AsyncMemory:
         where = all_of(scope_filter(scope.ids()), parse_filters(filters), read_filter(as_of))
         reranking = self.reranking.wanted(rerank)
         await self.open()
-        [vector] = await self.embedder.embed([query], "query")
         settings = self.config.search
+        searched = await self._searched_text(query, where)
+        [vector] = await self.embedder.embed([searched], "query")
         # without expansion or MMR, candidates come as ids and scores, and only the best
         # fused ones' payloads are read (the per-point read is most of a search's cost)
         full = needs_vectors(settings.ranking)
@@ -717,9 +724,10 @@ class AsyncMemory:
                                   filter=where, with_vectors=full, with_payload=full)]
         if settings.hybrid:
             requests.append(SearchRequest(limit=max(settings.lexical_candidates, limit),
-                                          sparse=self.lexical.query(query), filter=where,
+                                          sparse=self.lexical.query(searched), filter=where,
                                           with_vectors=full, with_payload=full))
-        searching = asyncio.to_thread(self._candidates, query, vector, requests, where, limit)
+        searching = asyncio.to_thread(self._candidates, searched, vector, requests, where,
+                                      limit)
         if self.graph is not None:
             ranked, relations = await asyncio.gather(
                 searching, self._graph_search(query, vector, scope.ids(), as_of_iso(as_of)))
@@ -735,6 +743,22 @@ class AsyncMemory:
                                                      round(r.similarity, 6)),
                                              r.hit.payload, include_sources)
                                      for r in ranked[:limit]], relations=relations)
+
+    async def _searched_text(self, query: str, where: FilterNode | None) -> str:
+        """The text the dense and lexical sides search for: the query without the names
+        of the speakers (among the memories `where` selects) it names, when the speaker
+        match carries who (`core.search.speaker`)."""
+        ranking = self.config.search.ranking
+        if ranking.speaker_weight <= 0 or not ranking.strip_speaker_names:
+            return query
+        speakers = await asyncio.to_thread(self._speakers, where)
+        return without_names(query, named_speakers(query, speakers))
+
+    def _speakers(self, where: FilterNode | None) -> set[str]:
+        """The speakers of the memories `where` selects: metadata `speaker_key` values
+        and message names (`actor_id`), counted by the store's keyword indexes."""
+        return {*self.store.facet(speaker_index(self.config), where),
+                *self.store.facet(ACTOR_ID, where)}
 
     def _candidates(self, query: str, vector: list[float], requests: list[SearchRequest],
                     where: FilterNode | None, limit: int) -> list[Ranked]:

@@ -39,16 +39,27 @@ from mem_integrations.core.journal import (
     decode,
 )
 from mem_integrations.core.models import Event
-from mem_integrations.core.records import CREATED_AT, DATA, HASH, UPDATED_AT, content_hash
+from mem_integrations.core.providers.base import probe_dimension
+from mem_integrations.core.records import (
+    CREATED_AT,
+    DATA,
+    HASH,
+    METADATA,
+    UPDATED_AT,
+    content_hash,
+)
 from mem_integrations.core.scope import SCOPE_KEYS
+from mem_integrations.core.search.lexical import LEXICAL_VERSION
 from mem_integrations.core.stores.base import CollectionInfo
 from mem_integrations.core.writer import PAGE
 
 if TYPE_CHECKING:
     from mem_integrations.core.async_memory import AsyncMemory
+    from mem_integrations.core.config import MemoryConfig
 
 __all__ = ["REPAIR_HINT", "Expected", "ExpectedMemory", "ExpectedRelation", "Finding",
-           "check_on_open", "deep_check", "expected_state", "inspect", "open_vector_store"]
+           "check_on_open", "collection_info", "deep_check", "expected_state", "inspect",
+           "open_vector_store", "speaker_index"]
 
 REPAIR_HINT = ("run `mem-integrations repair` (or Memory.repair()) to rebuild the vector "
                "store and the graph from the history")
@@ -220,6 +231,20 @@ def corruption(findings: list[Finding]) -> CorruptionError:
                            f"truth: {shown}{more}. Files were lost or damaged: {REPAIR_HINT}")
 
 
+async def collection_info(memory: AsyncMemory) -> CollectionInfo:
+    """What `memory`'s vector collection is opened with: its embedder, the lexical
+    version, and the payload index the speaker names are counted by (`search`)."""
+    return CollectionInfo(embedding_model=memory.embedder.model_name,
+                          dimension=await probe_dimension(memory.embedder),
+                          lexical_version=LEXICAL_VERSION,
+                          keyword_indexes=(speaker_index(memory.config),))
+
+
+def speaker_index(config: MemoryConfig) -> str:
+    """The payload key of a memory's speaker in the metadata (`search.ranking`)."""
+    return f"{METADATA}.{config.search.ranking.speaker_key}"
+
+
 def open_vector_store(memory: AsyncMemory, info: CollectionInfo) -> None:
     """Open the vector store; an embedded one whose files no longer open (an invalid
     `collection.json`, a damaged shard) is a `CorruptionError` naming `repair`. A wrong
@@ -294,17 +319,12 @@ async def inspect(memory: AsyncMemory) -> list[Finding]:
     """The deep check of `doctor --check`, on a memory that may not open: a store whose
     files no longer open is a finding, and so is a journal left to replay (the next open
     replays it). Nothing is written."""
-    from mem_integrations.core.providers.base import probe_dimension
-    from mem_integrations.core.search.lexical import LEXICAL_VERSION
-
     findings: list[Finding] = []
     unapplied = await asyncio.to_thread(memory.history_store.unapplied)
     if unapplied:
         findings.append(Finding("history", "journal to replay",
                                 f"{len(unapplied)} operation(s); the next open applies them"))
-    info = CollectionInfo(embedding_model=memory.embedder.model_name,
-                          dimension=await probe_dimension(memory.embedder),
-                          lexical_version=LEXICAL_VERSION)
+    info = await collection_info(memory)
     opened = True
     for store, work in (("vector", lambda: open_vector_store(memory, info)),
                         ("graph", lambda: memory.graph and memory.graph.open(info.dimension))):

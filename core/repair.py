@@ -28,16 +28,19 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from mem_integrations.core.consistency import Expected, ExpectedRelation, expected_state
+from mem_integrations.core.consistency import (
+    Expected,
+    ExpectedRelation,
+    collection_info,
+    expected_state,
+)
 from mem_integrations.core.errors import (
     EmbeddingMismatchError,
     StoreError,
     StoreLockedError,
 )
 from mem_integrations.core.graph.base import EntityRecord, GraphStore
-from mem_integrations.core.providers.base import probe_dimension
 from mem_integrations.core.records import DATA, embedded_text
-from mem_integrations.core.search.lexical import LEXICAL_VERSION
 from mem_integrations.core.stores.base import CollectionInfo, Point
 from mem_integrations.core.writer import PAGE
 
@@ -83,9 +86,7 @@ async def repair(memory: AsyncMemory, *, batch_size: int = 64,
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     expected = await asyncio.to_thread(expected_state, memory.history_store)
-    info = CollectionInfo(embedding_model=memory.embedder.model_name,
-                          dimension=await probe_dimension(memory.embedder),
-                          lexical_version=LEXICAL_VERSION)
+    info = await collection_info(memory)
     memory._ready = False  # nothing reads the stores while they are rebuilt
     salvage = await asyncio.to_thread(_open_vectors, memory, info)
     report = RepairReport(vector_store_was_readable=salvage.readable,

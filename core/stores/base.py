@@ -66,6 +66,9 @@ class CollectionInfo:
     embedding_model: str
     dimension: int
     lexical_version: int = 1
+    # keyword payload indexes wanted besides the fixed ones (a configured metadata key the
+    # search facets on); created on open when missing, never recorded
+    keyword_indexes: tuple[str, ...] = ()
 
     def metadata(self) -> dict[str, Any]:
         """What a store records with the collection."""

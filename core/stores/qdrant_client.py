@@ -189,7 +189,8 @@ class QdrantClientStore:
     @_boundary
     def open(self, info: CollectionInfo) -> None:
         if self.client.collection_exists(self.collection):
-            config = self.client.get_collection(self.collection).config
+            described = self.client.get_collection(self.collection)
+            config = described.config
             recorded = dict(getattr(config, "metadata", None) or {})
             if not recorded:  # made by something else: compare what Qdrant itself knows
                 params = config.params.vectors
@@ -201,6 +202,12 @@ class QdrantClientStore:
                     )
                 recorded = {"embedding_model": info.embedding_model, "dimension": dense.size}
             check_same_embedder(self.collection, recorded, info)
+            if self._is_server:  # an index asked for since the collection was made
+                present = set(described.payload_schema)
+                for key in info.keyword_indexes:
+                    if key not in present:
+                        self.client.create_payload_index(self.collection, key,
+                                                         m.PayloadSchemaType.KEYWORD)
         else:
             self._create(info)
             recorded = info.metadata()
@@ -227,7 +234,7 @@ class QdrantClientStore:
         self.client.create_payload_index(
             self.collection, "user_id",
             m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=True))
-        for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES):
+        for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES, *info.keyword_indexes):
             self.client.create_payload_index(self.collection, key, m.PayloadSchemaType.KEYWORD)
         for key in DATETIME_INDEXES:
             self.client.create_payload_index(self.collection, key, m.PayloadSchemaType.DATETIME)

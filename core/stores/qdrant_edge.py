@@ -194,7 +194,7 @@ class QdrantEdgeStore:
             wanted: list[tuple[str, Any]] = [
                 ("user_id", qe.KeywordIndexParams(is_tenant=True)),
                 *((key, qe.PayloadSchemaType.Keyword)
-                  for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES)),
+                  for key in (*SCOPE_INDEXES[1:], *KEYWORD_INDEXES, *info.keyword_indexes)),
                 *((key, qe.PayloadSchemaType.Datetime) for key in DATETIME_INDEXES),
             ]
             for key, schema in wanted:

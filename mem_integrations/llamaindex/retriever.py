@@ -8,7 +8,8 @@
     print(engine.query("Where does Alice live?"))
 
 Each memory becomes a `TextNode` (its id the memory id, its text the memory) in a
-`NodeWithScore` whose score is the cosine similarity to the query, best first.
+`NodeWithScore` whose score is the search's (the cosine similarity to the text searched),
+best first.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from mem_integrations.core.search.expansion import expanded_query, rescored
 from mem_integrations.core.search.fusion import Ranked, cosine
 from mem_integrations.core.search.neighbours import with_neighbours
 from mem_integrations.core.search.recency import with_recency
-from mem_integrations.core.search.speaker import with_speakers
+from mem_integrations.core.search.speaker import named_speakers, with_speakers, without_names
 from mem_integrations.core.stores.base import Hit
 from tests.conftest import vector_store_config
 
@@ -213,6 +213,75 @@ def test_speaker_weight_through_search(tmp_path, embedder):
             assert order[0] == said
         else:
             assert order[0] != said  # Melanie's turns, which name Caroline, lead without it
+
+
+def test_the_speakers_a_query_names_are_taken_out_of_the_text_searched():
+    speakers = ["Caroline", "Melanie", "Caroline Smith", "小明", "明"]
+    query = "What is Caroline's identity, and what did caroline research?"
+    assert named_speakers(query, speakers) == ["Caroline"]  # "Smith" is not asked
+    assert without_names(query, ["Caroline"]) == "What is identity, and what did research?"
+    full = "When did Caroline Smith meet Melanie?"
+    assert named_speakers(full, speakers) == ["Caroline", "Melanie", "Caroline Smith"]
+    assert without_names(full, named_speakers(full, speakers)) == "When did meet ?"
+    # CJK has no spaces between words: a name of two characters or more is found inside
+    assert named_speakers("小明喜欢什么？", speakers) == ["小明"]
+    assert without_names("小明喜欢什么？", ["小明"]) == "喜欢什么？"
+    # nothing but the name: the query is searched as it is
+    assert without_names("Caroline?", ["Caroline"]) == "Caroline?"
+
+
+def test_a_chinese_speaker_is_named_without_spaces():
+    said = _ranked(0.5, metadata={"speaker": "小明"}, data="我养了一只橘猫")
+    other = _ranked(0.55, metadata={"speaker": "小红"}, data="小明的猫很可爱")
+    out = {r.hit.id: r.fused for r in with_speakers(
+        "小明养了什么宠物？", [said, other], weight=0.2, speaker_key="speaker")}
+    assert out[said.hit.id] == pytest.approx(0.6) and out[other.hit.id] == 0.55
+
+
+GREETINGS = [("Caroline", "My two cats, Oscar and Luna, sleep on my bed."),
+             ("Melanie", "Caroline, how have you been, Caroline?"),
+             ("Melanie", "Hi Caroline, long time no see!"),
+             ("Melanie", "We got a new puppy last week.")]
+
+
+@pytest.mark.parametrize("strip", [True, False])
+def test_a_question_about_a_person_searches_for_the_subject_not_the_name(
+        tmp_path, embedder, backend, strip):
+    memory = Memory({"data_dir": str(tmp_path / "data"), "llm": {"provider": "offline"},
+                     "vector_store": vector_store_config(backend, tmp_path),
+                     "search": {"ranking": {"strip_speaker_names": strip}}}, embedder=embedder)
+    with memory:
+        memory.put_many([PutItem(id=str(uuid.uuid4()), text=f"{speaker}: {text}", user_id="c",
+                                 metadata={"speaker": speaker}) for speaker, text in GREETINGS])
+        found = memory.search("What pets does Caroline have?", user_id="c").results
+        order = [r.memory.split(": ", 1)[1] for r in found]
+        assert order[0] == GREETINGS[0][1]
+        if strip:  # the turns that only say her name fall below the other one about pets
+            assert order[1] == GREETINGS[3][1]
+        else:
+            assert order[1] == GREETINGS[1][1]
+        # a result's score is the cosine to the text searched
+        searched = "What pets does have?" if strip else "What pets does Caroline have?"
+        [same] = memory.fetch([found[0].id], query=searched)
+        assert found[0].score == pytest.approx(same.score, abs=1e-5)
+
+
+def test_a_speaker_key_chosen_after_the_store_was_made_is_counted(tmp_path, embedder,
+                                                                    backend):
+    def memory(**ranking: Any) -> Memory:
+        return Memory({"data_dir": str(tmp_path / "data"), "llm": {"provider": "offline"},
+                       "vector_store": vector_store_config(backend, tmp_path),
+                       "search": {"ranking": ranking}}, embedder=embedder)
+
+    with memory() as first:
+        first.add("I keep bees on the roof.", user_id="c", infer=False)
+    with memory(speaker_key="author") as reopened:  # its index is made on this open
+        reopened.put_many([PutItem(id=str(uuid.uuid4()), text=f"{speaker}: {text}",
+                                   user_id="c", metadata={"author": speaker})
+                           for speaker, text in GREETINGS])
+        order = [r.memory for r in reopened.search("What pets does Caroline have?",
+                                                   user_id="c").results]
+        assert order[:2] == [f"{s}: {t}" for s, t in (GREETINGS[0], GREETINGS[3])]
 
 
 def test_locomo_turns_carry_their_place_and_speaker(tmp_path):
