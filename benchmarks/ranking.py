@@ -170,9 +170,11 @@ async def run(variants: Sequence[str], embedder_name: str, path: Path) -> dict[s
     return out
 
 
-async def end_to_end(embedder_name: str, path: Path) -> dict[str, Any]:
-    """The defaults as they are now, every question's query embedded live: wall-clock
-    latency of `search` (on a shared machine, run it under `nice -n -19`: see RESULTS.md)."""
+async def end_to_end(embedder_name: str, path: Path,
+                     ranking: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The defaults as they are now (with `ranking` changed), every question's query
+    embedded live: wall-clock latency of `search` (on a shared machine, run it under
+    `nice -n -19`: see RESULTS.md)."""
     import statistics
     import tempfile
     import uuid
@@ -183,8 +185,8 @@ async def end_to_end(embedder_name: str, path: Path) -> dict[str, Any]:
     facts, questions = load_locomo(path)
     embedder = CachedEmbedder(real_embedder(embedder_name), embedder_name)
     with tempfile.TemporaryDirectory(prefix="memint-e2e-") as tmp:
-        memory = AsyncMemory({"data_dir": tmp, "llm": {"provider": "offline"}},
-                             embedder=embedder)
+        memory = AsyncMemory({"data_dir": tmp, "llm": {"provider": "offline"},
+                              "search": {"ranking": ranking or {}}}, embedder=embedder)
         try:
             await memory.put_many([PutItem(id=str(uuid.uuid4()), text=f.text, user_id=f.scope,
                                            metadata=f.metadata) for f in facts])
@@ -268,8 +270,11 @@ def main() -> None:
         saved.setdefault(args.embedder, {}).update(
             asyncio.run(run(args.variants.split(","), args.embedder, args.path)))
     if args.end_to_end:
+        # the previous defaults in the same run, for the ratio (the machine is shared)
+        saved["end_to_end_names_kept"] = asyncio.run(end_to_end(
+            args.embedder, args.path, {"strip_speaker_names": False}))
         saved["end_to_end"] = asyncio.run(end_to_end(args.embedder, args.path))
-        print("end to end", saved["end_to_end"])
+        print("end to end", saved["end_to_end"], "names kept", saved["end_to_end_names_kept"])
     if args.rerank:
         saved["rerank"] = asyncio.run(rerank_cost(args.embedder, args.path))
         print("rerank", saved["rerank"])
