@@ -111,7 +111,7 @@ def section(results: dict[str, Any]) -> list[str]:
             lines[-1] += (f" In the same run, the previous defaults (speaker names kept in the "
                           f"text searched) took p50 {kept['p50']:.1f} ms, store and fusion "
                           f"{kept['store_p50']:.1f} ms: {e2e['p50'] / kept['p50']:.2f}× now. "
-                          "Counting the scope's speakers is two payload-index reads, and a "
+                          "Counting the turns' speakers is one payload-index read, and a "
                           "name that half the turns carry no longer fills the 200 lexical "
                           "candidates (a median of 60 without it on LOCOMO).")
         lines.append("")

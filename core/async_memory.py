@@ -686,7 +686,7 @@ class AsyncMemory:
         Hybrid: dense vectors and BM25 are searched together and fused with weighted
         reciprocal-rank fusion (`search` settings). Results are in that order; each
         `score` is the cosine similarity to the text searched (the query, without the
-        names of the scope's speakers it names: `search.ranking.strip_speaker_names`),
+        turn speakers' names it gives: `search.ranking.strip_speaker_names`),
         and `threshold` drops results below it; `limit` defaults to 10. `filters` narrow
         by metadata (see `core.filters`); scope ids may also be given inside them, as
         mem0 2.x does. `top_k` is mem0 2.x's name for `limit`. The `search.ranking` steps
@@ -746,19 +746,17 @@ class AsyncMemory:
 
     async def _searched_text(self, query: str, where: FilterNode | None) -> str:
         """The text the dense and lexical sides search for: the query without the names
-        of the speakers (among the memories `where` selects) it names, when the speaker
-        match carries who (`core.search.speaker`)."""
+        it gives of the turns' speakers (metadata `speaker_key` of the memories `where`
+        selects), when there are two or more of them, so that the speaker match tells
+        them apart (`core.search.speaker`)."""
         ranking = self.config.search.ranking
         if ranking.speaker_weight <= 0 or not ranking.strip_speaker_names:
             return query
-        speakers = await asyncio.to_thread(self._speakers, where)
+        speakers = await asyncio.to_thread(self.store.facet, speaker_index(self.config),
+                                           where)
+        if len(speakers) < 2:
+            return query
         return without_names(query, named_speakers(query, speakers))
-
-    def _speakers(self, where: FilterNode | None) -> set[str]:
-        """The speakers of the memories `where` selects: metadata `speaker_key` values
-        and message names (`actor_id`), counted by the store's keyword indexes."""
-        return {*self.store.facet(speaker_index(self.config), where),
-                *self.store.facet(ACTOR_ID, where)}
 
     def _candidates(self, query: str, vector: list[float], requests: list[SearchRequest],
                     where: FilterNode | None, limit: int) -> list[Ranked]:

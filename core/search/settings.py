@@ -56,13 +56,15 @@ class RankingConfig(_Settings):
     speaker_key: str = Field(default="speaker", description="Metadata key of a memory's "
                              "speaker.")
     strip_speaker_names: bool = Field(
-        default=True, description="With the speaker match on: the names of the scope's "
-        "speakers that the query names are taken out of the text the dense and lexical "
-        "sides search for ('What did Caroline research?' is searched as 'What did "
-        "research?'), as the speaker match already carries who; the speaker match, the "
-        "graph and a reranker read the query as asked, and a result's `score` is the "
-        "cosine to the text searched. On LOCOMO dev every question category is higher "
-        "with it (benchmarks/RESULTS.md, section 9).")
+        default=True, description="With the speaker match on, and two or more turn "
+        "speakers (metadata `speaker_key`) among the memories searched: the names of "
+        "those speakers that the query gives are taken out of the text the dense and "
+        "lexical sides search for ('What did Caroline research?' is searched as 'What "
+        "did research?'), as the speaker match already carries who. Message names "
+        "(`actor_id`) are never taken out: facts one person stated about others name "
+        "their subject. The speaker match, the graph and a reranker read the query as "
+        "asked, and a result's `score` is the cosine to the text searched. On LOCOMO dev "
+        "every question category is higher with it (benchmarks/RESULTS.md, section 9).")
     expansion_weight: float = Field(
         default=0.0, ge=0, description="Query expansion without an LLM (pseudo-relevance "
         "feedback): the query vector moves this far towards the mean of the "

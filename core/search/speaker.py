@@ -8,10 +8,14 @@ turn's author), else its `actor_id` (the `name` of the message it came from).
 
 Once the speaker step carries "who", the name only pulls the query's embedding and terms
 towards the turns that address that person ("Hey Caroline, ..."), not those she said. So
-the names of the scope's speakers that the query names are taken out of the text the
-dense and lexical sides search for ("What did research?"); the speaker step, the graph
-and a reranker still read the query as asked. On LOCOMO dev (benchmarks/RESULTS.md,
-section 9) this lifts every question category.
+when the memories searched have two or more turn speakers (metadata `speaker_key`), the
+names of those the query gives are taken out of the text the dense and lexical sides
+search for ("What did research?"); the speaker step, the graph and a reranker still
+read the query as asked. On LOCOMO dev (benchmarks/RESULTS.md, section 9) this lifts
+every question category. With one speaker the speaker step favours every memory alike,
+so the name is kept; and message names (`actor_id`) are never taken out, because the
+facts a person stated ("Bob works as a nurse", "Alice works as a teacher", both from
+Alice's messages) name their subject, which only the name in the query can pick.
 
 A speaker is named when every word of their name is a word of the query. Chinese, Japanese and
 Korean are written without spaces, so a CJK name (two characters or more) is named when

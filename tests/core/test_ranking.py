@@ -266,6 +266,28 @@ def test_a_question_about_a_person_searches_for_the_subject_not_the_name(
         assert found[0].score == pytest.approx(same.score, abs=1e-5)
 
 
+def test_names_stay_in_the_query_where_the_speaker_match_cannot_tell_speakers_apart(
+        tmp_path, embedder):
+    people = ["Bob", "Carol", "Dan", "Erin", "Frank", "Alice", "Heidi"]
+    jobs = ["nurse", "pilot", "chef", "judge", "baker", "teacher", "tailor"]
+    with _memory(tmp_path, embedder) as memory:
+        # facts Alice stated about everyone: her message name is every fact's actor_id,
+        # which is not a turn's speaker, so her name stays what finds her own fact
+        for person, job in zip(people, jobs, strict=True):
+            memory.add([{"role": "user", "content": f"{person} works as a {job}",
+                         "name": "Alice"}], user_id="a", infer=False)
+        # turns of a diary, one speaker: every turn gains alike, the name is kept
+        memory.put_many([PutItem(id=str(uuid.uuid4()), text=text, user_id="d",
+                                 metadata={"speaker": "Alice"}) for text in (
+            "Alice: Bob came over for tea.", "Alice: I planted tomatoes today.")])
+        found = memory.search("What is Alice's job?", user_id="a").results
+        assert found[0].memory == "Alice works as a teacher"
+        query = "What did Alice plant?"
+        top = memory.search(query, user_id="d").results[0]
+        [same] = memory.fetch([top.id], query=query)
+        assert top.score == pytest.approx(same.score, abs=1e-5)
+
+
 def test_a_speaker_key_chosen_after_the_store_was_made_is_counted(tmp_path, embedder,
                                                                     backend):
     def memory(**ranking: Any) -> Memory:
