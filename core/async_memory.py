@@ -29,7 +29,6 @@ from mem_integrations.core.consistency import (
     check_on_open,
     collection_info,
     open_vector_store,
-    speaker_index,
 )
 from mem_integrations.core.errors import (
     InvalidInputError,
@@ -128,7 +127,7 @@ from mem_integrations.core.search.fusion import Ranked, cosine, dense_weight_for
 from mem_integrations.core.search.lexical import BM25Encoder
 from mem_integrations.core.search.ranking import POOL, fused, needs_vectors, rescore
 from mem_integrations.core.search.rerank import RerankStage
-from mem_integrations.core.search.speaker import named_speakers, without_names
+from mem_integrations.core.search.speaker import named_speakers, speaker_field, without_names
 from mem_integrations.core.sources import dated
 from mem_integrations.core.stores.base import CollectionInfo, Hit, SearchRequest, VectorStore
 from mem_integrations.core.stores.boundary import check_dimension
@@ -752,8 +751,8 @@ class AsyncMemory:
         ranking = self.config.search.ranking
         if ranking.speaker_weight <= 0 or not ranking.strip_speaker_names:
             return query
-        speakers = await asyncio.to_thread(self.store.facet, speaker_index(self.config),
-                                           where)
+        speakers = await asyncio.to_thread(self.store.facet,
+                                           speaker_field(ranking.speaker_key), where)
         if len(speakers) < 2:
             return query
         return without_names(query, named_speakers(query, speakers))

@@ -40,26 +40,19 @@ from mem_integrations.core.journal import (
 )
 from mem_integrations.core.models import Event
 from mem_integrations.core.providers.base import probe_dimension
-from mem_integrations.core.records import (
-    CREATED_AT,
-    DATA,
-    HASH,
-    METADATA,
-    UPDATED_AT,
-    content_hash,
-)
+from mem_integrations.core.records import CREATED_AT, DATA, HASH, UPDATED_AT, content_hash
 from mem_integrations.core.scope import SCOPE_KEYS
 from mem_integrations.core.search.lexical import LEXICAL_VERSION
+from mem_integrations.core.search.speaker import speaker_field
 from mem_integrations.core.stores.base import CollectionInfo
 from mem_integrations.core.writer import PAGE
 
 if TYPE_CHECKING:
     from mem_integrations.core.async_memory import AsyncMemory
-    from mem_integrations.core.config import MemoryConfig
 
 __all__ = ["REPAIR_HINT", "Expected", "ExpectedMemory", "ExpectedRelation", "Finding",
            "check_on_open", "collection_info", "deep_check", "expected_state", "inspect",
-           "open_vector_store", "speaker_index"]
+           "open_vector_store"]
 
 REPAIR_HINT = ("run `mem-integrations repair` (or Memory.repair()) to rebuild the vector "
                "store and the graph from the history")
@@ -237,12 +230,8 @@ async def collection_info(memory: AsyncMemory) -> CollectionInfo:
     return CollectionInfo(embedding_model=memory.embedder.model_name,
                           dimension=await probe_dimension(memory.embedder),
                           lexical_version=LEXICAL_VERSION,
-                          keyword_indexes=(speaker_index(memory.config),))
-
-
-def speaker_index(config: MemoryConfig) -> str:
-    """The payload key of a memory's speaker in the metadata (`search.ranking`)."""
-    return f"{METADATA}.{config.search.ranking.speaker_key}"
+                          keyword_indexes=(
+                              speaker_field(memory.config.search.ranking.speaker_key),))
 
 
 def open_vector_store(memory: AsyncMemory, info: CollectionInfo) -> None:

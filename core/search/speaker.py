@@ -17,9 +17,9 @@ so the name is kept; and message names (`actor_id`) are never taken out, because
 facts a person stated ("Bob works as a nurse", "Alice works as a teacher", both from
 Alice's messages) name their subject, which only the name in the query can pick.
 
-A speaker is named when every word of their name is a word of the query. Chinese, Japanese and
-Korean are written without spaces, so a CJK name (two characters or more) is named when
-it appears anywhere in the query: "小明喜欢什么？" names 小明.
+A speaker is named when every word of their name is a word of the query. Chinese,
+Japanese and Korean are written without spaces, so a CJK name (two characters or more)
+is named when it appears anywhere in the query: "小明喜欢什么？" names 小明.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ from mem_integrations.core.records import ACTOR_ID, METADATA
 from mem_integrations.core.search.fusion import Ranked
 from mem_integrations.core.search.lexical import has_cjk
 
-__all__ = ["named_speakers", "with_speakers", "without_names"]
+__all__ = ["named_speakers", "speaker_field", "with_speakers", "without_names"]
+
+
+def speaker_field(speaker_key: str) -> str:
+    """The payload field of a turn's speaker (metadata `speaker_key`): what the store
+    indexes and counts the speakers by."""
+    return f"{METADATA}.{speaker_key}"
 
 
 def _words(text: str) -> set[str]:
